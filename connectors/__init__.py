@@ -1,0 +1,1 @@
+"""CRM connectors: the contract, the canonical record, and one module per CRM."""

@@ -1,0 +1,3 @@
+from gomme.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Orchestration: sweeps, the apply loop, data-subject requests and the daemon."""

@@ -1,0 +1,1 @@
+"""The pure decision engine: rule kinds, rule packs and conflict resolution."""

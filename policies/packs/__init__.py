@@ -1,0 +1,1 @@
+"""Rule packs shipped as TOML data, loaded by name."""
