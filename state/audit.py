@@ -1,0 +1,125 @@
+"""The audit chain: append-only, each entry's hash covers its content and the previous hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session, col, select
+
+from gomme.state.models import AuditEvent
+
+GENESIS_HASH = "0" * 64
+# Names the advisory lock that serialises appends on PostgreSQL (any constant works).
+_APPEND_LOCK = 0x617564697421
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What happened to one record. Only keys, codes and names: never personal data."""
+
+    crm: str
+    object_type: str
+    record_key: str
+    action: str
+    rule_id: str
+    legal_basis: str
+    policy_hash: str
+    outcome: str
+    actor: str
+    fields: tuple[str, ...] = ()
+    run_id: str | None = None
+    request_id: str | None = None
+    change_id: str | None = None
+    error_code: str | None = None
+
+
+def append(db: Session, entry: AuditEntry, ts: str) -> AuditEvent:
+    """Add `entry` after the current head, in the caller's transaction.
+
+    On PostgreSQL an advisory lock serialises appenders; elsewhere the primary key on
+    `seq` makes a racing appender fail, and the caller retries its transaction.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    head = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    content = {**asdict(entry), "fields": json.dumps(list(entry.fields)), "seq": seq, "ts": ts}
+    event = AuditEvent(**content, prev_hash=prev_hash, hash=chain_hash(content, prev_hash))
+    db.add(event)
+    db.flush()
+    return event
+
+
+def chain_hash(content: dict[str, object], prev_hash: str) -> str:
+    """sha256 over the canonical JSON (sorted keys, no spaces) of the entry plus the previous hash."""
+    canonical = json.dumps({**content, "prev_hash": prev_hash}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_HASHED_COLUMNS = (
+    "seq", "ts", "run_id", "request_id", "change_id", "crm", "object_type", "record_key", "action",
+    "rule_id", "legal_basis", "policy_hash", "fields", "outcome", "error_code", "actor",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The result of `verify`: how far the chain holds and, if not, where and why it breaks."""
+
+    checked: int
+    head_seq: int
+    head_hash: str
+    broken_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None
+
+
+def verify(engine: Engine) -> ChainReport:
+    """Recompute the whole chain, streaming, and name the first entry that does not hold."""
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    with Session(engine) as db:
+        rows = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=1000))
+        for event in rows:
+            problem = _problem(event, expected_seq, prev_hash)
+            if problem:
+                return ChainReport(checked, expected_seq - 1, prev_hash, broken_seq=event.seq, problem=problem)
+            prev_hash, expected_seq, checked = event.hash, event.seq + 1, checked + 1
+    return ChainReport(checked, expected_seq - 1, prev_hash)
+
+
+def _problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None:
+    if event.seq != expected_seq:
+        return f"entries {expected_seq}..{event.seq - 1} are missing"
+    if event.prev_hash != prev_hash:
+        return "its prev_hash does not match the previous entry's hash"
+    content = {name: getattr(event, name) for name in _HASHED_COLUMNS}
+    if chain_hash(content, event.prev_hash) != event.hash:
+        return "its content does not match its hash (the entry was altered)"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    run_id: str | None = None
+    rule_id: str | None = None
+    action: str | None = None
+    crm: str | None = None
+    record_key: str | None = None
+
+
+def entries(db: Session, where: AuditFilter, *, limit: int | None = None) -> Iterator[AuditEvent]:
+    """Entries matching every given filter, oldest first, streamed."""
+    query = select(AuditEvent)
+    for name, value in asdict(where).items():
+        if value is not None:
+            query = query.where(getattr(AuditEvent, name) == value)
+    query = query.order_by(col(AuditEvent.seq)).limit(limit).execution_options(yield_per=1000)
+    yield from db.exec(query)
+
