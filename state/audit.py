@@ -111,15 +111,18 @@ class AuditFilter:
     rule_id: str | None = None
     action: str | None = None
     crm: str | None = None
-    record_key: str | None = None
+    record_keys: tuple[str, ...] | None = None
 
 
 def entries(db: Session, where: AuditFilter, *, limit: int | None = None) -> Iterator[AuditEvent]:
     """Entries matching every given filter, oldest first, streamed."""
     query = select(AuditEvent)
-    for name, value in asdict(where).items():
+    for name in ("run_id", "rule_id", "action", "crm"):
+        value = getattr(where, name)
         if value is not None:
             query = query.where(getattr(AuditEvent, name) == value)
+    if where.record_keys is not None:
+        query = query.where(col(AuditEvent.record_key).in_(where.record_keys))
     query = query.order_by(col(AuditEvent.seq)).limit(limit).execution_options(yield_per=1000)
     yield from db.exec(query)
 

@@ -1,11 +1,17 @@
-"""The write-ahead change log: `pending` before any CRM write, settled with its audit entry after."""
+"""The write-ahead change log.
+
+A change is `planned` when a sweep decides it, `pending` just before its CRM write, then
+`applied`, `failed` or `skipped`. Settling an applied or failed change appends its one audit
+entry in the same transaction; a skipped change wrote nothing and is not audited.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from enum import StrEnum
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from gomme.connectors.changes import ChangeResult, Outcome, PlannedChange
 from gomme.state.audit import AuditEntry, append
@@ -13,8 +19,18 @@ from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change
 
 
-def write_ahead(db: Session, run_id: str, changes: Sequence[PlannedChange], keyring: Keyring, now: str) -> None:
-    """Record `changes` as pending. The CRM id is sealed: readable only with the state key."""
+class ChangeStatus(StrEnum):
+    PLANNED = "planned"
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+def record_plan(
+    db: Session, run_id: str, changes: Sequence[PlannedChange], keyring: Keyring, now: str
+) -> None:
+    """Store planned changes. The CRM id is sealed: readable only with the state key."""
     for change in changes:
         db.add(
             Change(
@@ -22,24 +38,35 @@ def write_ahead(db: Session, run_id: str, changes: Sequence[PlannedChange], keyr
                 record_key=keyring.record_key(change.ref), record_id_sealed=keyring.seal(change.record_id),
                 action=change.action, also=",".join(change.also), rule_id=change.rule_id,
                 legal_basis=change.legal_basis, policy_hash=change.policy_hash,
-                fields=json.dumps(list(change.fields)), status=Outcome.PENDING, created_at=now,
+                fields=json.dumps(list(change.fields)), status=ChangeStatus.PLANNED, created_at=now,
             )
         )
     db.flush()
 
 
-def settle(db: Session, result: ChangeResult, *, actor: str, now: str, request_id: str | None = None) -> AuditEvent:
-    """Move a pending change to its outcome and append its one audit entry, in the same transaction."""
+def mark_pending(db: Session, change_ids: Iterable[str]) -> None:
+    """The write-ahead step: from here on, a crash leaves these for the next run to finish."""
+    ids = list(change_ids)
+    if ids:
+        db.execute(update(Change).where(col(Change.id).in_(ids)).values(status=ChangeStatus.PENDING))
+
+
+def settle(
+    db: Session, result: ChangeResult, *, actor: str, now: str, request_id: str | None = None
+) -> AuditEvent | None:
+    """Record a change's outcome; applied and failed ones get their audit entry, atomically."""
     change = db.get_one(Change, result.change_id)
-    if change.status != Outcome.PENDING:
+    if change.status not in (ChangeStatus.PLANNED, ChangeStatus.PENDING):
         raise ValueError(f"change {change.id} is already {change.status}")
-    change.status = result.outcome
+    change.status = ChangeStatus(result.outcome.value)
     change.error_code = result.error_code
     change.settled_at = now
     db.add(change)
+    if result.outcome is Outcome.SKIPPED:
+        return None
     entry = AuditEntry(
         crm=change.connector, object_type=change.object_type, record_key=change.record_key,
-        action=change.action, rule_id=change.rule_id, legal_basis=change.legal_basis,
+        action=_audited_action(change), rule_id=change.rule_id, legal_basis=change.legal_basis,
         policy_hash=change.policy_hash, outcome=result.outcome, actor=actor,
         fields=tuple(json.loads(change.fields)), run_id=change.run_id, request_id=request_id,
         change_id=change.id, error_code=result.error_code,
@@ -47,7 +74,34 @@ def settle(db: Session, result: ChangeResult, *, actor: str, now: str, request_i
     return append(db, entry, now)
 
 
+def _audited_action(change: Change) -> str:
+    return "+".join([change.action, *filter(None, change.also.split(","))])
+
+
+def unsettled(db: Session, *, connector: str, run_id: str | None = None, after: str = "", limit: int) -> list[Change]:
+    """One page of changes still to settle, by id (keyset paging, so writes can happen between pages).
+
+    With `run_id`, that run's planned changes; without, every pending change the connector left.
+    """
+    query = select(Change).where(Change.connector == connector, col(Change.id) > after)
+    if run_id is None:
+        query = query.where(Change.status == ChangeStatus.PENDING)
+    else:
+        query = query.where(Change.run_id == run_id, Change.status == ChangeStatus.PLANNED)
+    return list(db.exec(query.order_by(col(Change.id)).limit(limit)))
+
+
 def pending(db: Session, connector: str) -> Iterator[Change]:
-    """Changes a crashed or interrupted run left pending, oldest first."""
-    query = select(Change).where(Change.connector == connector, Change.status == Outcome.PENDING)
-    yield from db.exec(query.order_by(col(Change.created_at), col(Change.id)))
+    """Changes a crashed or interrupted run left pending, by id."""
+    query = select(Change).where(Change.connector == connector, Change.status == ChangeStatus.PENDING)
+    yield from db.exec(query.order_by(col(Change.id)))
+
+
+def abandon_plan(db: Session, run_id: str, *, code: str, now: str) -> int:
+    """Mark a run's planned changes skipped (e.g. the blast-radius guard refused the plan)."""
+    result = db.execute(
+        update(Change)
+        .where(col(Change.run_id) == run_id, col(Change.status) == ChangeStatus.PLANNED)
+        .values(status=ChangeStatus.SKIPPED, error_code=code, settled_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE has rowcount

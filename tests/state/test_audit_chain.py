@@ -125,5 +125,5 @@ def test_entries_filter_by_each_column(state_engine: Engine) -> None:
         assert [e.seq for e in entries(db, AuditFilter(action="restrict_all"))] == [2]
         assert [e.seq for e in entries(db, AuditFilter(rule_id="retention-prospect"))] == [1, 3]
         assert [e.seq for e in entries(db, AuditFilter(crm="other"))] == [3]
-        assert [e.seq for e in entries(db, AuditFilter(record_key=f"{1:064x}"))] == [1]
+        assert [e.seq for e in entries(db, AuditFilter(record_keys=(f"{1:064x}", "0" * 64)))] == [1]
         assert [e.seq for e in entries(db, AuditFilter(), limit=2)] == [1, 2]

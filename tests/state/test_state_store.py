@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.state.audit import verify
-from gomme.state.changes import pending, settle, write_ahead
+from gomme.state.changes import abandon_plan, mark_pending, pending, record_plan, settle, unsettled
 from gomme.state.cursors import load_cursor, reset_cursor, save_cursor
 from gomme.state.db import current_revision, session, upgrade
 from gomme.state.keys import Keyring, SecretKeyError
@@ -44,13 +44,20 @@ def test_upgrade_is_idempotent(state_engine: Engine) -> None:
 def test_write_ahead_then_settle_leaves_one_audit_entry_per_change(state_engine: Engine) -> None:
     run_id = _run(state_engine)
     with session(state_engine) as db:
-        write_ahead(db, run_id, [_change(1), _change(2)], KEYRING, NOW)
-    with session(state_engine) as db:
-        assert [c.id for c in pending(db, "local")] == [f"{1:032x}", f"{2:032x}"]
-        settle(db, ChangeResult(f"{1:032x}", Outcome.APPLIED), actor="test", now=NOW)
-        settle(db, ChangeResult(f"{2:032x}", Outcome.FAILED, error_code="NOT_FOUND"), actor="test", now=NOW)
+        record_plan(db, run_id, [_change(1), _change(2), _change(3)], KEYRING, NOW)
     with session(state_engine) as db:
         assert list(pending(db, "local")) == []
+        assert len(unsettled(db, connector="local", run_id=run_id, limit=10)) == 3
+        mark_pending(db, [f"{1:032x}", f"{2:032x}"])
+    with session(state_engine) as db:
+        assert [c.id for c in pending(db, "local")] == [f"{1:032x}", f"{2:032x}"]
+        assert [c.id for c in unsettled(db, connector="local", limit=1, after=f"{1:032x}")] == [f"{2:032x}"]
+        settle(db, ChangeResult(f"{1:032x}", Outcome.APPLIED), actor="test", now=NOW)
+        settle(db, ChangeResult(f"{2:032x}", Outcome.FAILED, error_code="NOT_FOUND"), actor="test", now=NOW)
+        assert abandon_plan(db, run_id, code="BLAST_RADIUS", now=NOW) == 1
+    with session(state_engine) as db:
+        assert list(pending(db, "local")) == []
+        assert db.get_one(Change, f"{3:032x}").status == "skipped"
         failed = db.get_one(Change, f"{2:032x}")
         assert (failed.status, failed.error_code) == ("failed", "NOT_FOUND")
         with pytest.raises(ValueError, match="already applied"):
@@ -62,7 +69,7 @@ def test_write_ahead_then_settle_leaves_one_audit_entry_per_change(state_engine:
 def test_change_row_keeps_the_crm_id_only_sealed(state_engine: Engine) -> None:
     run_id = _run(state_engine)
     with session(state_engine) as db:
-        write_ahead(db, run_id, [_change(7)], KEYRING, NOW)
+        record_plan(db, run_id, [_change(7)], KEYRING, NOW)
     with session(state_engine) as db:
         row = db.get_one(Change, f"{7:032x}")
         assert "id-7" not in row.record_id_sealed

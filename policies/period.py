@@ -1,0 +1,56 @@
+"""ISO-8601 retention periods (`P3Y`), applied with calendar arithmetic by `isodate`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import isodate
+
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A positive ISO-8601 duration; `before(now)` steps back in calendar units (29 Feb minus P1Y = 28 Feb)."""
+
+    text: str
+    delta: Any  # isodate.Duration (years/months) or datetime.timedelta; isodate ships no type hints
+
+    @classmethod
+    def parse(cls, value: object) -> Period:
+        """Parse a duration string such as `P3Y` or `P18M`; raises ValueError with a readable message."""
+        if isinstance(value, Period):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"expected an ISO-8601 duration string such as 'P3Y', got {type(value).__name__}")
+        try:
+            delta = isodate.parse_duration(value)
+        except (isodate.ISO8601Error, ValueError, TypeError):
+            raise ValueError(f"invalid ISO-8601 duration {value!r} (expected e.g. 'P3Y', 'P18M', 'P30D')") from None
+        if not _EPOCH - delta < _EPOCH:
+            raise ValueError(f"duration {value!r} must be longer than zero")
+        text: str = isodate.duration_isoformat(delta)
+        return cls(text, delta)
+
+    def before(self, moment: dt.datetime) -> dt.datetime:
+        """The moment one period earlier."""
+        earlier: dt.datetime = moment - self.delta
+        return earlier
+
+    @property
+    def human(self) -> str:
+        """`3-year`, `18-month`, `30-day`, or the ISO text for mixed periods."""
+        if isinstance(self.delta, dt.timedelta):
+            whole_days = self.delta.seconds == 0 and self.delta.microseconds == 0
+            return f"{self.delta.days}-day" if whole_days else self.text
+        years, months, rest = int(self.delta.years), int(self.delta.months), self.delta.tdelta
+        if rest:
+            return self.text
+        if not months:
+            return f"{years}-year"
+        return f"{months}-month" if not years else self.text
+
+    def __str__(self) -> str:
+        return self.text
