@@ -1,15 +1,246 @@
-"""The `gomme` command line (typer)."""
+"""The `gomme` command line: typer commands that parse options, call jobs, and render results.
+
+Exit codes (DESIGN.md): 0 ok, 1 run failed, 2 bad usage or configuration, 3 blast-radius abort.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated, NoReturn
 
 import typer
+from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True)
+from gomme import __version__
+from gomme.config import CONFIG_ENV, Config, ConfigError, load_config_file
+from gomme.connectors.errors import FatalError
+from gomme.jobs.guard import ChangeLimitValue
+from gomme.logs import configure_logging
+from gomme.state.keys import SecretKeyError
+from gomme.wiring import App, default_config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLAST_RADIUS = 0, 1, 2, 3
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Keep the personal data in your CRMs lawful (GDPR, CNIL), with a verifiable audit log.",
+)
+audit_app = typer.Typer(no_args_is_help=True, help="Read and verify the audit log (for auditors).")
+db_app = typer.Typer(no_args_is_help=True, help="The state database.")
+local_app = typer.Typer(no_args_is_help=True, help="The local SQLite CRM (type = \"local\").")
+config_app = typer.Typer(no_args_is_help=True, help="The configuration file.")
+policy_app = typer.Typer(no_args_is_help=True, help="The policy: the rules gomme applies.")
+for sub, name in ((audit_app, "audit"), (db_app, "db"), (local_app, "local"), (config_app, "config"),
+                  (policy_app, "policy")):
+    app.add_typer(sub, name=name)
+
+err = Console(stderr=True, highlight=False)
+
+
+class LogFormat(StrEnum):
+    auto = "auto"
+    console = "console"
+    json = "json"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", envvar=CONFIG_ENV, help="Config file (TOML). Default: the embedded demo."),
+    ] = None,
+    log_format: Annotated[LogFormat | None, typer.Option(help="Log format; default from config, else auto.")] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+) -> None:
+    ctx.obj = _Options(config, log_format, log_level)
+
+
+class _Options:
+    """Global options; the config is loaded on first use so `--help` never needs a valid config."""
+
+    def __init__(self, path: Path | None, log_format: LogFormat | None, log_level: str | None) -> None:
+        self.path, self.log_format, self.log_level = path, log_format, log_level
+        self._app: App | None = None
+
+    def app(self) -> App:
+        if self._app is None:
+            config = self._load()
+            fmt = self.log_format.value if self.log_format else config.logging.format
+            configure_logging(fmt, self.log_level or config.logging.level)
+            self._app = App(config)
+        return self._app
+
+    def _load(self) -> Config:
+        try:
+            return load_config_file(self.path) if self.path else default_config()
+        except ConfigError as exc:
+            err.print(f"[bold red]error:[/] invalid configuration in {exc.source}:")
+            for issue in exc.issues:
+                err.print(f"  {issue}", soft_wrap=True, markup=False)
+            raise typer.Exit(EXIT_USAGE) from None
+
+
+def _app(ctx: typer.Context) -> App:
+    options: _Options = ctx.obj
+    return options.app()
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can fix become one clear line and exit 2, never a traceback."""
+    try:
+        yield
+    except (FatalError, SecretKeyError, LookupError) as exc:
+        fail(str(exc).strip("'\""))
+
+
+@contextmanager
+def output_stream(output: Path | None) -> Iterator[IO[str]]:
+    if output is None:
+        yield sys.stdout
+        return
+    with output.open("w", encoding="utf-8", newline="") as stream:
+        yield stream
 
 
 @app.command()
 def version() -> None:
-    from gomme import __version__
-
+    """Print gomme's version."""
     typer.echo(__version__)
+
+
+@app.command()
+def sweep(
+    ctx: typer.Context,
+    connector: Annotated[
+        list[str] | None, typer.Option("--connector", help="Only this connector (repeatable).")
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Write the changes. Without it: dry run.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Ignore the incremental cursor.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Pull at most N records (a trial run).")] = None,
+    max_changes: Annotated[
+        str | None, typer.Option(help="Abort before any write if the plan has more than N changes, or N% of pulled.")
+    ] = None,
+    fmt: Annotated[
+        OutputFormat | None, typer.Option("--format", help="Plan format (default: table, or by --output suffix).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the plan to this file.")] = None,
+) -> None:
+    """Pull, decide and plan; with --apply, write the changes and audit each one."""
+    from gomme.commands.sweep import run_sweep
+
+    gomme = _app(ctx)
+    try:
+        guard = ChangeLimitValue.parse(max_changes) if max_changes is not None else gomme.config.sweep.max_changes
+    except ValueError as exc:
+        fail(f"--max-changes: {exc}")
+    chosen = fmt or _format_for(output)
+    with user_errors():
+        code = run_sweep(gomme, connector, apply=apply, full=full, limit=limit, guard=guard, fmt=chosen.value,
+                         output=output, console=err)
+    raise typer.Exit(code)
+
+
+def _format_for(output: Path | None) -> OutputFormat:
+    suffix = output.suffix.lower().lstrip(".") if output else ""
+    return OutputFormat(suffix) if suffix in ("json", "csv") else OutputFormat.table
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its files.")] = Path("gomme-demo"),
+) -> None:
+    """300 synthetic people in a local CRM: dry run, apply, audit log, verification. No config, no network."""
+    from gomme.commands.demo import run_demo
+
+    raise typer.Exit(run_demo(directory, console=err))
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Recompute the hash chain; exit 1 naming the first entry that does not hold."""
+    from gomme.commands.audit import verify_chain
+
+    with user_errors():
+        raise typer.Exit(verify_chain(_app(ctx), err))
+
+
+@audit_app.command("log")
+def audit_log(
+    ctx: typer.Context,
+    run: Annotated[str | None, typer.Option(help="Only this run id.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
+    connector: Annotated[str | None, typer.Option(help="Only this connector.")] = None,
+    record: Annotated[str | None, typer.Option(help="Only this CRM record id (looked up by its HMAC).")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """List audit entries, oldest first."""
+    from gomme.commands.audit import AuditQuery, show_log
+
+    query = AuditQuery(run=run, rule=rule, action=action, connector=connector, record=record, limit=limit)
+    with user_errors(), output_stream(output) as stream:
+        show_log(_app(ctx), query, fmt.value, stream)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply the state database migrations (gomme also does it on start)."""
+    from gomme.state.db import current_revision
+
+    with user_errors():
+        engine = _app(ctx).engine()
+    err.print(f"state database at revision {current_revision(engine)}")
+
+
+@local_app.command("import")
+def local_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .csv, .json or .jsonl file.")],
+    connector: Annotated[str | None, typer.Option(help="The local connector to import into.")] = None,
+) -> None:
+    """Import people into a local CRM; bad rows are reported (row and column) and skipped."""
+    from gomme.commands.local import import_people
+
+    with user_errors():
+        raise typer.Exit(import_people(_app(ctx), file, connector, err))
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate the configuration and report every problem at once."""
+    gomme = _app(ctx)
+    err.print(f"{gomme.config.source}: valid ({len(gomme.config.connectors)} connector(s), "
+              f"policy {gomme.config.policy.hash[:12]})")
+
+
+@policy_app.command("show")
+def policy_show(ctx: typer.Context) -> None:
+    """Print the effective policy (after packs and overrides) and its hash."""
+    import json
+
+    policy = _app(ctx).config.policy
+    typer.echo(json.dumps({"hash": policy.hash, "source": policy.source, **policy.canonical()}, indent=2,
+                          ensure_ascii=False))
 
 
 def main() -> None:

@@ -1,0 +1,229 @@
+"""Loading and validating `config.toml`: every error at once, each with its TOML path."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+
+from gomme.connectors.registry import UnknownConnectorType, connector_type
+from gomme.jobs.guard import ChangeLimit
+from gomme.policies.policy import Policy, PolicyError, load_policy, load_policy_file
+
+CONFIG_ENV = "GOMME_CONFIG"
+
+
+def state_home(env: Mapping[str, str] = os.environ) -> Path:
+    """`$XDG_STATE_HOME/gomme`, by default `~/.local/state/gomme`."""
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "gomme"
+
+
+class StateSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite file in the state home by default")
+    key_file: Path | None = None
+
+
+class LoggingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["auto", "console", "json"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class SweepSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=200, ge=1, le=2000)
+    max_changes: ChangeLimit | None = None
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job: Literal["sweep", "requests"]
+    connectors: list[str] = Field(default_factory=list)
+    cron: str | None = None
+    every: str | None = None
+    apply: bool = False
+    max_changes: ChangeLimit | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression: {exc}") from None
+        return value
+
+
+class FileSettings(BaseModel):
+    """The shape of config.toml, except the per-type connector blocks and the policy (validated apart)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: StateSettings = Field(default_factory=StateSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    sweep: SweepSettings = Field(default_factory=SweepSettings)
+    policy: dict[str, Any] = Field(default_factory=lambda: {"extends": "cnil"})
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    schedules: list[Schedule] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `issues` lists every problem found."""
+
+    def __init__(self, source: str, issues: Sequence[ConfigIssue]) -> None:
+        super().__init__(f"{source}: {len(issues)} problem(s)")
+        self.source = source
+        self.issues = list(issues)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A validated configuration, ready for wiring."""
+
+    source: str
+    base_dir: Path
+    state: StateSettings
+    logging: LoggingSettings
+    sweep: SweepSettings
+    policy: Policy
+    connectors: Mapping[str, BaseModel]
+    schedules: tuple[Schedule, ...]
+
+    def state_url(self) -> str:
+        """The state URL; a relative SQLite path is taken from the config file's directory."""
+        if self.state.url is None:
+            return f"sqlite:///{state_home() / 'gomme.db'}"
+        url = make_url(self.state.url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            database = Path(url.database).expanduser()
+            return url.set(database=str(self.base_dir / database)).render_as_string(hide_password=False)
+        return self.state.url
+
+    def key_file(self) -> Path:
+        if self.state.key_file is None:
+            return state_home() / "secret.key"
+        return self.base_dir / self.state.key_file.expanduser()
+
+
+def load_config_file(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [ConfigIssue("", f"not valid TOML: {exc}")]) from None
+    return parse_config(data, source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_config(data: Mapping[str, Any], *, source: str, base_dir: Path) -> Config:
+    """Validate everything and raise one ConfigError listing every issue with its TOML path."""
+    issues: list[ConfigIssue] = []
+    try:
+        settings = FileSettings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, _issues(exc) + _deep_issues(data, base_dir)) from None
+    connectors = _connectors(settings.connectors, issues)
+    policy = _policy(settings.policy, base_dir, issues)
+    for index, schedule in enumerate(settings.schedules):
+        issues.extend(_schedule_issues(index, schedule, connectors))
+    if issues or policy is None:
+        raise ConfigError(source, issues)
+    return Config(
+        source=source, base_dir=base_dir, state=settings.state, logging=settings.logging, sweep=settings.sweep,
+        policy=policy, connectors=connectors, schedules=tuple(settings.schedules),
+    )
+
+
+def _deep_issues(data: Mapping[str, Any], base_dir: Path) -> list[ConfigIssue]:
+    """Connector and policy problems, reported even when the top level is broken too."""
+    issues: list[ConfigIssue] = []
+    raw_connectors = data.get("connectors")
+    if isinstance(raw_connectors, dict) and all(isinstance(v, dict) for v in raw_connectors.values()):
+        _connectors(raw_connectors, issues)
+    raw_policy = data.get("policy", {"extends": "cnil"})
+    if isinstance(raw_policy, dict):
+        _policy(raw_policy, base_dir, issues)
+    return issues
+
+
+def _connectors(blocks: Mapping[str, Mapping[str, Any]], issues: list[ConfigIssue]) -> dict[str, BaseModel]:
+    validated: dict[str, BaseModel] = {}
+    for name, block in blocks.items():
+        path = f"connectors.{name}"
+        type_name = block.get("type")
+        if not isinstance(type_name, str):
+            issues.append(ConfigIssue(f"{path}.type", "missing (one of local, salesforce, hubspot)"))
+            continue
+        try:
+            settings_model = connector_type(type_name).Settings
+        except UnknownConnectorType as exc:
+            issues.append(ConfigIssue(f"{path}.type", str(exc)))
+            continue
+        try:
+            validated[name] = settings_model.model_validate(block)
+        except ValidationError as exc:
+            issues.extend(_issues(exc, prefix=path))
+    return validated
+
+
+def _policy(table: Mapping[str, Any], base_dir: Path, issues: list[ConfigIssue]) -> Policy | None:
+    try:
+        if "file" in table:
+            extra = sorted(set(table) - {"file"})
+            if extra:
+                issues.append(ConfigIssue("policy", f"`file` excludes other keys ({', '.join(extra)})"))
+                return None
+            return load_policy_file(base_dir / str(table["file"]))
+        return load_policy(table, source="config [policy]")
+    except PolicyError as exc:
+        issues.extend(ConfigIssue(f"policy.{issue.path}".rstrip("."), issue.message) for issue in exc.issues)
+        return None
+
+
+def _schedule_issues(index: int, schedule: Schedule, connectors: Mapping[str, BaseModel]) -> list[ConfigIssue]:
+    path = f"schedules[{index}]"
+    issues = []
+    if (schedule.cron is None) == (schedule.every is None):
+        issues.append(ConfigIssue(path, "give exactly one of `cron` or `every`"))
+    for name in schedule.connectors:
+        if name not in connectors:
+            issues.append(ConfigIssue(f"{path}.connectors", f"no connector named '{name}' in [connectors]"))
+    return issues
+
+
+def _issues(exc: ValidationError, prefix: str = "") -> list[ConfigIssue]:
+    found = []
+    for error in exc.errors():
+        path = prefix
+        for part in error["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif not part.startswith("function-"):
+                path = f"{path}.{part}" if path else part
+        message = "missing" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
+        found.append(ConfigIssue(path, message))
+    return found

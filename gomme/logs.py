@@ -1,0 +1,56 @@
+"""structlog set-up: console on a terminal, JSON lines otherwise, and no personal data in any line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+# Keys whose values are personal data by definition: dropped whatever they hold.
+PII_KEYS = frozenset({
+    "email", "first_name", "last_name", "name", "phone", "mobile", "birthdate", "note", "notes", "text",
+    "address", "firstname", "lastname", "mobilephone", "date_of_birth", "description",
+})  # fmt: skip
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\w)\+?\d[\d .()-]{7,}\d(?!\w)")
+REDACTED = "[redacted]"
+
+
+def drop_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Drop PII-named keys and mask email- or phone-shaped text in every other value."""
+    for key in list(event_dict):
+        if key.lower() in PII_KEYS:
+            event_dict[key] = REDACTED
+        elif isinstance(event_dict[key], str):
+            event_dict[key] = mask(event_dict[key])
+    return event_dict
+
+
+def mask(text: str) -> str:
+    return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, text))
+
+
+def configure_logging(
+    fmt: Literal["auto", "console", "json"] = "auto", level: str = "info", stream: Any = None
+) -> None:
+    """Log to stderr (stdout carries plans and reports): JSON for machines, console for people."""
+    stream = stream or sys.stderr
+    as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            drop_personal_data,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,83 @@
+"""Turns a validated Config into live objects: state engine, key, connectors, run contexts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from gomme.config import Config, parse_config, state_home
+from gomme.connectors.base import Connector
+from gomme.connectors.registry import connector_type
+from gomme.jobs.context import RunContext
+from gomme.state.db import make_engine, upgrade
+from gomme.state.keys import Keyring
+
+
+def default_config() -> Config:
+    """The embedded default: the demo's local CRM in the state home, the cnil policy, SQLite state."""
+    home = state_home()
+    data = {"connectors": {"demo": {"type": "local", "path": str(home / "demo-crm.db")}}}
+    return parse_config(data, source="embedded default (no --config, no GOMME_CONFIG)", base_dir=home)
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """The wired application for one command invocation."""
+
+    config: Config
+
+    def engine(self) -> Engine:
+        """The state engine, migrated to the current schema (migrations run on start)."""
+        engine = make_engine(self.config.state_url())
+        upgrade(engine)
+        return engine
+
+    def keyring(self) -> Keyring:
+        return Keyring.load(self.config.key_file())
+
+    def connector_names(self, wanted: list[str] | None = None) -> list[str]:
+        names = list(self.config.connectors)
+        unknown = sorted(set(wanted or ()) - set(names))
+        if unknown:
+            raise LookupError(
+                f"no connector named {', '.join(unknown)} in {self.config.source}; configured: {', '.join(names)}"
+            )
+        return list(wanted) if wanted else names
+
+    @contextmanager
+    def connector(self, name: str) -> Iterator[Connector]:
+        settings = self.config.connectors[name]
+        kind = connector_type(str(getattr(settings, "type")))  # noqa: B009  (every Settings model has `type`)
+        connector = kind.from_settings(name, settings, base_dir=self.config.base_dir)
+        try:
+            yield connector
+        finally:
+            connector.close()
+
+    def context(
+        self, connector: Connector, engine: Engine, keyring: Keyring, *, now: dt.datetime, actor: str,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunContext:
+        return RunContext(
+            connector=connector, policy=self.config.policy, engine=engine, keyring=keyring, now=now,
+            actor=actor, batch_size=self.config.sweep.batch_size, should_stop=should_stop or _never,
+        )
+
+
+def default_actor() -> str:
+    """Who ran it, for the audit log: `GOMME_ACTOR`, else the OS user (an operator id, not a data subject)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return os.environ.get("GOMME_ACTOR") or f"{user}@cli"
+
+
+def _never() -> bool:
+    return False

@@ -1,0 +1,139 @@
+"""The apply loop: re-read, re-decide, write ahead, write to the CRM, settle and audit, batch by batch.
+
+The same loop finishes what a crashed run left `pending`: a change whose effect is already in the
+CRM is settled as applied (the write landed before the crash), so every change is audited once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import IntegrityError, OperationalError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.connectors.errors import RecordError
+from gomme.connectors.records import PersonRecord
+from gomme.jobs.context import RunContext
+from gomme.jobs.plan import plan_change
+from gomme.policies.engine import decide
+from gomme.state.changes import ChangeStatus, mark_pending, settle, unsettled
+from gomme.state.clock import stamp
+from gomme.state.db import session
+from gomme.state.models import Change
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class ApplyCounts:
+    applied: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        match outcome:
+            case Outcome.APPLIED:
+                self.applied += 1
+            case Outcome.FAILED:
+                self.failed += 1
+            case Outcome.SKIPPED:
+                self.skipped += 1
+            case Outcome.PENDING:
+                pass
+
+
+def apply_planned(ctx: RunContext, run_id: str) -> tuple[ApplyCounts, bool]:
+    """Apply a run's planned changes; returns the counts and whether it ran to the end (not stopped)."""
+    return _drain(ctx, run_id)
+
+
+def resume_pending(ctx: RunContext) -> ApplyCounts:
+    """Finish every change a crashed or interrupted run left pending for this connector."""
+    counts, _ = _drain(ctx, None)
+    return counts
+
+
+def _drain(ctx: RunContext, run_id: str | None) -> tuple[ApplyCounts, bool]:
+    counts, after = ApplyCounts(), ""
+    while True:
+        if ctx.should_stop():
+            return counts, False
+        with session(ctx.engine) as db:
+            page = unsettled(db, connector=ctx.connector.name, run_id=run_id, after=after, limit=ctx.batch_size)
+        if not page:
+            return counts, True
+        after = page[-1].id
+        for result in _apply_batch(ctx, page):
+            counts.add(result.outcome)
+
+
+def _apply_batch(ctx: RunContext, rows: Sequence[Change]) -> list[ChangeResult]:
+    ids = [(row.object_type, ctx.keyring.unseal(row.record_id_sealed)) for row in rows]
+    current = {record.id: record for record in ctx.connector.get(ids)}
+    to_write: list[PlannedChange] = []
+    settled: list[ChangeResult] = []
+    for row, (_, record_id) in zip(rows, ids, strict=True):
+        change, result = _recheck(ctx, row, current.get(record_id))
+        if change is not None:
+            to_write.append(change)
+        if result is not None:
+            settled.append(result)
+    with session(ctx.engine) as db:
+        mark_pending(db, (change.change_id for change in to_write))
+    settled.extend(_write(ctx, to_write))
+    _settle_all(ctx, settled)
+    return settled
+
+
+def _recheck(
+    ctx: RunContext, row: Change, record: PersonRecord | None
+) -> tuple[PlannedChange | None, ChangeResult | None]:
+    """Decide again on fresh data: write it, count it as done, or skip it because the record moved on."""
+    was_pending = row.status == ChangeStatus.PENDING
+    if record is None:
+        if row.action == Action.DELETE and was_pending:
+            return None, ChangeResult(row.id, Outcome.APPLIED, detail="already deleted")
+        return None, ChangeResult(row.id, Outcome.SKIPPED, error_code="RECORD_GONE")
+    decision = decide(record, ctx.policy, ctx.now)
+    wanted = (row.action, *filter(None, row.also.split(",")))
+    if tuple(decision.actions) == wanted and decision.rule_id is not None:
+        item = plan_change(record, decision, ctx.policy.hash, change_id=row.id)
+        if item is not None:
+            return item.change, None
+    if was_pending and (decision.in_effect == row.action or not decision.changes):
+        # The write-ahead mark was set, so the write most likely landed before the crash; its effect is there.
+        return None, ChangeResult(row.id, Outcome.APPLIED, detail="found in effect on resume")
+    return None, ChangeResult(row.id, Outcome.SKIPPED, error_code="DECISION_CHANGED")
+
+
+def _write(ctx: RunContext, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]:
+    if not changes:
+        return
+    expected = {change.change_id for change in changes}
+    try:
+        for result in ctx.connector.apply(changes):
+            expected.discard(result.change_id)
+            yield result
+    except RecordError as exc:
+        log.warning("record_failed", connector=ctx.connector.name, code=exc.code)
+        for change_id in sorted(expected):
+            yield ChangeResult(change_id, Outcome.FAILED, error_code=exc.code)
+        return
+    for change_id in sorted(expected):  # a connector that forgot a result: count it as failed, never lose it
+        yield ChangeResult(change_id, Outcome.FAILED, error_code="NO_RESULT")
+
+
+@retry(
+    retry=retry_if_exception_type((IntegrityError, OperationalError)),
+    wait=wait_random_exponential(multiplier=0.05, max=2),
+    stop=stop_after_attempt(8),
+    reraise=True,
+)
+def _settle_all(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
+    """Settle a batch in one transaction; another appender racing for the chain head makes it retry."""
+    with session(ctx.engine) as db:
+        for result in results:
+            settle(db, result, actor=ctx.actor, now=stamp(ctx.clock()))

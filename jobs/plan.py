@@ -1,0 +1,67 @@
+"""From a decision to a planned change: which fields an action writes, and the PII-free reasons."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from gomme.connectors.changes import Action, PlannedChange
+from gomme.connectors.records import IDENTIFYING_FIELDS, PersonRecord
+from gomme.policies.decision import Decision
+
+OPT_OUT_KINDS = ("email", "phone", "processing", "profiling", "tracking", "solicit")
+OPT_OUT_FIELDS = tuple(f"opt_out_{kind}" for kind in OPT_OUT_KINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One line of a plan: the change and the evidence of every rule that fired (never personal data)."""
+
+    change: PlannedChange
+    reasons: tuple[str, ...]
+
+
+def plan_change(
+    record: PersonRecord, decision: Decision, policy_hash: str, change_id: str | None = None
+) -> PlanItem | None:
+    """The change a decision asks for, or None when it asks for nothing."""
+    if not decision.changes or decision.rule_id is None or decision.legal_basis is None:
+        return None
+    change = PlannedChange(
+        change_id=change_id or uuid.uuid4().hex,
+        crm=record.crm,
+        object_type=record.object_type,
+        record_id=record.id,
+        action=decision.action,
+        also=decision.also,
+        rule_id=decision.rule_id,
+        legal_basis=decision.legal_basis,
+        policy_hash=policy_hash,
+        fields=fields_written(record, decision),
+        values=decision.values,
+    )
+    return PlanItem(change, tuple(f"{f.rule_id}: {f.reason}" for f in decision.findings))
+
+
+def fields_written(record: PersonRecord, decision: Decision) -> tuple[str, ...]:
+    """Canonical names of the fields the actions write: what the audit log keeps instead of values."""
+    names: list[str] = []
+    for action in decision.actions:
+        names.extend(_fields_of(action, record, decision))
+    return tuple(dict.fromkeys(names))
+
+
+def _fields_of(action: Action, record: PersonRecord, decision: Decision) -> tuple[str, ...]:
+    match action:
+        case Action.RESTRICT_EMAIL:
+            return ("opt_out_email",)
+        case Action.RESTRICT_ALL:
+            return (*OPT_OUT_FIELDS, "restricted")
+        case Action.ANONYMISE:
+            return (*IDENTIFYING_FIELDS, *(f"notes.{name}" for name in record.notes), "consents", "anonymised")
+        case Action.DELETE:
+            return ("*",)
+        case Action.REDACT_NOTE:
+            return tuple(sorted(key for key in decision.values if key.startswith("notes.")))
+        case Action.KEEP:
+            return ()
