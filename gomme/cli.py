@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 
 from gomme import __version__
-from gomme.config import CONFIG_ENV, Config, ConfigError, load_config_file
+from gomme.config import CONFIG_ENV, Config, ConfigError, demo_home, embedded_default, load_config_file
 from gomme.connectors.errors import FatalError
 from gomme.jobs.guard import ChangeLimitValue
 from gomme.logs import configure_logging
 from gomme.state.keys import SecretKeyError
-from gomme.wiring import App, default_config
+from gomme.wiring import App
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLAST_RADIUS = 0, 1, 2, 3
 
@@ -89,7 +89,7 @@ class _Options:
 
     def _load(self) -> Config:
         try:
-            return load_config_file(self.path) if self.path else default_config()
+            return load_config_file(self.path) if self.path else embedded_default()
         except ConfigError as exc:
             err.print(f"[bold red]error:[/] invalid configuration in {exc.source}:")
             for issue in exc.issues:
@@ -165,12 +165,14 @@ def _format_for(output: Path | None) -> OutputFormat:
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its files.")] = Path("gomme-demo"),
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where the demo keeps its files. Default: ~/.local/state/gomme/demo.")
+    ] = None,
 ) -> None:
     """300 synthetic people in a local CRM: dry run, apply, audit log, verification. No config, no network."""
     from gomme.commands.demo import run_demo
 
-    raise typer.Exit(run_demo(directory, console=err))
+    raise typer.Exit(run_demo(directory or demo_home(), console=err))
 
 
 @audit_app.command("verify")

@@ -25,6 +25,32 @@ def state_home(env: Mapping[str, str] = os.environ) -> Path:
     return Path(base) / "gomme"
 
 
+def demo_home(env: Mapping[str, str] = os.environ) -> Path:
+    """Where `gomme demo` works by default, and what the embedded default config points at."""
+    return state_home(env) / "demo"
+
+
+EMBEDDED_CONFIG = """\
+# The configuration of `gomme demo`, also gomme's embedded default when no --config or GOMME_CONFIG is given.
+[state]
+url = "sqlite:///state.db"     # relative to this file
+key_file = "secret.key"        # created with mode 0600; GOMME_SECRET_KEY wins when set
+
+[policy]
+extends = "cnil"               # the CNIL retention and erasure rules shipped with gomme
+
+[connectors.demo]
+type = "local"                 # a CRM in a SQLite file
+path = "crm.db"
+"""
+
+
+def embedded_default() -> Config:
+    """The demo's configuration, in the demo's default directory."""
+    data = tomllib.loads(EMBEDDED_CONFIG)
+    return parse_config(data, source="embedded default (no --config, no GOMME_CONFIG)", base_dir=demo_home())
+
+
 class StateSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 
@@ -34,12 +34,21 @@ def mask(text: str) -> str:
     return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, text))
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at write time (it may be swapped after logging is set up, e.g. by tests)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     fmt: Literal["auto", "console", "json"] = "auto", level: str = "info", stream: Any = None
 ) -> None:
     """Log to stderr (stdout carries plans and reports): JSON for machines, console for people."""
-    stream = stream or sys.stderr
-    as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    as_json = fmt == "json" or (fmt == "auto" and not (stream or sys.stderr).isatty())
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
@@ -51,6 +60,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        # PrintLogger only calls write() and flush(), which _CurrentStderr provides.
+        logger_factory=structlog.PrintLoggerFactory(stream or cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )

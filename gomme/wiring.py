@@ -11,19 +11,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from gomme.config import Config, parse_config, state_home
+from gomme.config import Config
 from gomme.connectors.base import Connector
 from gomme.connectors.registry import connector_type
 from gomme.jobs.context import RunContext
 from gomme.state.db import make_engine, upgrade
 from gomme.state.keys import Keyring
-
-
-def default_config() -> Config:
-    """The embedded default: the demo's local CRM in the state home, the cnil policy, SQLite state."""
-    home = state_home()
-    data = {"connectors": {"demo": {"type": "local", "path": str(home / "demo-crm.db")}}}
-    return parse_config(data, source="embedded default (no --config, no GOMME_CONFIG)", base_dir=home)
 
 
 @dataclass(frozen=True, slots=True)

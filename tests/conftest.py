@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from sqlalchemy import Engine, create_engine, text
 
 from gomme.state.db import make_engine, upgrade
@@ -16,9 +17,12 @@ TEST_SECRET = "test-secret-key-not-for-production"
 
 
 @pytest.fixture(autouse=True)
-def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test has a known state key and never touches the user's own key file."""
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test has a known state key and its own state home: the user's files are never touched."""
     monkeypatch.setenv("GOMME_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+    monkeypatch.delenv("GOMME_CONFIG", raising=False)
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from rich.rule import Rule
 
 from gomme.commands.audit import AuditQuery, show_log, verify_chain
 from gomme.commands.sweep import exit_code, summarise
-from gomme.config import load_config_file
+from gomme.config import EMBEDDED_CONFIG, demo_home, load_config_file
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import DEMO_SIZE, demo_people
 from gomme.jobs.plan import PlanItem
@@ -23,19 +23,6 @@ from gomme.wiring import App
 
 MARKER = ".gomme-demo"
 DEMO_FILES = ("crm.db", "state.db", "config.toml")
-CONFIG = """\
-# Written by `gomme demo`. Use it with: gomme --config {config} <command>
-[state]
-url = "sqlite:///state.db"     # relative to this file
-key_file = "secret.key"        # created with mode 0600; GOMME_SECRET_KEY wins when set
-
-[policy]
-extends = "cnil"               # the CNIL retention and erasure rules shipped with gomme
-
-[connectors.demo]
-type = "local"                 # a CRM in a SQLite file
-path = "crm.db"
-"""
 
 
 def run_demo(directory: Path, console: Console) -> int:
@@ -44,7 +31,7 @@ def run_demo(directory: Path, console: Console) -> int:
     if not _prepare(directory, console):
         return 2
     config_path = directory / "config.toml"
-    config_path.write_text(CONFIG.format(config=config_path), encoding="utf-8")
+    config_path.write_text(EMBEDDED_CONFIG, encoding="utf-8")
     app = App(load_config_file(config_path))
     now = utc_now()
     with LocalConnector("demo", directory / "crm.db") as crm:
@@ -63,9 +50,10 @@ def run_demo(directory: Path, console: Console) -> int:
     verified = verify_chain(app, out)
     out.print(Rule("5. A second sweep finds nothing left to do"))
     again = _sweep(app, apply=False, show_plan=True)
+    hint = "" if directory == demo_home() else f"--config {config_path} "
     out.print(f"\nThe demo's files are in {directory}. Go on with, for example:\n"
-              f"  gomme --config {config_path} audit log --format json\n"
-              f"  gomme --config {config_path} sweep")
+              f"  gomme {hint}audit log --format json\n"
+              f"  gomme {hint}sweep")
     worst = exit_code([dry, applied, again])
     return worst or verified or (1 if again.planned else 0)
 
