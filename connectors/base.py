@@ -27,7 +27,13 @@ class Op(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """`field op value` on a canonical PersonRecord field name (e.g. `last_activity_at lt <cutoff>`)."""
+    """`field op value` on a canonical PersonRecord field name (e.g. `last_activity_at lt <cutoff>`).
+
+    Value types: an aware UTC `datetime` for timestamps, a `date` for `contract_end`/`birthdate`
+    (a date compared with a datetime counts as midnight UTC), a `Lifecycle` for `lifecycle`, a
+    `bool` for flags (`erasure_requested`, `legal_hold`, `anonymised`, `restricted`, `opt_out_*`).
+    `ne` matches empty fields, as in Python; ordering comparisons on an empty field are false.
+    """
 
     field: str
     op: Op
@@ -45,6 +51,9 @@ class PullQuery:
     A record is returned when `everything` is set, or it changed at or after `since`
     (per object type, the connector's own opaque cursor), or it matches any prefilter group.
     Pushdown is a superset: rules still decide on every record returned.
+    An object type missing from `since` was never pulled: all of it is returned. A query with
+    only prefilters (`since=None`, `everything=False`) returns the cursor `{}`: it did not look at
+    what changed, so it must not move the cursor. `limit` never moves the cursor past an unread record.
     """
 
     everything: bool = True
@@ -92,9 +101,13 @@ class Connector(Protocol):
 
     def find(self, email: str) -> Iterator[PersonRecord]: ...
 
-    def apply(self, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]: ...
+    def apply(self, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]:
+        """One result per change; APPLIED means the CRM has saved it. Re-applying an applied change succeeds."""
+        ...
 
-    def export(self, record: PersonRecord) -> dict[str, Any]: ...
+    def export(self, record: PersonRecord) -> dict[str, Any]:
+        """Everything the CRM holds on the person, JSON-ready; a missing record raises RecordError(NOT_FOUND)."""
+        ...
 
     def size(self) -> int | None:
         """How many person records the CRM holds (one cheap count), or None when it cannot tell."""
