@@ -12,6 +12,7 @@ class Action(StrEnum):
     """What gomme does to a record, weakest first; `strength` orders them for conflicts."""
 
     KEEP = "keep"
+    RECTIFY = "rectify"  # Art 16, from a data-subject request only: `values` holds the corrected fields
     REDACT_NOTE = "redact_note"
     RESTRICT_EMAIL = "restrict_email"
     RESTRICT_ALL = "restrict_all"

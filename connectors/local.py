@@ -37,7 +37,7 @@ from gomme.connectors.local_sql import (
     pull_where,
     since_where,
 )
-from gomme.connectors.records import Consent, PersonRecord
+from gomme.connectors.records import RECTIFIABLE_FIELDS, Consent, PersonRecord
 
 _BATCH = 500  # rows per page and per write; also keeps `IN (...)` lists under SQLite's variable limit
 _NOTE_PREFIX = "notes."
@@ -296,8 +296,18 @@ def _keep(conn: sqlite3.Connection, record_id: str, values: Mapping[str, Any]) -
     return None
 
 
+def _rectify(conn: sqlite3.Connection, record_id: str, values: Mapping[str, Any]) -> None:
+    # Art 16: only the canonical identity fields, each compared first so a re-apply changes nothing.
+    for field in RECTIFIABLE_FIELDS:
+        if field in values:
+            value = None if values[field] is None else str(values[field])
+            sql = f"UPDATE person SET {field} = ? WHERE id = ? AND {field} IS NOT ?"  # noqa: S608 - constant names
+            conn.execute(sql, (value, record_id, value))
+
+
 _WRITERS: Mapping[Action, Callable[[sqlite3.Connection, str, Mapping[str, Any]], None]] = {
     Action.KEEP: _keep,
+    Action.RECTIFY: _rectify,
     Action.REDACT_NOTE: _redact_note,
     Action.RESTRICT_EMAIL: _restrict_email,
     Action.RESTRICT_ALL: _restrict_all,

@@ -16,6 +16,26 @@ class Lifecycle(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Audience(StrEnum):
+    """Whom the person is reached as: a professional (B2B) or a private individual (B2C), CPCE L.34-5."""
+
+    B2B = "b2b"
+    B2C = "b2c"
+    UNKNOWN = "unknown"
+
+
+class LegalBasis(StrEnum):
+    """The Art 6(1) basis the controller recorded for processing the person's data."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+    UNKNOWN = "unknown"
+
+
 class ConsentStatus(StrEnum):
     OPT_IN = "opt_in"
     OPT_OUT = "opt_out"
@@ -46,6 +66,8 @@ class OptOuts:
 
 # Canonical names of the fields that identify a person directly; anonymise overwrites them.
 IDENTIFYING_FIELDS: tuple[str, ...] = ("email", "first_name", "last_name", "phone", "birthdate")
+# Canonical names of the fields a rectification request (Art 16) may correct.
+RECTIFIABLE_FIELDS: tuple[str, ...] = ("email", "first_name", "last_name", "phone", "country", "birthdate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +76,7 @@ class PersonRecord:
 
     `modified_at` is the CRM's own change timestamp, used for incremental pulls.
     `raw` is the CRM's field dict, kept for write-back and export only.
+    `audience`, `legal_basis` and `parental_consent` (Art 8 evidence) default to "not known".
     """
 
     crm: str
@@ -78,6 +101,9 @@ class PersonRecord:
     anonymised: bool = False
     notes: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    audience: Audience = Audience.UNKNOWN
+    legal_basis: LegalBasis = LegalBasis.UNKNOWN
+    parental_consent: bool = False
 
     @property
     def ref(self) -> str:

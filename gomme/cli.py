@@ -16,11 +16,13 @@ import typer
 from rich.console import Console
 
 from gomme import __version__
+from gomme.commands.request import UsageError
 from gomme.config import CONFIG_ENV, Config, ConfigError, demo_home, embedded_default, load_config_file
 from gomme.connectors.errors import FatalError
 from gomme.jobs.guard import ChangeLimitValue
 from gomme.logs import configure_logging
 from gomme.state.keys import SecretKeyError
+from gomme.state.requests import RequestType
 from gomme.wiring import App
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLAST_RADIUS = 0, 1, 2, 3
@@ -35,8 +37,9 @@ db_app = typer.Typer(no_args_is_help=True, help="The state database.")
 local_app = typer.Typer(no_args_is_help=True, help="The local SQLite CRM (type = \"local\").")
 config_app = typer.Typer(no_args_is_help=True, help="The configuration file.")
 policy_app = typer.Typer(no_args_is_help=True, help="The policy: the rules gomme applies.")
+request_app = typer.Typer(no_args_is_help=True, help="Data-subject requests (GDPR Art 15-21), in every CRM.")
 for sub, name in ((audit_app, "audit"), (db_app, "db"), (local_app, "local"), (config_app, "config"),
-                  (policy_app, "policy")):
+                  (policy_app, "policy"), (request_app, "request")):
     app.add_typer(sub, name=name)
 
 err = Console(stderr=True, highlight=False)
@@ -107,7 +110,7 @@ def user_errors() -> Iterator[None]:
     """Errors a user can fix become one clear line and exit 2, never a traceback."""
     try:
         yield
-    except (FatalError, SecretKeyError, LookupError) as exc:
+    except (FatalError, SecretKeyError, LookupError, UsageError) as exc:
         fail(str(exc).strip("'\""))
 
 
@@ -243,6 +246,94 @@ def policy_show(ctx: typer.Context) -> None:
     policy = _app(ctx).config.policy
     typer.echo(json.dumps({"hash": policy.hash, "source": policy.source, **policy.canonical()}, indent=2,
                           ensure_ascii=False))
+
+
+def _request_command(kind: RequestType, summary: str) -> None:
+    """One `gomme request <type>` command; the five differ only in what they ask for."""
+
+    def create(
+        ctx: typer.Context,
+        email: Annotated[str, typer.Option(help="The person's email address, as given in the request.")],
+        set_: Annotated[
+            list[str] | None, typer.Option("--set", help="field=value to correct (rectify only; repeatable).")
+        ] = None,
+        note: Annotated[str | None, typer.Option(help="Admin note, kept encrypted until completion.")] = None,
+        now: Annotated[bool, typer.Option("--now", help="Carry it out right away in every CRM.")] = False,
+    ) -> None:
+        from gomme.commands.request import new_request
+
+        with user_errors():
+            raise typer.Exit(new_request(_app(ctx), kind, email, set_ or [], note, now, err))
+
+    create.__doc__ = summary
+    request_app.command(kind.value)(create)
+
+
+for _kind, _summary in (
+    (RequestType.ERASE, "Erase the person everywhere (Art 17), unless under legal hold; suppress re-imports."),
+    (RequestType.ACCESS, "Give the person a copy of their data and what it is used for (Art 15, 20)."),
+    (RequestType.RESTRICT, "Restrict all processing of the person's data everywhere (Art 18)."),
+    (RequestType.OBJECT, "Stop direct marketing to the person everywhere, for good (Art 21(2))."),
+    (RequestType.RECTIFY, "Correct the person's data everywhere (Art 16): --set field=value."),
+):
+    _request_command(_kind, _summary)
+
+
+@request_app.command("process")
+def request_process(ctx: typer.Context) -> None:
+    """Carry out every open request in every CRM (the daemon runs this too)."""
+    from gomme.commands.request import process_requests
+
+    with user_errors():
+        raise typer.Exit(process_requests(_app(ctx), err))
+
+
+@request_app.command("list")
+def request_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="open, in_progress or completed.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only those past their deadline.")] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """List requests with their deadlines."""
+    from gomme.commands.request import list_requests
+
+    with user_errors():
+        raise typer.Exit(list_requests(_app(ctx), status, overdue, fmt.value, sys.stdout))
+
+
+@request_app.command("show")
+def request_show(ctx: typer.Context, request_id: Annotated[str, typer.Argument(help="Id or unique prefix.")]) -> None:
+    """One request and its progress in each CRM (Art 19)."""
+    from gomme.commands.request import show_request
+
+    with user_errors():
+        raise typer.Exit(show_request(_app(ctx), request_id, sys.stdout))
+
+
+@request_app.command("extend")
+def request_extend(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(help="Id or unique prefix.")],
+    months: Annotated[int, typer.Option(min=1, max=2, help="1 or 2 further months.")],
+    reason: Annotated[str, typer.Option(help="Why; the person must be told, within the first month.")],
+) -> None:
+    """Extend the deadline by up to two months (Art 12(3)), only within the first month."""
+    from gomme.commands.request import extend_request
+
+    with user_errors():
+        raise typer.Exit(extend_request(_app(ctx), request_id, months, reason, err))
+
+
+@request_app.command("overdue")
+def request_overdue(
+    ctx: typer.Context, fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table
+) -> None:
+    """Exit 1 listing the requests past their deadline (for monitoring)."""
+    from gomme.commands.request import overdue_requests
+
+    with user_errors():
+        raise typer.Exit(overdue_requests(_app(ctx), fmt.value, sys.stdout, err))
 
 
 def main() -> None:

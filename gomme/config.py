@@ -72,6 +72,36 @@ class SweepSettings(BaseModel):
     max_changes: ChangeLimit | None = None
 
 
+class RequestSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    export_dir: Path | None = Field(default=None, description="Where access bundles go; state home by default")
+
+
+class SystemNotice(BaseModel):
+    """Per connector: where the CRM hosts the data and on what basis it leaves the EU (Art 15(2), 30(1)(e))."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hosting: str | None = None
+    transfer_basis: str | None = None
+
+
+class RegisterSettings(BaseModel):
+    """What the controller declares about the processing: the Art 30 record, and what Art 15 tells people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    controller: str | None = None
+    dpo_contact: str | None = None
+    purposes: list[str] = Field(default_factory=list)
+    data_subjects: list[str] = Field(default_factory=list)
+    data_categories: list[str] = Field(default_factory=list)
+    source: str | None = None
+    security_measures: list[str] = Field(default_factory=list)
+    systems: dict[str, SystemNotice] = Field(default_factory=dict)
+
+
 class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -106,6 +136,9 @@ class FileSettings(BaseModel):
     policy: dict[str, Any] = Field(default_factory=lambda: {"extends": "cnil"})
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     schedules: list[Schedule] = Field(default_factory=list)
+    requests: RequestSettings = Field(default_factory=RequestSettings)
+    # `register` would shadow ABCMeta.register on the model class: stored under another name.
+    register_settings: RegisterSettings = Field(default_factory=RegisterSettings, alias="register")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +171,8 @@ class Config:
     policy: Policy
     connectors: Mapping[str, BaseModel]
     schedules: tuple[Schedule, ...]
+    requests: RequestSettings
+    register: RegisterSettings
 
     def state_url(self) -> str:
         """The state URL; a relative SQLite path is taken from the config file's directory."""
@@ -148,6 +183,11 @@ class Config:
             database = Path(url.database).expanduser()
             return url.set(database=str(self.base_dir / database)).render_as_string(hide_password=False)
         return self.state.url
+
+    def export_dir(self) -> Path:
+        if self.requests.export_dir is None:
+            return state_home() / "exports"
+        return self.base_dir / self.requests.export_dir.expanduser()
 
     def key_file(self) -> Path:
         if self.state.key_file is None:
@@ -176,11 +216,15 @@ def parse_config(data: Mapping[str, Any], *, source: str, base_dir: Path) -> Con
     policy = _policy(settings.policy, base_dir, issues)
     for index, schedule in enumerate(settings.schedules):
         issues.extend(_schedule_issues(index, schedule, connectors))
+    for name in settings.register_settings.systems:
+        if name not in connectors:
+            issues.append(ConfigIssue(f"register.systems.{name}", "no connector of that name in [connectors]"))
     if issues or policy is None:
         raise ConfigError(source, issues)
     return Config(
         source=source, base_dir=base_dir, state=settings.state, logging=settings.logging, sweep=settings.sweep,
-        policy=policy, connectors=connectors, schedules=tuple(settings.schedules),
+        policy=policy, connectors=connectors, schedules=tuple(settings.schedules), requests=settings.requests,
+        register=settings.register_settings,
     )
 
 

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from gomme.config import Config
+from gomme.config import Config, SystemNotice
 from gomme.connectors.base import Connector
 from gomme.connectors.registry import connector_type
+from gomme.jobs.access_bundle import ProcessingNotice, Recipient
 from gomme.jobs.context import RunContext
+from gomme.jobs.requests import RequestDesk
 from gomme.state.db import make_engine, upgrade
 from gomme.state.keys import Keyring
 
@@ -61,6 +63,32 @@ class App:
             connector=connector, policy=self.config.policy, engine=engine, keyring=keyring, now=now,
             actor=actor, batch_size=self.config.sweep.batch_size, should_stop=should_stop or _never,
         )
+
+
+    def request_desk(self, engine: Engine, keyring: Keyring, *, now: dt.datetime, actor: str) -> RequestDesk:
+        register = self.config.register
+        recipients = tuple(
+            Recipient(name, str(getattr(settings, "type", "crm")), **_given(register.systems.get(name)))
+            for name, settings in self.config.connectors.items()
+        )
+        default = ProcessingNotice()
+        notice = ProcessingNotice(
+            controller=register.controller or default.controller, dpo_contact=register.dpo_contact,
+            purposes=tuple(register.purposes) or default.purposes,
+            data_categories=tuple(register.data_categories) or default.data_categories,
+            source=register.source or default.source, recipients=recipients,
+        )
+        return RequestDesk(
+            connectors=tuple(self.config.connectors), open_connector=self.connector, engine=engine, keyring=keyring,
+            policy=self.config.policy, now=now, actor=actor, export_dir=self.config.export_dir(), notice=notice,
+        )
+
+
+def _given(system: SystemNotice | None) -> dict[str, str]:
+    """The hosting facts the config states; the others keep their 'not stated' defaults."""
+    if system is None:
+        return {}
+    return {key: value for key, value in system.model_dump().items() if value}
 
 
 def default_actor() -> str:

@@ -81,11 +81,21 @@ def _apply_batch(ctx: RunContext, rows: Sequence[Change]) -> list[ChangeResult]:
             to_write.append(change)
         if result is not None:
             settled.append(result)
+    return write_and_settle(ctx, to_write, settled)
+
+
+def write_and_settle(
+    ctx: RunContext, changes: Sequence[PlannedChange], settled: Sequence[ChangeResult] = ()
+) -> list[ChangeResult]:
+    """Mark `changes` pending (write-ahead), write them to the CRM, settle every result with its audit entry.
+
+    `settled` are results already known without a write (skips, effects found in place), settled alongside.
+    """
     with session(ctx.engine) as db:
-        mark_pending(db, (change.change_id for change in to_write))
-    settled.extend(_write(ctx, to_write))
-    _settle_all(ctx, settled)
-    return settled
+        mark_pending(db, (change.change_id for change in changes))
+    results = [*settled, *_write(ctx, changes)]
+    _settle_all(ctx, results)
+    return results
 
 
 def _recheck(

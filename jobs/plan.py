@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gomme.connectors.changes import Action, PlannedChange
 from gomme.connectors.records import IDENTIFYING_FIELDS, PersonRecord
@@ -47,11 +49,12 @@ def fields_written(record: PersonRecord, decision: Decision) -> tuple[str, ...]:
     """Canonical names of the fields the actions write: what the audit log keeps instead of values."""
     names: list[str] = []
     for action in decision.actions:
-        names.extend(_fields_of(action, record, decision))
+        names.extend(fields_of(action, record, decision.values))
     return tuple(dict.fromkeys(names))
 
 
-def _fields_of(action: Action, record: PersonRecord, decision: Decision) -> tuple[str, ...]:
+def fields_of(action: Action, record: PersonRecord, values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The canonical field names one action writes on `record`, given the change's new `values`."""
     match action:
         case Action.RESTRICT_EMAIL:
             return ("opt_out_email",)
@@ -62,6 +65,8 @@ def _fields_of(action: Action, record: PersonRecord, decision: Decision) -> tupl
         case Action.DELETE:
             return ("*",)
         case Action.REDACT_NOTE:
-            return tuple(sorted(key for key in decision.values if key.startswith("notes.")))
+            return tuple(sorted(key for key in values if key.startswith("notes.")))
+        case Action.RECTIFY:
+            return tuple(sorted(key for key in values if not key.startswith("notes.")))
         case Action.KEEP:
             return ()

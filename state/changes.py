@@ -28,13 +28,15 @@ class ChangeStatus(StrEnum):
 
 
 def record_plan(
-    db: Session, run_id: str, changes: Sequence[PlannedChange], keyring: Keyring, now: str
+    db: Session, run_id: str, changes: Sequence[PlannedChange], keyring: Keyring, now: str,
+    request_id: str | None = None,
 ) -> None:
     """Store planned changes. The CRM id is sealed: readable only with the state key."""
     for change in changes:
         db.add(
             Change(
-                id=change.change_id, run_id=run_id, connector=change.crm, object_type=change.object_type,
+                id=change.change_id, run_id=run_id, request_id=request_id, connector=change.crm,
+                object_type=change.object_type,
                 record_key=keyring.record_key(change.ref), record_id_sealed=keyring.seal(change.record_id),
                 action=change.action, also=",".join(change.also), rule_id=change.rule_id,
                 legal_basis=change.legal_basis, policy_hash=change.policy_hash,
@@ -51,9 +53,7 @@ def mark_pending(db: Session, change_ids: Iterable[str]) -> None:
         db.execute(update(Change).where(col(Change.id).in_(ids)).values(status=ChangeStatus.PENDING))
 
 
-def settle(
-    db: Session, result: ChangeResult, *, actor: str, now: str, request_id: str | None = None
-) -> AuditEvent | None:
+def settle(db: Session, result: ChangeResult, *, actor: str, now: str) -> AuditEvent | None:
     """Record a change's outcome; applied and failed ones get their audit entry, atomically."""
     change = db.get_one(Change, result.change_id)
     if change.status not in (ChangeStatus.PLANNED, ChangeStatus.PENDING):
@@ -68,7 +68,7 @@ def settle(
         crm=change.connector, object_type=change.object_type, record_key=change.record_key,
         action=_audited_action(change), rule_id=change.rule_id, legal_basis=change.legal_basis,
         policy_hash=change.policy_hash, outcome=result.outcome, actor=actor,
-        fields=tuple(json.loads(change.fields)), run_id=change.run_id, request_id=request_id,
+        fields=tuple(json.loads(change.fields)), run_id=change.run_id, request_id=change.request_id,
         change_id=change.id, error_code=result.error_code,
     )
     return append(db, entry, now)
@@ -78,14 +78,18 @@ def _audited_action(change: Change) -> str:
     return "+".join([change.action, *filter(None, change.also.split(","))])
 
 
-def unsettled(db: Session, *, connector: str, run_id: str | None = None, after: str = "", limit: int) -> list[Change]:
+def unsettled(
+    db: Session, *, connector: str, run_id: str | None = None, request_id: str | None = None, after: str = "",
+    limit: int,
+) -> list[Change]:
     """One page of changes still to settle, by id (keyset paging, so writes can happen between pages).
 
-    With `run_id`, that run's planned changes; without, every pending change the connector left.
+    With `run_id`, that run's planned changes; without, the pending changes the connector left for
+    sweeps (`request_id` None) or for one data-subject request.
     """
     query = select(Change).where(Change.connector == connector, col(Change.id) > after)
     if run_id is None:
-        query = query.where(Change.status == ChangeStatus.PENDING)
+        query = query.where(Change.status == ChangeStatus.PENDING, Change.request_id == request_id)
     else:
         query = query.where(Change.run_id == run_id, Change.status == ChangeStatus.PLANNED)
     return list(db.exec(query.order_by(col(Change.id)).limit(limit)))

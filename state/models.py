@@ -28,6 +28,7 @@ class Change(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=32)
     run_id: str = Field(foreign_key="run.id", index=True, max_length=32)
+    request_id: str | None = Field(default=None, index=True, max_length=32)  # set for data-subject requests
     connector: str = Field(max_length=64, index=True)
     object_type: str = Field(max_length=64)
     record_key: str = Field(max_length=64, index=True)  # HMAC of crm:object:id
@@ -84,3 +85,35 @@ class Suppression(SQLModel, table=True):
     email_key: str = Field(primary_key=True, max_length=64)
     reason: str = Field(max_length=128)
     added_at: str = Field(max_length=32)
+
+
+class Request(SQLModel, table=True):
+    """A data-subject request (GDPR Art 12, 15-21). The identity is sealed, and wiped once completed."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    type: str = Field(max_length=16, index=True)  # erase | access | restrict | object | rectify
+    identity_key: str = Field(max_length=64, index=True)  # HMAC of the normalised email: kept for proof
+    identity_sealed: str | None = None  # the email, encrypted with the state key; NULL once completed
+    details_sealed: str | None = None  # rectify values and the admin's note, encrypted; NULL once completed
+    status: str = Field(max_length=16, index=True)  # open | in_progress | completed | failed
+    received_at: str = Field(max_length=32)
+    deadline_at: str = Field(max_length=32)  # received + 1 month (Art 12(3))
+    extended_until: str | None = Field(default=None, max_length=32)
+    extension_reason: str | None = None
+    extension_notified_at: str | None = Field(default=None, max_length=32)
+    completed_at: str | None = Field(default=None, max_length=32)
+    actor: str = Field(max_length=128)
+    outcome: str | None = None  # PII-free summary once completed (e.g. why legal hold kept a record)
+
+
+class RequestProgress(SQLModel, table=True):
+    """How far a request got in one connector (Art 19: per-recipient status)."""
+
+    __tablename__ = "request_progress"
+
+    request_id: str = Field(foreign_key="request.id", primary_key=True, max_length=32)
+    connector: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)  # pending | done | failed
+    records_found: int = 0
+    summary: str = "{}"  # JSON: counts by action and outcome, error codes; never personal data
+    updated_at: str = Field(max_length=32)

@@ -1,17 +1,42 @@
-"""The suppression list: HMACs of the emails of erased people, never the addresses."""
+"""The suppression list: HMACs of the emails of erased or objecting people, never the addresses.
+
+`erasure`: a re-imported person is erased again; `objection` (Art 21(2)): marketing stays off.
+An erasure outranks an objection for the same address.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from collections.abc import Iterable
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
 
 from gomme.state.models import Suppression
 
 
-def suppress(db: Session, email_key: str, *, reason: str, now: str) -> None:
-    if db.get(Suppression, email_key) is None:
+class SuppressionReason(StrEnum):
+    ERASURE = "erasure"
+    OBJECTION = "objection"
+
+
+def suppress(db: Session, email_key: str, *, reason: SuppressionReason, now: str) -> None:
+    row = db.get(Suppression, email_key)
+    if row is None:
         db.add(Suppression(email_key=email_key, reason=reason, added_at=now))
-        db.flush()
+    elif row.reason != SuppressionReason.ERASURE and reason is SuppressionReason.ERASURE:
+        row.reason, row.added_at = reason, now
+        db.add(row)
+    db.flush()
 
 
 def is_suppressed(db: Session, email_key: str) -> bool:
     return db.get(Suppression, email_key) is not None
+
+
+def suppressed(db: Session, email_keys: Iterable[str]) -> dict[str, SuppressionReason]:
+    """The reasons of those of `email_keys` on the list: one query for a whole batch of records."""
+    keys = list(set(email_keys))
+    if not keys:
+        return {}
+    rows = db.exec(select(Suppression).where(col(Suppression.email_key).in_(keys)))
+    return {row.email_key: SuppressionReason(row.reason) for row in rows}
