@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 
 from gomme import __version__
-from gomme.commands.request import UsageError
+from gomme.commands import UsageError
+from gomme.commands.audit import AuditQuery
 from gomme.config import CONFIG_ENV, Config, ConfigError, demo_home, embedded_default, load_config_file
 from gomme.connectors.errors import FatalError
 from gomme.jobs.guard import ChangeLimitValue
@@ -179,32 +180,147 @@ def demo(
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="SEQ:HASH from `gomme audit checkpoint`: prove nothing up to it changed.")
+    ] = None,
+) -> None:
     """Recompute the hash chain; exit 1 naming the first entry that does not hold."""
     from gomme.commands.audit import verify_chain
+    from gomme.state.audit import Checkpoint
+
+    try:
+        mark = Checkpoint.parse(checkpoint) if checkpoint else None
+    except ValueError as exc:
+        fail(f"--checkpoint: {exc}")
+    with user_errors():
+        raise typer.Exit(verify_chain(_app(ctx), err, mark))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(ctx: typer.Context) -> None:
+    """Print the verified head (SEQ:HASH) to keep outside gomme, for `audit verify --checkpoint`."""
+    from gomme.commands.audit import checkpoint
 
     with user_errors():
-        raise typer.Exit(verify_chain(_app(ctx), err))
+        raise typer.Exit(checkpoint(_app(ctx), sys.stdout))
+
+
+Since = Annotated[str | None, typer.Option(help="From this ISO date/time, inclusive (UTC if no zone).")]
+Until = Annotated[str | None, typer.Option(help="Up to this ISO date/time, exclusive.")]
+
+
+def _query(
+    *, run: str | None = None, request: str | None = None, rule: str | None = None, action: str | None = None,
+    connector: str | None = None, record: str | None = None, since: str | None = None, until: str | None = None,
+    limit: int | None = None,
+) -> AuditQuery:
+    from gomme.commands.audit import AuditQuery, moment
+
+    return AuditQuery(run=run, request=request, rule=rule, action=action, connector=connector, record=record,
+                      since=moment(since, "--since") if since else None,
+                      until=moment(until, "--until") if until else None, limit=limit)
 
 
 @audit_app.command("log")
 def audit_log(
     ctx: typer.Context,
     run: Annotated[str | None, typer.Option(help="Only this run id.")] = None,
+    request: Annotated[str | None, typer.Option(help="Only this data-subject request id.")] = None,
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
     action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
     connector: Annotated[str | None, typer.Option(help="Only this connector.")] = None,
     record: Annotated[str | None, typer.Option(help="Only this CRM record id (looked up by its HMAC).")] = None,
+    since: Since = None,
+    until: Until = None,
     fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
     limit: Annotated[int | None, typer.Option(min=1)] = None,
     output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
 ) -> None:
     """List audit entries, oldest first."""
-    from gomme.commands.audit import AuditQuery, show_log
+    from gomme.commands.audit import show_log
 
-    query = AuditQuery(run=run, rule=rule, action=action, connector=connector, record=record, limit=limit)
     with user_errors(), output_stream(output) as stream:
+        query = _query(run=run, request=request, rule=rule, action=action, connector=connector, record=record,
+                       since=since, until=until, limit=limit)
         show_log(_app(ctx), query, fmt.value, stream)
+
+
+@audit_app.command("show")
+def audit_show(ctx: typer.Context, seq: Annotated[int, typer.Argument(min=1, help="The entry's number.")]) -> None:
+    """One audit entry, every field."""
+    from gomme.commands.audit import show_entry
+
+    with user_errors():
+        raise typer.Exit(show_entry(_app(ctx), seq, sys.stdout))
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@audit_app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(help="The file to write; the manifest goes beside it.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.jsonl,
+    since: Since = None,
+    until: Until = None,
+    connector: Annotated[str | None, typer.Option(help="Only this connector.")] = None,
+) -> None:
+    """Export entries with a manifest: count, seq range, chain head, sha256 of the file."""
+    from gomme.commands.audit import export_log
+
+    with user_errors():
+        query = _query(connector=connector, since=since, until=until)
+        raise typer.Exit(export_log(_app(ctx), query, fmt.value, output, err))
+
+
+@audit_app.command("report")
+def audit_report(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(help="The HTML file to write (self-contained).")],
+    since: Since = None,
+    until: Until = None,
+) -> None:
+    """One HTML file for auditors: changes over time, failures, requests, policy versions, chain check."""
+    from gomme.commands.audit import moment
+    from gomme.reports.audit_report import render_report
+    from gomme.state.clock import utc_now
+
+    with user_errors():
+        html = render_report(_app(ctx).engine(), since=moment(since, "--since") if since else None,
+                             until=moment(until, "--until") if until else None, now=utc_now())
+    output.write_text(html, encoding="utf-8")
+    err.print(f"audit report written to {output}")
+
+
+class RegisterFormat(StrEnum):
+    md = "md"
+    csv = "csv"
+    html = "html"
+
+
+@app.command()
+def register(
+    ctx: typer.Context,
+    fmt: Annotated[RegisterFormat, typer.Option("--format")] = RegisterFormat.md,
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """The Art 30 record of processing for the CRMs gomme manages; exit 1 if mandatory items are missing."""
+    from gomme.reports.register import missing, register_entries, render
+
+    config = _app(ctx).config
+    entries = register_entries(config)
+    with output_stream(output) as stream:
+        stream.write(render(entries, fmt.value, policy_hash=config.policy.hash))
+    gaps = missing(entries)
+    for entry in gaps:
+        err.print(f"missing (Art {entry.article}): {entry.item} — set it in [register] of {config.source}",
+                  soft_wrap=True, markup=False)
+    raise typer.Exit(1 if gaps else 0)
 
 
 @db_app.command("upgrade")

@@ -107,22 +107,69 @@ def _problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
+    """Every given field must match; `since` is inclusive, `until` exclusive (fixed-width UTC stamps)."""
+
     run_id: str | None = None
+    request_id: str | None = None
     rule_id: str | None = None
     action: str | None = None
     crm: str | None = None
     record_keys: tuple[str, ...] | None = None
+    since: str | None = None
+    until: str | None = None
 
 
 def entries(db: Session, where: AuditFilter, *, limit: int | None = None) -> Iterator[AuditEvent]:
     """Entries matching every given filter, oldest first, streamed."""
     query = select(AuditEvent)
-    for name in ("run_id", "rule_id", "action", "crm"):
+    for name in ("run_id", "request_id", "rule_id", "action", "crm"):
         value = getattr(where, name)
         if value is not None:
             query = query.where(getattr(AuditEvent, name) == value)
     if where.record_keys is not None:
         query = query.where(col(AuditEvent.record_key).in_(where.record_keys))
+    if where.since is not None:
+        query = query.where(col(AuditEvent.ts) >= where.since)
+    if where.until is not None:
+        query = query.where(col(AuditEvent.ts) < where.until)
     query = query.order_by(col(AuditEvent.seq)).limit(limit).execution_options(yield_per=1000)
     yield from db.exec(query)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A head (seq, hash) an auditor stored outside gomme: later, the chain must still contain it."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        seq, sep, digest = text.strip().partition(":")
+        if not sep or not seq.isdigit() or int(seq) < 1 or len(digest) != 64 or not _is_hex(digest):
+            raise ValueError(f"'{text}' is not a checkpoint; expected SEQ:HASH as printed by `gomme audit checkpoint`")
+        return cls(int(seq), digest.lower())
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def check_checkpoint(engine: Engine, report: ChainReport, checkpoint: Checkpoint) -> str | None:
+    """Why the chain does not prove `checkpoint` (truncated, or rewritten up to it), or None if it does.
+
+    With the chain verified up to its head, entry `seq` holding the stored hash proves that no entry
+    up to it was altered, removed or reordered since the checkpoint was taken.
+    """
+    if report.head_seq < checkpoint.seq:
+        return (f"the log ends at entry #{report.head_seq}, before the checkpoint #{checkpoint.seq}: "
+                "entries were removed (truncated)")
+    with Session(engine) as db:
+        event = db.get(AuditEvent, checkpoint.seq)
+    if event is None or event.hash != checkpoint.hash:
+        return f"entry #{checkpoint.seq} no longer has the checkpoint's hash: the log was rewritten up to it"
+    return None
 

@@ -1,61 +1,146 @@
-"""`gomme audit verify` and `gomme audit log`: what auditors run."""
+"""`gomme audit ...`: what auditors run — list, show, export, checkpoint, verify, report."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import IO
 
 from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-from gomme.state.audit import AuditFilter, entries, verify
+from gomme.commands import UsageError
+from gomme.state.audit import AuditFilter, Checkpoint, check_checkpoint, entries, verify
+from gomme.state.clock import stamp, utc_now
 from gomme.state.models import AuditEvent
 from gomme.wiring import App
 
 # Record ids are looked up under each of these object types (a CRM id is unique within its CRM).
 OBJECT_TYPES = ("contact", "lead", "individual")
-LOG_COLUMNS = ("seq", "ts", "run_id", "request_id", "crm", "object_type", "record_key", "action", "rule_id",
-               "legal_basis", "policy_hash", "fields", "outcome", "error_code", "actor", "prev_hash", "hash")
+LOG_COLUMNS = ("seq", "ts", "run_id", "request_id", "change_id", "crm", "object_type", "record_key", "action",
+               "rule_id", "legal_basis", "policy_hash", "fields", "outcome", "error_code", "actor", "prev_hash", "hash")
 
 
-def verify_chain(app: App, console: Console) -> int:
-    report = verify(app.engine())
-    if report.ok:
-        console.print(f"audit chain intact: {report.checked} entries, head #{report.head_seq} {report.head_hash}")
+def moment(text: str, option: str) -> str:
+    """An ISO date or datetime from the command line (UTC when no zone is given) as a state timestamp."""
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: '{text}' is not an ISO-8601 date or datetime (e.g. 2026-11-01)") from None
+    return stamp(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
+
+
+def verify_chain(app: App, console: Console, checkpoint: Checkpoint | None = None) -> int:
+    engine = app.engine()
+    report = verify(engine)
+    if not report.ok:
+        console.print(f"[bold red]audit chain broken at entry #{report.broken_seq}[/]: {report.problem}. "
+                      f"Entries #1..#{report.head_seq} verified before it.", soft_wrap=True)
+        return 1
+    console.print(f"audit chain intact: {report.checked} entries, head #{report.head_seq} {report.head_hash}",
+                  soft_wrap=True)
+    if checkpoint is None:
         return 0
-    console.print(f"[bold red]audit chain broken at entry #{report.broken_seq}[/]: {report.problem}. "
-                  f"Entries #1..#{report.head_seq} verified before it.", soft_wrap=True)
-    return 1
+    problem = check_checkpoint(engine, report, checkpoint)
+    if problem:
+        console.print(f"[bold red]checkpoint #{checkpoint.seq} not proven[/]: {problem}", soft_wrap=True)
+        return 1
+    console.print(f"checkpoint #{checkpoint.seq} holds: nothing up to it was altered, removed or reordered")
+    return 0
+
+
+def checkpoint(app: App, stream: IO[str]) -> int:
+    report = verify(app.engine())
+    if not report.ok:
+        raise UsageError(f"the chain is broken at entry #{report.broken_seq}; a checkpoint would certify it")
+    stream.write(f"{Checkpoint(report.head_seq, report.head_hash)}\n")
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
     run: str | None = None
+    request: str | None = None
     rule: str | None = None
     action: str | None = None
     connector: str | None = None
     record: str | None = None
+    since: str | None = None
+    until: str | None = None
     limit: int | None = None
 
 
+def audit_filter(app: App, query: AuditQuery) -> AuditFilter:
+    return AuditFilter(
+        run_id=query.run, request_id=query.request, rule_id=query.rule, action=query.action, crm=query.connector,
+        record_keys=_record_keys(app, query) if query.record else None, since=query.since, until=query.until,
+    )
+
+
 def show_log(app: App, query: AuditQuery, fmt: str, stream: IO[str]) -> None:
-    where = AuditFilter(run_id=query.run, rule_id=query.rule, action=query.action, crm=query.connector,
-                        record_keys=_record_keys(app, query) if query.record else None)
     with Session(app.engine()) as db:
-        rows = entries(db, where, limit=query.limit)
+        rows = entries(db, audit_filter(app, query), limit=query.limit)
         if fmt == "json":
             for event in rows:
                 stream.write(json.dumps(_row(event), ensure_ascii=False) + "\n")
         elif fmt == "csv":
-            writer = csv.DictWriter(stream, fieldnames=LOG_COLUMNS)
-            writer.writeheader()
-            writer.writerows(_row(event) for event in rows)
+            _write_csv(rows, stream)
         else:
             _table(rows, stream)
+
+
+def show_entry(app: App, seq: int, stream: IO[str]) -> int:
+    with Session(app.engine()) as db:
+        event = db.get(AuditEvent, seq)
+    if event is None:
+        raise LookupError(f"there is no audit entry #{seq}")
+    stream.write(json.dumps(_row(event), indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def export_log(app: App, query: AuditQuery, fmt: str, output: Path, console: Console) -> int:
+    """Write the entries and a manifest beside them: count, seq range, chain head, sha256 of the file."""
+    report = verify(app.engine())
+    with Session(app.engine()) as db, output.open("w", encoding="utf-8", newline="") as stream:
+        rows = _Tally(entries(db, audit_filter(app, query), limit=query.limit))
+        if fmt == "csv":
+            _write_csv(rows, stream)
+        else:
+            for event in rows:
+                stream.write(json.dumps(_row(event), ensure_ascii=False, sort_keys=True) + "\n")
+        count, first, last = rows.count, rows.first, rows.last
+    manifest = {
+        "file": output.name, "format": fmt, "entries": count, "first_seq": first, "last_seq": last,
+        "sha256": hashlib.sha256(output.read_bytes()).hexdigest(), "chain_intact": report.ok,
+        "head_seq": report.head_seq, "head_hash": report.head_hash, "produced": stamp(utc_now()),
+        "filters": {k: v for k, v in asdict(query).items() if v is not None},
+    }
+    manifest_path = output.with_name(output.name + ".manifest.json")
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    console.print(f"{count} entries written to {output}; manifest in {manifest_path}", soft_wrap=True)
+    return 0 if report.ok else 1
+
+
+class _Tally(Iterator[AuditEvent]):
+    """Passes entries through, remembering how many and the first and last seq (for the manifest)."""
+
+    def __init__(self, rows: Iterable[AuditEvent]) -> None:
+        self._rows, self.count = iter(rows), 0
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def __next__(self) -> AuditEvent:
+        event = next(self._rows)
+        self.count += 1
+        self.first = self.first or event.seq
+        self.last = event.seq
+        return event
 
 
 def _record_keys(app: App, query: AuditQuery) -> tuple[str, ...]:
@@ -71,12 +156,22 @@ def _row(event: AuditEvent) -> dict[str, object]:
     return row
 
 
+def _write_csv(rows: Iterable[AuditEvent], stream: IO[str]) -> None:
+    writer = csv.DictWriter(stream, fieldnames=LOG_COLUMNS)
+    writer.writeheader()
+    for event in rows:
+        row = _row(event)
+        row["fields"] = ";".join(json.loads(event.fields))
+        writer.writerow(row)
+
+
 def _table(rows: Iterable[AuditEvent], stream: IO[str]) -> None:
     table = Table(title="Audit log", title_justify="left")
-    for column in ("seq", "time (UTC)", "crm", "object", "record key", "action", "rule", "outcome", "run"):
+    for column in ("seq", "time (UTC)", "crm", "object", "record key", "action", "rule", "outcome", "run/request"):
         table.add_column(column, overflow="fold")
     for event in rows:
         table.add_row(str(event.seq), event.ts[:19].replace("T", " "), event.crm, event.object_type,
                       event.record_key[:12], event.action, event.rule_id,
-                      event.outcome + (f" ({event.error_code})" if event.error_code else ""), (event.run_id or "")[:8])
+                      event.outcome + (f" ({event.error_code})" if event.error_code else ""),
+                      (event.run_id or event.request_id or "")[:8])
     Console(file=stream, width=160).print(table)

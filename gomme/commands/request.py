@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
+from gomme.commands import UsageError
 from gomme.connectors.records import RECTIFIABLE_FIELDS
 from gomme.jobs.requests import RequestReport, process, process_all
 from gomme.state.clock import stamp, utc_now
@@ -31,10 +32,6 @@ from gomme.state.requests import (
     progress_of,
 )
 from gomme.wiring import App, default_actor
-
-
-class UsageError(ValueError):
-    """Bad input on the command line: shown as one line, exit 2."""
 
 
 class Rectification(BaseModel):
