@@ -174,11 +174,15 @@ def _is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (wrong type, not UTF-8, not JSON); rows are another matter."""
+
+
 def import_file(connector: LocalConnector, path: Path) -> ImportReport:
     """Validates every row, inserts the good ones (upsert by id) and reports the bad ones."""
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ValueError(f"cannot import {path.name}: expected one of {', '.join(_SUFFIXES)}")
+        raise ImportFileError(f"cannot import {path.name}: expected one of {', '.join(_SUFFIXES)}")
     errors: list[RowError] = []
 
     def valid_records() -> Iterator[PersonRecord]:
@@ -187,7 +191,13 @@ def import_file(connector: LocalConnector, path: Path) -> ImportReport:
             if record is not None:
                 yield record
 
-    imported = connector.add(valid_records())
+    try:
+        imported = connector.add(valid_records())
+    except UnicodeDecodeError as error:
+        raise ImportFileError(
+            f"{path.name} is not UTF-8 text (byte {error.start} of a line); save it as UTF-8 and import it again "
+            "(rows before that line were imported; importing again updates them)"
+        ) from None
     skipped = len({error.row for error in errors})
     return ImportReport(imported=imported, skipped=skipped, errors=tuple(errors))
 
@@ -242,7 +252,7 @@ def _json_list(path: Path) -> list[object]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path.name} is not valid JSON (line {error.lineno})") from None
+        raise ImportFileError(f"{path.name} is not valid JSON (line {error.lineno})") from None
     if not isinstance(data, list):
-        raise ValueError(f"{path.name}: expected a JSON list of objects")
+        raise ImportFileError(f"{path.name}: expected a JSON list of objects")
     return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from gomme.connectors.registry import UnknownConnectorType, connector_type
 from gomme.jobs.guard import ChangeLimit
+from gomme.jobs.schedules import Interval, parse_interval
 from gomme.policies.policy import Policy, PolicyError, load_policy, load_policy_file
 
 CONFIG_ENV = "GOMME_CONFIG"
@@ -124,6 +125,43 @@ class Schedule(BaseModel):
                 raise ValueError(f"invalid cron expression: {exc}") from None
         return value
 
+    @field_validator("every")
+    @classmethod
+    def _valid_every(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_interval(value)
+        return value
+
+
+class DaemonSettings(BaseModel):
+    """`[daemon]`: the health/metrics address, how late a missed run may still start, request processing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = "127.0.0.1:9464"
+    misfire_grace: Interval = parse_interval("5m")
+    requests_every: Interval = parse_interval("5m")  # unless a [[schedules]] job = "requests" replaces it
+    timezone: str = "UTC"  # of cron expressions
+
+    @field_validator("address")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        from gomme.jobs.health import parse_address
+
+        parse_address(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (an IANA name such as UTC or Europe/Paris)") from None
+        return value
+
 
 class FileSettings(BaseModel):
     """The shape of config.toml, except the per-type connector blocks and the policy (validated apart)."""
@@ -137,6 +175,7 @@ class FileSettings(BaseModel):
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     schedules: list[Schedule] = Field(default_factory=list)
     requests: RequestSettings = Field(default_factory=RequestSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     # `register` would shadow ABCMeta.register on the model class: stored under another name.
     register_settings: RegisterSettings = Field(default_factory=RegisterSettings, alias="register")
 
@@ -173,6 +212,7 @@ class Config:
     schedules: tuple[Schedule, ...]
     requests: RequestSettings
     register: RegisterSettings
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
     def state_url(self) -> str:
         """The state URL; a relative SQLite path is taken from the config file's directory."""
@@ -200,6 +240,9 @@ def load_config_file(path: Path) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(str(path), [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        issue = ConfigIssue("", f"not UTF-8 text (byte {exc.start}); TOML files must be UTF-8")
+        raise ConfigError(str(path), [issue]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [ConfigIssue("", f"not valid TOML: {exc}")]) from None
     return parse_config(data, source=str(path), base_dir=path.resolve().parent)
@@ -224,7 +267,7 @@ def parse_config(data: Mapping[str, Any], *, source: str, base_dir: Path) -> Con
     return Config(
         source=source, base_dir=base_dir, state=settings.state, logging=settings.logging, sweep=settings.sweep,
         policy=policy, connectors=connectors, schedules=tuple(settings.schedules), requests=settings.requests,
-        register=settings.register_settings,
+        register=settings.register_settings, daemon=settings.daemon,
     )
 
 

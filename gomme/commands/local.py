@@ -7,7 +7,8 @@ from pathlib import Path
 from rich.console import Console
 
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.local_import import import_file
+from gomme.commands import UsageError
+from gomme.connectors.local_import import ImportFileError, import_file
 from gomme.wiring import App
 
 
@@ -15,7 +16,10 @@ def import_people(app: App, file: Path, connector_name: str | None, console: Con
     name = _local_connector(app, connector_name)
     with app.connector(name) as connector:
         assert isinstance(connector, LocalConnector)
-        report = import_file(connector, file)
+        try:
+            report = import_file(connector, file)
+        except ImportFileError as exc:
+            raise UsageError(str(exc)) from None
     console.print(f"{file.name}: imported {report.imported}, skipped {report.skipped} into connector '{name}'")
     for error in report.errors:
         console.print(f"  {error}", markup=False)
