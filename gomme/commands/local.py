@@ -6,8 +6,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gomme.connectors.local import LocalConnector
 from gomme.commands import UsageError
+from gomme.connectors.local import LocalConnector
 from gomme.connectors.local_import import ImportFileError, import_file
 from gomme.wiring import App
 
