@@ -19,7 +19,7 @@ from gomme.connectors.records import PersonRecord
 from gomme.jobs.context import RunContext
 from gomme.jobs.plan import plan_change
 from gomme.policies.engine import decide
-from gomme.state.changes import ChangeStatus, mark_pending, settle, unsettled
+from gomme.state.changes import ChangeStatus, mark_pending, settle_all, unsettled
 from gomme.state.clock import stamp
 from gomme.state.db import session
 from gomme.state.models import Change
@@ -145,5 +145,4 @@ def _write(ctx: RunContext, changes: Sequence[PlannedChange]) -> Iterator[Change
 def _settle_all(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
     """Settle a batch in one transaction; another appender racing for the chain head makes it retry."""
     with session(ctx.engine) as db:
-        for result in results:
-            settle(db, result, actor=ctx.actor, now=stamp(ctx.clock()))
+        settle_all(db, results, actor=ctx.actor, now=stamp(ctx.clock()))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, col, select
 
 from gomme.state.models import AuditEvent
@@ -38,20 +39,32 @@ class AuditEntry:
 
 
 def append(db: Session, entry: AuditEntry, ts: str) -> AuditEvent:
-    """Add `entry` after the current head, in the caller's transaction.
+    """Add `entry` after the current head, in the caller's transaction."""
+    return AuditEvent(**append_all(db, [entry], ts)[0])
+
+
+def append_all(db: Session, batch: Sequence[AuditEntry], ts: str) -> list[dict[str, Any]]:
+    """Add `batch` after the current head, in order, in the caller's transaction (one head read, one insert).
 
     On PostgreSQL an advisory lock serialises appenders; elsewhere the primary key on
     `seq` makes a racing appender fail, and the caller retries its transaction.
     """
+    if not batch:
+        return []
     if db.get_bind().dialect.name == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
-    head = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-    content = {**asdict(entry), "fields": json.dumps(list(entry.fields)), "seq": seq, "ts": ts}
-    event = AuditEvent(**content, prev_hash=prev_hash, hash=chain_hash(content, prev_hash))
-    db.add(event)
-    db.flush()
-    return event
+    head = db.execute(select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc())
+                      .limit(1)).first()
+    seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+    rows = []
+    for entry in batch:
+        seq += 1
+        content = {**asdict(entry), "fields": json.dumps(list(entry.fields)), "seq": seq, "ts": ts}
+        digest = chain_hash(content, prev_hash)
+        rows.append({**content, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    db.execute(insert(AuditEvent), rows)
+    return rows
 
 
 def chain_hash(content: dict[str, object], prev_hash: str) -> str:

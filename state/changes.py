@@ -14,9 +14,9 @@ from enum import StrEnum
 from sqlmodel import Session, col, select, update
 
 from gomme.connectors.changes import ChangeResult, Outcome, PlannedChange
-from gomme.state.audit import AuditEntry, append
+from gomme.state.audit import AuditEntry, append_all
 from gomme.state.keys import Keyring
-from gomme.state.models import AuditEvent, Change
+from gomme.state.models import Change
 
 
 class ChangeStatus(StrEnum):
@@ -53,25 +53,43 @@ def mark_pending(db: Session, change_ids: Iterable[str]) -> None:
         db.execute(update(Change).where(col(Change.id).in_(ids)).values(status=ChangeStatus.PENDING))
 
 
-def settle(db: Session, result: ChangeResult, *, actor: str, now: str) -> AuditEvent | None:
-    """Record a change's outcome; applied and failed ones get their audit entry, atomically."""
-    change = db.get_one(Change, result.change_id)
-    if change.status not in (ChangeStatus.PLANNED, ChangeStatus.PENDING):
-        raise ValueError(f"change {change.id} is already {change.status}")
-    change.status = ChangeStatus(result.outcome.value)
-    change.error_code = result.error_code
-    change.settled_at = now
-    db.add(change)
-    if result.outcome is Outcome.SKIPPED:
-        return None
-    entry = AuditEntry(
+def settle(db: Session, result: ChangeResult, *, actor: str, now: str) -> None:
+    """Record one change's outcome (see `settle_all`)."""
+    settle_all(db, [result], actor=actor, now=now)
+
+
+def settle_all(db: Session, results: Sequence[ChangeResult], *, actor: str, now: str) -> int:
+    """Record outcomes; applied and failed changes get their audit entry, in the same transaction.
+
+    One read, one update and one audit insert per batch. Returns the number of audit entries added.
+    """
+    if not results:
+        return 0
+    rows = {row.id: row for row in db.exec(select(Change).where(col(Change.id).in_([r.change_id for r in results])))}
+    for result in results:
+        row = rows.get(result.change_id)
+        if row is None:
+            raise LookupError(f"change {result.change_id} is not in the change log")
+        if row.status not in (ChangeStatus.PLANNED, ChangeStatus.PENDING):
+            raise ValueError(f"change {row.id} is already {row.status}")
+    db.execute(  # ORM bulk UPDATE by primary key: one executemany for the batch
+        update(Change),
+        [{"id": r.change_id, "status": r.outcome.value, "error_code": r.error_code, "settled_at": now}
+         for r in results],
+    )
+    audited = [_entry(rows[r.change_id], r, actor) for r in results if r.outcome is not Outcome.SKIPPED]
+    append_all(db, audited, now)
+    return len(audited)
+
+
+def _entry(change: Change, result: ChangeResult, actor: str) -> AuditEntry:
+    return AuditEntry(
         crm=change.connector, object_type=change.object_type, record_key=change.record_key,
         action=_audited_action(change), rule_id=change.rule_id, legal_basis=change.legal_basis,
         policy_hash=change.policy_hash, outcome=result.outcome, actor=actor,
         fields=tuple(json.loads(change.fields)), run_id=change.run_id, request_id=change.request_id,
         change_id=change.id, error_code=result.error_code,
     )
-    return append(db, entry, now)
 
 
 def _audited_action(change: Change) -> str:

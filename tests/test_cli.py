@@ -16,13 +16,15 @@ from gomme.connectors.changes import ChangeResult, Outcome, PlannedChange
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import demo_people
 from gomme.state.db import make_engine
+from tests.policy_fixture import RETENTION_POLICY_TOML
 
 runner = CliRunner()
 
 
 def _config(tmp_path: Path, state_url: str, extra: str = "") -> Path:
     config = tmp_path / "config.toml"
-    config.write_text(f'[state]\nurl = "{state_url}"\n[connectors.crm]\ntype = "local"\npath = "crm.db"\n{extra}')
+    config.write_text(f'[state]\nurl = "{state_url}"\n[connectors.crm]\ntype = "local"\npath = "crm.db"\n{extra}'
+                      + RETENTION_POLICY_TOML)
     return config
 
 

@@ -17,7 +17,7 @@ from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import demo_people
 from gomme.jobs.context import RunContext
 from gomme.jobs.sweep import SweepOptions, sweep
-from gomme.policies.policy import load_pack
+from tests.policy_fixture import retention_policy
 from gomme.state.audit import verify
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change
@@ -48,7 +48,7 @@ class CrashingConnector(LocalConnector):
 
 
 def _context(connector: LocalConnector, engine: Engine) -> RunContext:
-    return RunContext(connector=connector, policy=load_pack("cnil"), engine=engine, keyring=KEYRING, now=NOW,
+    return RunContext(connector=connector, policy=retention_policy(), engine=engine, keyring=KEYRING, now=NOW,
                       actor="test", batch_size=20)
 
 
@@ -96,7 +96,7 @@ def test_stop_request_interrupts_between_batches_and_the_rest_is_replanned(
     with LocalConnector("crm", crm) as connector:
         connector.add(demo_people(NOW))
         calls = iter(range(1000))
-        ctx = RunContext(connector=connector, policy=load_pack("cnil"), engine=state_engine, keyring=KEYRING,
+        ctx = RunContext(connector=connector, policy=retention_policy(), engine=state_engine, keyring=KEYRING,
                          now=NOW, actor="test", batch_size=20, should_stop=lambda: next(calls) >= 7)
         first = sweep(ctx, SweepOptions(apply=True), lambda item: None)
         second = sweep(_context(connector, state_engine), SweepOptions(apply=True), lambda item: None)

@@ -25,6 +25,7 @@ from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change, Run
+from tests.policy_fixture import RETENTION_POLICY_TOML
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
@@ -72,7 +73,8 @@ def workspace(tmp_path: Path, state_url: str) -> Workspace:
     with LocalConnector("crm", crm) as connector:
         connector.add(people)
     config = tmp_path / "config.toml"
-    config.write_text(f'[state]\nurl = "{state_url}"\n\n[connectors.crm]\ntype = "local"\npath = "crm.db"\n')
+    config.write_text(f'[state]\nurl = "{state_url}"\n\n[connectors.crm]\ntype = "local"\npath = "crm.db"\n'
+                      + RETENTION_POLICY_TOML)
     return Workspace(config, crm, state_url, people)
 
 
