@@ -452,5 +452,26 @@ def request_overdue(
         raise typer.Exit(overdue_requests(_app(ctx), fmt.value, sys.stdout, err))
 
 
+@app.command()
+def daemon(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every scheduled job once, then exit (for cron or a CronJob).")
+    ] = False,
+) -> None:
+    """Run the [[schedules]] and request processing, with /healthz and /metrics; SIGTERM stops after the batch."""
+    from gomme.commands.daemon import daemon_logging, run_daemon
+
+    options: _Options = ctx.obj
+    gomme = _app(ctx)
+    daemon_logging(options.log_format.value if options.log_format else None, options.log_level, gomme.config)
+
+    def reload_config() -> Config:
+        return load_config_file(options.path) if options.path else embedded_default()
+
+    with user_errors():
+        raise typer.Exit(run_daemon(gomme, reload_config, once=once, console=err))
+
+
 def main() -> None:
     app()

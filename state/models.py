@@ -117,3 +117,16 @@ class RequestProgress(SQLModel, table=True):
     records_found: int = 0
     summary: str = "{}"  # JSON: counts by action and outcome, error codes; never personal data
     updated_at: str = Field(max_length=32)
+
+
+class JobClaim(SQLModel, table=True):
+    """A scheduled slot of a daemon job, claimed by the replica that runs it: the key makes each slot run once."""
+
+    __tablename__ = "job_claim"
+
+    job: str = Field(primary_key=True, max_length=128)  # the job id, derived from its schedule
+    slot: str = Field(primary_key=True, max_length=32)  # the scheduled fire time, ISO-8601 UTC
+    holder: str = Field(max_length=128)  # host:pid of the replica
+    claimed_at: str = Field(max_length=32)
+    finished_at: str | None = Field(default=None, max_length=32)
+    status: str | None = Field(default=None, max_length=16)  # the job's outcome, or NULL while it runs (or died)

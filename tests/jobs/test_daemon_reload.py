@@ -1,0 +1,45 @@
+"""SIGHUP reloads the configuration: a valid one replaces the jobs, an invalid one is refused and logged."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from daemon_testkit import DaemonProcess, local_crm, poll, utc_now, write_config
+
+from gomme.connectors.synthetic import demo_people
+
+
+def _schedule(every: str) -> str:
+    return f'[[schedules]]\njob = "sweep"\nevery = "{every}"\n'
+
+
+def test_sighup_keeps_the_running_config_when_the_new_one_is_invalid_and_switches_to_a_valid_one(
+    tmp_path: Path,
+) -> None:
+    local_crm(tmp_path / "crm.db", demo_people(utc_now()))
+    state_url = f"sqlite:///{tmp_path}/state.db"
+    config = write_config(tmp_path / "config.toml", state_url=state_url, schedules=_schedule("1s"))
+    daemon = DaemonProcess(config)
+    try:
+        daemon.wait_for("job_finished", lambda e: e["job"] == "sweep @ every 1s")
+
+        write_config(config, state_url=state_url, schedules=_schedule("soon"))
+        daemon.send(signal.SIGHUP)
+        rejected = daemon.wait_for("config_reload_rejected")
+        assert any("schedules[0].every: 'soon' is not an interval" in issue for issue in rejected["issues"])
+        before = len(daemon.events("job_finished"))
+        poll(lambda: len(daemon.events("job_finished")) > before, what="the old schedule still running")
+        assert {e["job"] for e in daemon.events("job_finished")} == {"sweep @ every 1s"}
+
+        write_config(config, state_url=state_url, schedules=_schedule("2s"))
+        daemon.send(signal.SIGHUP)
+        reloaded = daemon.wait_for("config_reloaded")
+        assert reloaded["jobs"] == ["sweep @ every 2s", "requests @ every 5m"]
+        daemon.wait_for("job_finished", lambda e: e["job"] == "sweep @ every 2s")
+        started = [e["job"] for e in daemon.events("job_started")]
+        assert set(started[started.index("sweep @ every 2s"):]) == {"sweep @ every 2s"}
+
+        assert daemon.stop() == 0
+    finally:
+        daemon.kill()
