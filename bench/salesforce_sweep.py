@@ -1,0 +1,167 @@
+"""Benchmark (not a test): `gomme sweep --apply` on the fake Salesforce org, N people, 10% of them due.
+
+    .venv/bin/python bench/salesforce_sweep.py [--people 100000] [--sweep-batch 2000]
+
+Three sweeps with the `cnil` pack: the first (no cursor: every record is read), the next one (it re-reads
+what the first changed: their SystemModstamp moved), and one with nothing changed. For each: API calls by
+purpose, wall time, and the process's peak RSS (which includes the fake org's rows, reported apart).
+The people: synthetic (gomme.connectors.synthetic), reshaped so that exactly one in ten is due (half asked
+for erasure, half are prospects inactive for four years) and the other rules have nothing to do: every
+consent has its proof, nobody is a minor, no note. Four in five have an Individual with one consent row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import responses
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from fakes.salesforce import Call, FakeSalesforce
+from fakes.salesforce_data import CUSTOM_FIELDS, seed
+
+from gomme.cli import app
+from gomme.connectors.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
+from gomme.connectors.synthetic import synthetic_people
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+CONFIG = """
+[state]
+url = "sqlite:///{state}"
+
+[sweep]
+batch_size = {batch}
+
+[connectors.sf]
+type = "salesforce"
+instance_url = "https://fake.my.salesforce.com"
+access_token_env = "SF_BENCH_TOKEN"
+legal_hold_field = "Legal_Hold__c"
+contract_end_field = "Contract_End__c"
+requests_per_second = 1000    # the fake answers at once: (almost) no client-side pacing in the measurement
+bulk_poll_seconds = 0
+"""
+
+
+def people(count: int) -> Iterator[PersonRecord]:
+    day = dt.timedelta(days=1)
+    for index, person in enumerate(synthetic_people(count, seed=2024, now=NOW, crm="sf")):
+        recent = NOW - day * (1 + (index * 37) % 700)
+        # One in five never consented: opted out of email, and no Individual (nothing lives on one).
+        consented = index % 5 != 4
+        consents = (Consent("email", "marketing", ConsentStatus.OPT_IN, recent - 30 * day, "web_form:newsletter"),)
+        person = replace(
+            person, notes={}, birthdate=None, consents=consents if consented else (),
+            opt_outs=OptOuts(email=not consented), erasure_requested=False,
+            legal_hold=False, created_at=recent - 400 * day, last_activity_at=recent, modified_at=recent,
+            contract_end=(recent.date() if person.lifecycle is Lifecycle.FORMER_CUSTOMER else None),
+        )  # fmt: skip
+        if index % 20 == 0:
+            person = replace(person, erasure_requested=True)
+        elif index % 20 == 10:
+            old = NOW - 4 * 365 * day
+            person = replace(person, lifecycle=Lifecycle.PROSPECT, created_at=old - 90 * day, last_activity_at=old)
+        yield person
+
+
+_REREAD = "  of which during re-reads"
+
+
+def purpose(call: Call) -> str:
+    if call.kind in ("composite", "bulk", "login"):
+        return {"composite": "write (collections)", "bulk": "write (bulk 2.0)", "login": "login"}[call.kind]
+    text = call.soql
+    if "FROM ContactPointTypeConsent" in text:
+        return "consent query"
+    if text.startswith("SELECT COUNT()"):
+        return "count"
+    if " Id IN (" in text:
+        return "re-read (get)"
+    return "pull page"
+
+
+def forget_calls(mock: responses.RequestsMock) -> None:
+    """`responses` keeps every request and response it served; the org keeps its own light log instead."""
+
+    def drop(*_: object) -> None:
+        return None
+
+    mock._calls.add_call = drop  # type: ignore[method-assign]  # bench only: the call log is test tooling
+    for registered in mock.registered():
+        registered.calls.add_call = drop  # type: ignore[method-assign]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sweep(org: FakeSalesforce, config: Path, label: str) -> dict[str, int]:
+    before = len(org.requests)
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["--config", str(config), "--log-level", "error", "sweep", "--apply"])
+    wall = time.perf_counter() - started
+    if result.exit_code != 0:
+        raise SystemExit(f"{label}: exit {result.exit_code}\n{result.output}")
+    made = org.requests[before:]
+    calls = Counter(purpose(call) for call in made)
+    first_reread = next((i for i, call in enumerate(made) if purpose(call) == "re-read (get)"), len(made))
+    calls["  of which during re-reads"] = sum(purpose(call) == "consent query" for call in made[first_reread:])
+    summary = next(line for line in result.output.splitlines() if "pulled" in line)
+    print(f"\n{label}: {wall:.1f} s, peak RSS {rss_mb():.0f} MB")
+    print(f"  {summary.strip()}")
+    for name, count in sorted(calls.items(), key=lambda item: item[0].strip()):
+        if count:
+            print(f"  {name:<30}{count:>6}")
+    print(f"  {'API calls':<30}{sum(n for k, n in calls.items() if k not in ('login', _REREAD)):>6}")
+    jobs = Counter(f"{job.operation} {job.sobject}" for job in org.bulk.jobs.values())
+    if jobs:
+        print(f"  bulk jobs so far: {dict(jobs)}")
+    return dict(calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--sweep-batch", type=int, default=2000, help="[sweep] batch_size (apply batches)")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    org = FakeSalesforce(custom_fields=CUSTOM_FIELDS)
+    seed(org, people(args.people))
+    rows = sum(len(table) for table in org.tables.values())
+    print(f"fake org: {args.people} people, {rows} rows in {time.perf_counter() - started:.1f} s; "
+          f"RSS with the org loaded {rss_mb():.0f} MB")  # fmt: skip
+    with tempfile.TemporaryDirectory() as work, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        org.register(mock)
+        forget_calls(mock)
+        import os
+
+        os.environ["SF_BENCH_TOKEN"] = "fake-token"
+        os.environ.setdefault("GOMME_SECRET_KEY", "bench-secret-key-not-for-production")
+        config = Path(work) / "config.toml"
+        config.write_text(CONFIG.format(state=Path(work) / "state.db", batch=args.sweep_batch))
+        first = sweep(org, config, "first sweep (no cursor)")
+        sweep(org, config, "next sweep (re-reads what the first one changed)")
+        last = sweep(org, config, "sweep with nothing changed")
+
+    due = args.people // 10
+    bound = math.ceil(args.people / 2000) + first.get("consent query", 0) + math.ceil(due / 200) + 5
+    total = sum(n for k, n in first.items() if k not in ("login", _REREAD))
+    print(f"\nbound ceil(records/2000) + consent queries + ceil(changes/200) + 5 = {bound}; first sweep used {total}")
+    print(f"nothing changed: {sum(last.values())} calls for 2 objects")
+
+
+if __name__ == "__main__":
+    main()

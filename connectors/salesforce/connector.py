@@ -1,0 +1,110 @@
+"""The Salesforce connector (`type = "salesforce"`): Contacts and Leads, their Individual and consent rows."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from gomme.connectors.base import Capabilities, Pulled, PullQuery
+from gomme.connectors.changes import Action, ChangeResult, PlannedChange
+from gomme.connectors.records import PersonRecord
+from gomme.connectors.salesforce.client import Credentials, SalesforceClient, credentials
+from gomme.connectors.salesforce.mapping import ObjectMap
+from gomme.connectors.salesforce.reader import Reader
+from gomme.connectors.salesforce.settings import SalesforceSettings
+from gomme.connectors.salesforce.writer import Target, Writer
+
+_REMEMBERED = 5_000  # re-read records kept for the apply that follows them (ids, Individual, consent rows)
+
+
+class SalesforceConnector:
+    """Implements the `Connector` protocol on simple-salesforce; one org, one pooled session."""
+
+    Settings = SalesforceSettings
+
+    @classmethod
+    def from_settings(cls, name: str, settings: SalesforceSettings, *, base_dir: Path) -> SalesforceConnector:
+        """Reads the secrets now (a missing one is a clear config error); logs in on the first call."""
+        return cls(name, settings, credentials(name, settings, base_dir=base_dir, env=os.environ))
+
+    def __init__(
+        self,
+        name: str,
+        settings: SalesforceSettings,
+        creds: Credentials,
+        *,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.client = SalesforceClient(name, settings, creds, sleep=sleep or time.sleep)
+        self.maps = {sobject.lower(): ObjectMap.from_settings(settings, sobject) for sobject in settings.objects}
+        self._reader = Reader(name, self.client, self.maps)
+        self._writer = Writer(name, self.client, self.maps)
+        self._recent: dict[tuple[str, str], Target] = {}
+
+    def __enter__(self) -> SalesforceConnector:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            actions=frozenset(Action), incremental=True, pushdown=True, notes=bool(self.settings.note_fields),
+            extra={"hard_delete": self.settings.hard_delete, "api_version": self.settings.api_version},
+        )  # fmt: skip
+
+    @property
+    def calls(self) -> int:
+        """API calls made so far (logins included)."""
+        return self.client.calls
+
+    def usage(self) -> dict[str, Any]:
+        """API calls since opened, by HTTP status, and what the org's daily allowance has left (daemon metrics)."""
+        usage = self.client.budget.usage
+        remaining = None if usage is None else max(0, usage.total - usage.used)
+        return {"calls": dict(self.client.session.statuses), "budget_remaining": remaining}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def pull(self, query: PullQuery) -> Pulled:
+        return Pulled(self._reader.pull(query))
+
+    def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
+        """Re-reads records; they are remembered for the `apply` that usually follows, saving a query."""
+        self._recent = {}
+        for record in self._reader.get(ids):
+            if len(self._recent) < _REMEMBERED:
+                self._recent[(record.object_type, record.id)] = Target.of(record, self.maps[record.object_type])
+            yield record
+
+    def find(self, email: str) -> Iterator[PersonRecord]:
+        return self._reader.find(email)
+
+    def apply(self, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]:
+        """Writes the batch, then yields one result per change (an APPLIED one is saved in the org)."""
+        wanted = {(change.object_type, change.record_id) for change in changes}
+        missing = [key for key in wanted if key not in self._recent]
+        targets: dict[tuple[str, str], Target] = {key: self._recent[key] for key in wanted if key in self._recent}
+        if missing:
+            for record in self._reader.get(missing):
+                targets[(record.object_type, record.id)] = Target.of(record, self.maps[record.object_type])
+        results = self._writer.apply(changes, targets)
+        for key in wanted:
+            self._recent.pop(key, None)  # written: what was known about it is stale now
+        return iter(results)
+
+    def export(self, record: PersonRecord) -> dict[str, Any]:
+        return self._reader.export(record)
+
+    def size(self) -> int:
+        return self._reader.size()

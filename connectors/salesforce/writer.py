@@ -1,0 +1,344 @@
+"""Planned changes → Salesforce writes, in as few calls as the APIs allow, with one result per change.
+
+Each change becomes up to four kinds of write, sent in this order so that a failure never leaves a
+record looking done: (1) delete the Individual's consent rows, (2) create a missing Individual,
+(3) update Individuals and people (one pooled sObject Collections PATCH, mixed types), (4) delete
+people. The anonymised marker (LastName) is written in step 3 only for changes whose earlier steps
+succeeded, and `anonymised` is read back only when the Individual is clean too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.connectors.errors import RetryableError
+from gomme.connectors.records import PersonRecord
+from gomme.connectors.salesforce import bulk
+from gomme.connectors.salesforce.client import SalesforceClient
+from gomme.connectors.salesforce.mapping import CONSENTS_KEY, OPT_OUT_NAMES, ObjectMap
+from gomme.connectors.salesforce.reader import CONSENT_OBJECT
+
+log = structlog.get_logger(__name__)
+COLLECTION_SIZE = 200  # sObject Collections: at most 200 records per call
+RESTRICTED_INDIVIDUAL_NAME = "RESTRICTED"  # LastName of an Individual gomme creates: never copied from the person
+LOCKED = "UNABLE_TO_LOCK_ROW"
+ALREADY_DELETED = "ENTITY_IS_DELETED"
+_NOTE_PREFIX = "notes."
+_IDENTIFYING = ("email", "first_name", "phone", "birthdate")
+Kind = Literal["insert", "update", "delete"]
+
+
+class RowsLocked(RetryableError):
+    """Some records of a collection call were locked by another transaction; only those are sent again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the writer must know about the record a change is for, from its fresh re-read."""
+
+    individual_id: str | None
+    individual_clean: bool
+    consent_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, record: PersonRecord, omap: ObjectMap) -> Target:
+        raw = record.raw
+        individual = raw.get("Individual") if isinstance(raw.get("Individual"), Mapping) else None
+        clean = (
+            individual is not None
+            and str(individual.get("LastName") or "").casefold() == omap.marker.casefold()
+            and all(individual.get(name) in (None, "") for name in omap.individual_anonymise_fields)
+        )
+        consents = raw.get(CONSENTS_KEY) or ()
+        return cls(
+            individual_id=str(raw["IndividualId"]) if raw.get("IndividualId") else None,
+            individual_clean=clean,
+            consent_ids=tuple(str(row["Id"]) for row in consents if isinstance(row, Mapping) and row.get("Id")),
+        )
+
+
+@dataclass(slots=True)
+class Write:
+    change_id: str
+    kind: Kind
+    sobject: str
+    record_id: str | None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _consent_row(write: Write) -> bool:
+    return write.sobject == CONSENT_OBJECT
+
+
+def _any(write: Write) -> bool:
+    return True
+
+
+def _person(write: Write) -> bool:
+    return write.sobject != CONSENT_OBJECT
+
+
+# The order of the writes of a batch; see the module docstring.
+_STEPS: tuple[tuple[Kind, Callable[[Write], bool]], ...] = (
+    ("delete", _consent_row),
+    ("insert", _any),
+    ("update", _any),
+    ("delete", _person),
+)
+
+
+@dataclass(slots=True)
+class _Plan:
+    change: PlannedChange
+    writes: list[Write] = field(default_factory=list)
+    error: tuple[str, str] | None = None  # (code, PII-free detail)
+    done_detail: str | None = None
+
+
+class Writer:
+    """Applies batches of changes for one connector."""
+
+    def __init__(self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap]) -> None:
+        self.crm, self.client, self.maps = crm, client, maps
+        settings = client.settings
+        self._threshold, self._hard_delete = settings.bulk_threshold, settings.hard_delete
+
+    def apply(self, changes: Sequence[PlannedChange], targets: Mapping[tuple[str, str], Target]) -> list[ChangeResult]:
+        plans = [self._plan(change, targets) for change in changes]
+        live = [plan for plan in plans if plan.error is None and plan.done_detail is None]
+        self.client.budget.ensure(self._estimate(live))
+        by_change = {plan.change.change_id: plan for plan in live}
+        for kind, wanted in _STEPS:
+            writes = [
+                write for plan in live if plan.error is None for write in plan.writes
+                if write.kind == kind and wanted(write)
+            ]  # fmt: skip
+            self._send(kind, writes, by_change)
+        return [self._result(plan) for plan in plans]
+
+    # -- planning -------------------------------------------------------------------------------------
+
+    def _plan(self, change: PlannedChange, targets: Mapping[tuple[str, str], Target]) -> _Plan:
+        plan = _Plan(change)
+        omap = self.maps.get(change.object_type)
+        actions = sorted(set(change.actions), key=lambda action: action.strength)
+        if change.crm != self.crm or omap is None:
+            plan.error = ("WRONG_CRM", "change is for another connector or object")
+            return plan
+        target = targets.get((change.object_type, change.record_id))
+        if target is None:
+            if Action.DELETE in actions:
+                plan.done_detail = "already deleted"
+            else:
+                plan.error = ("NOT_FOUND", "record not found")
+            return plan
+        person: dict[str, Any] = {}
+        individual: dict[str, Any] = {}
+        erase_individual = False
+        for action in actions:
+            if action is Action.RESTRICT_EMAIL:
+                _set_flags(omap, ("opt_out_email",), person, individual)
+            elif action is Action.RESTRICT_ALL:
+                _set_flags(omap, (*(f"opt_out_{name}" for name in OPT_OUT_NAMES), "restricted"), person, individual)
+            elif action is Action.REDACT_NOTE:
+                notes = _note_values(change.values, omap)
+                if notes is None:
+                    plan.error = ("INVALID_CHANGE", "redact_note needs text values keyed notes.<mapped note field>")
+                    return plan
+                person.update(notes)
+            elif action in (Action.ANONYMISE, Action.DELETE):
+                person.update(_anonymised_person(omap))
+                erase_individual = omap.erase_individual
+        sobject, record_id = omap.sobject, change.record_id
+        if erase_individual and target.individual_id:
+            plan.writes += [Write(change.change_id, "delete", CONSENT_OBJECT, cid) for cid in target.consent_ids]
+            if not target.individual_clean:
+                individual.update(_anonymised_individual(omap))
+        if individual and target.individual_id:
+            plan.writes.append(Write(change.change_id, "update", "Individual", target.individual_id, individual))
+        elif individual and omap.data_protection:
+            created = {"LastName": RESTRICTED_INDIVIDUAL_NAME, **individual}
+            plan.writes.append(Write(change.change_id, "insert", "Individual", None, created))
+        if Action.DELETE in actions:
+            plan.writes.append(Write(change.change_id, "delete", sobject, record_id))
+        elif person:
+            plan.writes.append(Write(change.change_id, "update", sobject, record_id, person))
+        return plan
+
+    def _estimate(self, plans: Sequence[_Plan]) -> int:
+        """Calls the batch will take, so that a batch never starts without room in the allowance."""
+        counts: dict[tuple[str, str], int] = {}
+        for write in (write for plan in plans for write in plan.writes):
+            key = (write.kind, write.sobject)
+            counts[key] = counts.get(key, 0) + 1
+        calls = 0
+        for (kind, sobject), count in counts.items():
+            if self._use_bulk(kind, sobject, count):
+                calls += bulk.CALLS_PER_JOB
+            else:
+                calls += math.ceil(count / COLLECTION_SIZE)
+        return calls
+
+    def _use_bulk(self, kind: str, sobject: str, count: int) -> bool:
+        if kind == "insert":
+            return False
+        if kind == "delete" and self._hard_delete and sobject in ("Contact", "Lead"):
+            return True  # hardDelete exists only in Bulk API 2.0
+        return count >= self._threshold
+
+    # -- sending --------------------------------------------------------------------------------------
+
+    def _send(self, kind: Kind, writes: list[Write], plans: Mapping[str, _Plan]) -> None:
+        if not writes:
+            return
+        groups: dict[str, list[Write]] = {}
+        for write in writes:
+            groups.setdefault(write.sobject, []).append(write)
+        pooled: list[Write] = []
+        for sobject, group in sorted(groups.items()):
+            if self._use_bulk(kind, sobject, len(group)):
+                self._bulk(kind, sobject, group, plans)
+            else:
+                pooled.extend(group)
+        for start in range(0, len(pooled), COLLECTION_SIZE):
+            self._collection(kind, pooled[start : start + COLLECTION_SIZE], plans)
+
+    def _bulk(self, kind: Kind, sobject: str, writes: list[Write], plans: Mapping[str, _Plan]) -> None:
+        operation: bulk.BulkOperation = (
+            "update"
+            if kind == "update"
+            else ("hardDelete" if self._hard_delete and sobject in ("Contact", "Lead") else "delete")
+        )
+        rows = [{"Id": write.record_id, **write.fields} for write in writes]
+        outcome = bulk.ingest(self.client, sobject, operation, rows)
+        locked = [write for write in writes if outcome.get(str(write.record_id)) == LOCKED]
+        for write in writes:
+            code = outcome.get(str(write.record_id), "NO_RESULT")
+            if code not in (None, LOCKED):
+                self._record(write, code, plans)
+        for start in range(0, len(locked), COLLECTION_SIZE):  # retried through collections, with backoff
+            self._collection(kind, locked[start : start + COLLECTION_SIZE], plans)
+
+    def _collection(self, kind: Kind, writes: list[Write], plans: Mapping[str, _Plan]) -> None:
+        """One collections call, repeating only the records that were locked, with jittered backoff."""
+        pending = sorted(writes, key=lambda write: write.sobject)  # few type switches: Salesforce allows ten
+        settings = self.client.settings
+
+        def attempt() -> None:
+            nonlocal pending
+            results = self._call(kind, pending)
+            locked = []
+            for write, result in zip(pending, results, strict=False):
+                code = _code(result, kind)
+                if code == LOCKED:
+                    locked.append(write)
+                    continue
+                if kind == "insert" and code is None:
+                    self._link(write, str(result.get("id")), plans)
+                self._record(write, code, plans)
+            for write in pending[len(results) :]:
+                self._record(write, "NO_RESULT", plans)
+            pending = locked
+            if pending:
+                raise RowsLocked(f"{len(pending)} record(s) locked")
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RowsLocked), stop=stop_after_attempt(settings.max_attempts),
+            wait=wait_random_exponential(multiplier=settings.backoff_seconds, max=settings.backoff_max_seconds),
+            sleep=self.client.sleep, reraise=True,
+        )  # fmt: skip
+        try:
+            retrying(attempt)
+        except RowsLocked:
+            for write in pending:
+                self._record(write, LOCKED, plans)
+
+    def _call(self, kind: Kind, writes: Sequence[Write]) -> list[dict[str, Any]]:
+        if kind == "delete":
+            return self.client.delete([str(write.record_id) for write in writes])
+        records = [
+            {"attributes": {"type": write.sobject}, **({"id": write.record_id} if write.record_id else {}),
+             **write.fields}
+            for write in writes
+        ]  # fmt: skip
+        return self.client.save("POST" if kind == "insert" else "PATCH", records)
+
+    def _link(self, write: Write, individual_id: str, plans: Mapping[str, _Plan]) -> None:
+        """A new Individual: the person's update carries the link to it."""
+        plan = plans[write.change_id]
+        update = next((w for w in plan.writes if w.kind == "update" and w.sobject != "Individual"), None)
+        if update is None:
+            update = Write(write.change_id, "update", self.maps[plan.change.object_type].sobject,
+                           plan.change.record_id)  # fmt: skip
+            plan.writes.append(update)
+        update.fields["IndividualId"] = individual_id
+
+    @staticmethod
+    def _record(write: Write, code: str | None, plans: Mapping[str, _Plan]) -> None:
+        plan = plans[write.change_id]
+        if code is not None and plan.error is None:
+            what = "consent row" if write.sobject == CONSENT_OBJECT else write.sobject
+            plan.error = (code, f"{write.kind} of the {what} failed")
+
+    def _result(self, plan: _Plan) -> ChangeResult:
+        change_id = plan.change.change_id
+        if plan.error is not None:
+            log.warning("salesforce_change_failed", connector=self.crm, change_id=change_id, code=plan.error[0])
+            return ChangeResult(change_id, Outcome.FAILED, plan.error[0], plan.error[1])
+        return ChangeResult(change_id, Outcome.APPLIED, detail=plan.done_detail)
+
+
+def _code(result: Mapping[str, Any], kind: Kind) -> str | None:
+    """None when the record was saved; a record already deleted counts as deleted."""
+    if result.get("success"):
+        return None
+    errors = result.get("errors") or [{}]
+    code = str(errors[0].get("statusCode") or errors[0].get("errorCode") or "UNKNOWN")
+    return None if kind == "delete" and code == ALREADY_DELETED else code
+
+
+def _set_flags(omap: ObjectMap, names: Iterable[str], person: dict[str, Any], individual: dict[str, Any]) -> None:
+    for name in names:
+        path = omap.fields.get(name)
+        if path and path.startswith("Individual.") and path.count(".") == 1:
+            individual[path.split(".", 1)[1]] = True
+        elif path and "." not in path:
+            person[path] = True
+
+
+def _anonymised_person(omap: ObjectMap) -> dict[str, Any]:
+    """Every personal field of the record cleared, LastName (required) set to the marker: nothing derived."""
+    fields: dict[str, Any] = dict.fromkeys(omap.anonymise_fields)
+    fields.update(dict.fromkeys(path for path in omap.notes.values() if "." not in path))
+    fields.update(dict.fromkeys(p for name in _IDENTIFYING if (p := omap.fields.get(name)) and "." not in p))
+    fields["LastName"] = omap.marker
+    return fields
+
+
+def _anonymised_individual(omap: ObjectMap) -> dict[str, Any]:
+    fields: dict[str, Any] = dict.fromkeys(omap.individual_anonymise_fields)
+    for name in _IDENTIFYING:
+        path = omap.fields.get(name) or ""
+        if path.startswith("Individual.") and path.count(".") == 1:
+            fields[path.split(".", 1)[1]] = None
+    fields["LastName"] = omap.marker
+    return fields
+
+
+def _note_values(values: Mapping[str, Any], omap: ObjectMap) -> dict[str, str] | None:
+    """`notes.<name>` → the mapped field and its new text; None when a key or value does not fit."""
+    notes = {key.removeprefix(_NOTE_PREFIX): text for key, text in values.items() if key.startswith(_NOTE_PREFIX)}
+    fields: dict[str, str] = {}
+    for name, text in notes.items():
+        path = omap.notes.get(name)
+        if path is None or "." in path or not isinstance(text, str):
+            return None
+        fields[path] = text
+    return fields or None

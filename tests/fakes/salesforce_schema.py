@@ -1,0 +1,120 @@
+"""The fake org's objects and fields: types, lengths, required and read-only fields, relationships."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+READ_ONLY = frozenset({"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "LastActivityDate", "IsConverted",
+                       "IsDeleted"})  # fmt: skip
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class Field:
+    type: str  # id reference string email phone textarea picklist boolean date datetime double
+    length: int = 255
+    required: bool = False
+    target: str | None = None  # for references
+
+
+def _text(length: int = 255, required: bool = False) -> Field:
+    return Field("string", length, required)
+
+
+_SYSTEM = {
+    "Id": Field("id", 18), "CreatedDate": Field("datetime"), "LastModifiedDate": Field("datetime"),
+    "SystemModstamp": Field("datetime"), "IsDeleted": Field("boolean"),
+}  # fmt: skip
+_FLAGS = {name: Field("boolean") for name in ("HasOptedOutOfEmail", "DoNotCall", "HasOptedOutOfFax")}
+_PHONES = {name: Field("phone", 40) for name in ("Phone", "MobilePhone", "Fax")}
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "Contact": {
+        **_SYSTEM, **_FLAGS, **_PHONES,
+        "AccountId": Field("reference", 18, target="Account"),
+        "IndividualId": Field("reference", 18, target="Individual"),
+        "FirstName": _text(40), "LastName": _text(80, required=True), "Email": Field("email", 80),
+        "HomePhone": Field("phone", 40), "OtherPhone": Field("phone", 40), "AssistantName": _text(40),
+        "AssistantPhone": Field("phone", 40), "Title": _text(128), "Department": _text(80), "Birthdate": Field("date"),
+        "Description": Field("textarea", 32000), "MailingStreet": Field("textarea", 255), "MailingCity": _text(40),
+        "MailingState": _text(80), "MailingPostalCode": _text(20), "MailingCountry": _text(80),
+        "MailingCountryCode": Field("picklist", 10), "OtherStreet": Field("textarea", 255), "OtherCity": _text(40),
+        "OtherState": _text(80), "OtherPostalCode": _text(20), "OtherCountry": _text(80),
+        "LastActivityDate": Field("date"),
+    },
+    "Lead": {
+        **_SYSTEM, **_FLAGS, **_PHONES,
+        "IndividualId": Field("reference", 18, target="Individual"), "FirstName": _text(40),
+        "LastName": _text(80, required=True), "Company": _text(255, required=True), "Email": Field("email", 80),
+        "Title": _text(128), "Description": Field("textarea", 32000), "Street": Field("textarea", 255),
+        "City": _text(40), "State": _text(80), "PostalCode": _text(20), "Country": _text(80),
+        "CountryCode": Field("picklist", 10), "Status": Field("picklist", 40), "IsConverted": Field("boolean"),
+        "LastActivityDate": Field("date"),
+    },
+    "Individual": {
+        **_SYSTEM, "FirstName": _text(40), "LastName": _text(80, required=True), "BirthDate": Field("date"),
+        **{name: Field("boolean") for name in (
+            "HasOptedOutProcessing", "HasOptedOutProfiling", "HasOptedOutTracking", "HasOptedOutGeoTracking",
+            "HasOptedOutSolicit", "ShouldForget", "SendIndividualData", "CanStorePiiElsewhere",
+        )},
+    },
+    "Account": {**_SYSTEM, "Name": _text(255, required=True), "Type": Field("picklist", 40)},
+    "ContactPointTypeConsent": {
+        **_SYSTEM, "Name": _text(255, required=True), "PartyId": Field("reference", 18, target="Individual"),
+        "ContactPointType": Field("picklist", 40), "PrivacyConsentStatus": Field("picklist", 40),
+        "CaptureDate": Field("datetime"), "CaptureSource": _text(255), "CaptureContactPointType": Field("picklist"),
+        "DoubleConsentCaptureDate": Field("datetime"), "EffectiveFrom": Field("datetime"),
+        "EffectiveTo": Field("datetime"), "DataUsePurposeId": Field("reference", 18, target="DataUsePurpose"),
+    },
+    "DataUsePurpose": {**_SYSTEM, "Name": _text(80, required=True)},
+}  # fmt: skip
+KEY_PREFIX = {"Contact": "003", "Lead": "00Q", "Account": "001", "Individual": "0PK",
+              "ContactPointTypeConsent": "0ZY", "DataUsePurpose": "0ZZ"}  # fmt: skip
+
+
+def relationship(sobject: str, name: str) -> tuple[str, str] | None:
+    """(reference field, target object) of a relationship name (`Individual` → IndividualId), if any."""
+    field = SCHEMA[sobject].get(f"{name}Id")
+    return (f"{name}Id", field.target) if field and field.type == "reference" and field.target else None
+
+
+def check_value(schema: dict[str, dict[str, Field]], sobject: str, name: str, value: Any) -> tuple[Any, str | None]:
+    """(stored value, error code): the org's own validation of one field written through the API."""
+    field = schema[sobject].get(name)
+    if field is None:
+        return None, "INVALID_FIELD"
+    if name in READ_ONLY:
+        return None, "INVALID_FIELD_FOR_INSERT_UPDATE"
+    if value is None or value == "":
+        return None, ("REQUIRED_FIELD_MISSING" if field.required else None)
+    if field.type == "boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        return (value, None) if isinstance(value, bool) else (None, "INVALID_TYPE_ON_FIELD_IN_RECORD")
+    if field.type in ("date", "datetime"):
+        try:
+            text = str(value)
+            parsed = dt.datetime.fromisoformat(text) if field.type == "datetime" else dt.date.fromisoformat(text)
+        except ValueError:
+            return None, "INVALID_TYPE_ON_FIELD_IN_RECORD"
+        return parsed, None
+    if not isinstance(value, str):
+        return None, "INVALID_TYPE_ON_FIELD_IN_RECORD"
+    if len(value) > field.length:
+        return None, "STRING_TOO_LONG"
+    if field.type == "email" and not _EMAIL.fullmatch(value):
+        return None, "INVALID_EMAIL_ADDRESS"
+    return value, None
+
+
+def render(value: Any) -> Any:
+    """A stored value as Salesforce's JSON shows it."""
+    if isinstance(value, dt.datetime):
+        stamp = value.astimezone(dt.UTC)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
