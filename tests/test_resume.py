@@ -17,11 +17,11 @@ from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import demo_people
 from gomme.jobs.context import RunContext
 from gomme.jobs.sweep import SweepOptions, sweep
-from tests.policy_fixture import retention_policy
 from gomme.state.audit import verify
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change
 from gomme.state.runs import RunStatus
+from tests.policy_fixture import retention_policy
 
 NOW = dt.datetime.now(dt.UTC)
 KEYRING = Keyring(b"resume-test-secret-key")
