@@ -1,0 +1,213 @@
+"""The HubSpot connector (`type = "hubspot"`): contacts through hubspot-api-client v12 (CRM_APIS.md part B)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from gomme.connectors.base import Capabilities, Condition, Pulled, PullQuery
+from gomme.connectors.changes import Action, ChangeResult, PlannedChange
+from gomme.connectors.errors import RecordError
+from gomme.connectors.hubspot.client import CallStats, Transport
+from gomme.connectors.hubspot.limiter import RateLimiter
+from gomme.connectors.hubspot.mapping import (
+    OBJECT_TYPE,
+    EmailPreferences,
+    PropertyInfo,
+    PropertyMap,
+    to_person,
+)
+from gomme.connectors.hubspot.reader import Contact, Reader
+from gomme.connectors.hubspot.search import PullPlan, plan_prefilters
+from gomme.connectors.hubspot.settings import HubSpotSettings
+from gomme.connectors.hubspot.subscriptions import Subscriptions
+from gomme.connectors.hubspot.writer import Writer
+from gomme.connectors.records import PersonRecord
+
+_EMAIL_CACHE = 10_000  # addresses of recently read contacts, so restrict_* need not read them again
+_PREFERENCE_FIELDS = ("consents", "opt_outs.email")
+
+
+class HubSpotConnector:
+    """Contacts of one HubSpot portal, implementing the `Connector` protocol."""
+
+    Settings = HubSpotSettings
+
+    @classmethod
+    def from_settings(cls, name: str, settings: HubSpotSettings, *, base_dir: Path) -> HubSpotConnector:
+        return cls(name, settings)
+
+    def __init__(
+        self,
+        name: str,
+        settings: HubSpotSettings,
+        *,
+        env: Mapping[str, str] = os.environ,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self._clock = clock or _utc_now
+        self.limiter = limiter or RateLimiter.for_hubspot(
+            per_10s=settings.requests_per_10s,
+            daily=settings.daily_limit,
+            search_per_second=settings.search_requests_per_second,
+            fraction=settings.limit_fraction,
+            sleep=sleep,
+        )
+        self._transport = Transport(name, settings, self.limiter, env=env, sleep=sleep, clock=self._clock)
+        self._pmap = PropertyMap.from_settings(settings)
+        self._subscriptions = Subscriptions(self._transport)
+        self._reader = Reader(name, settings, self._transport, self._requested, self._clock)
+        self._writer = Writer(
+            name, self._transport, self._pmap, self._subscriptions, settings.delete_mode, self.schema, self._emails_of
+        )
+        self._schema: dict[str, PropertyInfo] | None = None
+        self._with_preferences = settings.read_subscriptions
+        self._emails: OrderedDict[str, str | None] = OrderedDict()
+
+    def __enter__(self) -> HubSpotConnector:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            actions=frozenset(Action),
+            incremental=True,
+            pushdown=True,
+            notes=bool(self.settings.note_properties),
+            extra={"delete_mode": self.settings.delete_mode, "gdpr_delete": self.settings.delete_mode == "gdpr"},
+        )
+
+    @property
+    def stats(self) -> CallStats:
+        return self._transport.stats
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def size(self) -> int | None:
+        """One search with limit 1: its `total` (the search index may lag a few seconds behind)."""
+        return self._reader.size()
+
+    def schema(self) -> Mapping[str, PropertyInfo]:
+        """The portal's contact properties, read once per connector."""
+        if self._schema is None:
+            self._schema = self._reader.schema()
+        return self._schema
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def pull(self, query: PullQuery) -> Pulled:
+        """Streams the contacts the query selects (see PullQuery); the cursor is a `lastmodifieddate` position."""
+        if _mentions(query, _PREFERENCE_FIELDS):
+            self._with_preferences = True
+
+        def plan() -> PullPlan:
+            return plan_prefilters(query.prefilters, self._pmap, self.schema())
+
+        return Pulled(self._reader.pull(query, plan, self._person))
+
+    def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
+        """Re-reads contacts by id (batch read, 100 per call); missing ones are not yielded."""
+        wanted = [record_id for kind, record_id in ids if kind == OBJECT_TYPE and record_id.isdigit()]
+        for contact in self._reader.batch_read(wanted):
+            yield self._person(contact)
+
+    def find(self, email: str) -> Iterator[PersonRecord]:
+        """Contacts whose email matches (HubSpot compares emails ignoring case)."""
+        address = email.strip()
+        if not address or "email" not in self._pmap.fields:
+            return
+        for contact in self._reader.find(self._pmap.fields["email"], address):
+            yield self._person(contact)
+
+    def export(self, record: PersonRecord) -> dict[str, Any]:
+        """Every property HubSpot holds on the contact, and its email's subscription statuses (Art 15/20)."""
+        names = sorted(self.schema())
+        found = next(iter(self._reader.batch_read([record.id], names)), None) if record.id.isdigit() else None
+        if found is None:
+            raise RecordError("record not found", record_id=record.id, code="NOT_FOUND")
+        properties = {key: value for key, value in (found.get("properties") or {}).items() if value not in (None, "")}
+        email = properties.get(self._pmap.fields.get("email", "email"))
+        statuses = self._subscriptions.statuses(str(email)) if email else []
+        return {
+            "object_type": OBJECT_TYPE,
+            "id": str(found["id"]),
+            "created_at": found.get("createdAt"),
+            "updated_at": found.get("updatedAt"),
+            "properties": properties,
+            "subscriptions": [
+                {
+                    key: status.get(key)
+                    for key in (
+                        "id",
+                        "name",
+                        "status",
+                        "sourceOfStatus",
+                        "legalBasis",
+                        "legalBasisExplanation",
+                        "brandId",
+                    )
+                    if status.get(key) is not None
+                }
+                for status in statuses
+            ],
+        }
+
+    def _requested(self) -> list[str]:
+        return self._pmap.requested()
+
+    def _person(self, contact: Contact) -> PersonRecord:
+        email = (contact.get("properties") or {}).get(self._pmap.fields.get("email", "email")) or None
+        self._remember(str(contact["id"]), email)
+        prefs: EmailPreferences | None = None
+        if self._with_preferences and email:
+            prefs = self._subscriptions.preferences(email)
+        return to_person(self.name, contact, self._pmap, prefs)
+
+    def _remember(self, record_id: str, email: str | None) -> None:
+        self._emails[record_id] = email
+        self._emails.move_to_end(record_id)
+        while len(self._emails) > _EMAIL_CACHE:
+            self._emails.popitem(last=False)
+
+    def _emails_of(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """The email of each existing contact among `ids`: from recent reads, else one batch read per 100."""
+        missing = [record_id for record_id in ids if record_id not in self._emails]
+        email_property = self._pmap.fields.get("email", "email")
+        for contact in self._reader.batch_read(missing, [email_property]):
+            self._remember(str(contact["id"]), (contact.get("properties") or {}).get(email_property) or None)
+        return {record_id: self._emails[record_id] for record_id in ids if record_id in self._emails}
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def apply(self, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]:
+        """Applies the batch, then yields one result per change: an APPLIED result has landed in HubSpot."""
+        results = self._writer.apply(changes)
+        for change in changes:
+            if Action.DELETE in change.actions or Action.ANONYMISE in change.actions:
+                self._emails.pop(change.record_id, None)
+        return iter(results)
+
+
+def _mentions(query: PullQuery, fields: tuple[str, ...]) -> bool:
+    conditions: Iterable[Condition] = (condition for group in query.prefilters for condition in group)
+    return any(condition.field.startswith(fields) for condition in conditions)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,143 @@
+"""Configuration of a HubSpot connector (`type = "hubspot"`), validated before any call."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from gomme.connectors.records import LegalBasis, Lifecycle
+from gomme.connectors.settings import EnvVarName
+
+# Canonical field → HubSpot contact property. `modified_at` is always `lastmodifieddate` (the cursor).
+DEFAULT_PROPERTIES: dict[str, str] = {
+    "email": "email",
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "phone": "phone",
+    "mobile_phone": "mobilephone",
+    "country": "country",
+    "birthdate": "date_of_birth",
+    "lifecycle": "lifecyclestage",
+    "legal_basis": "hs_legal_basis",
+    "created_at": "createdate",
+    "opt_out_email": "hs_email_optout",
+}
+# Canonical fields that may be mapped in `properties` but have no default (custom properties of the portal).
+OPTIONAL_FIELDS: tuple[str, ...] = ("erasure_requested", "audience", "parental_consent")
+MAPPABLE_FIELDS: frozenset[str] = frozenset((*DEFAULT_PROPERTIES, *OPTIONAL_FIELDS))
+
+DEFAULT_ACTIVITY_PROPERTIES: list[str] = ["notes_last_contacted", "hs_last_sales_activity_timestamp"]
+DEFAULT_NOTE_PROPERTIES: dict[str, str] = {"description": "message"}
+# Standard identifying properties anonymise also clears (those missing from the portal are skipped).
+DEFAULT_ANONYMISE_PROPERTIES: list[str] = ["address", "city", "state", "zip", "jobtitle", "company", "website"]
+
+DEFAULT_LIFECYCLE_MAP: dict[str, Lifecycle] = {
+    "subscriber": Lifecycle.PROSPECT,
+    "lead": Lifecycle.PROSPECT,
+    "marketingqualifiedlead": Lifecycle.PROSPECT,
+    "salesqualifiedlead": Lifecycle.PROSPECT,
+    "opportunity": Lifecycle.PROSPECT,
+    "customer": Lifecycle.CUSTOMER,
+    "evangelist": Lifecycle.CUSTOMER,
+    "other": Lifecycle.UNKNOWN,
+}
+
+# hs_legal_basis values (and the communication-preferences enum) → the Art 6(1) basis; matched ignoring case,
+# with typographic dashes read as hyphens (HubSpot's labels use an en dash).
+DEFAULT_LEGAL_BASIS_MAP: dict[str, LegalBasis] = {
+    "legitimate interest - prospect/lead": LegalBasis.LEGITIMATE_INTEREST,
+    "legitimate interest - existing customer": LegalBasis.LEGITIMATE_INTEREST,
+    "legitimate interest - other": LegalBasis.LEGITIMATE_INTEREST,
+    "freely given consent from contact": LegalBasis.CONSENT,
+    "performance of a contract": LegalBasis.CONTRACT,
+    "legitimate_interest_pql": LegalBasis.LEGITIMATE_INTEREST,
+    "legitimate_interest_client": LegalBasis.LEGITIMATE_INTEREST,
+    "legitimate_interest_other": LegalBasis.LEGITIMATE_INTEREST,
+    "consent_with_notice": LegalBasis.CONSENT,
+    "performance_of_contract": LegalBasis.CONTRACT,
+}
+
+
+def legal_basis_key(value: str) -> str:
+    """The form legal-basis values are compared in: stripped, lower case, dashes as hyphens."""
+    return value.strip().lower().replace("\u2013", "-").replace("\u2014", "-")
+
+
+class HubSpotSettings(BaseModel):
+    """One `[connectors.<name>]` block of type hubspot: private-app token or OAuth refresh token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["hubspot"]
+    base_url: HttpUrl = HttpUrl("https://api.hubapi.com")
+    access_token_env: EnvVarName | None = None
+    client_id: str | None = None
+    client_secret_env: EnvVarName | None = None
+    refresh_token_env: EnvVarName | None = None
+    delete_mode: Literal["gdpr", "archive"] = "gdpr"
+    properties: dict[str, str] = Field(default_factory=dict)
+    activity_properties: list[str] = Field(default_factory=lambda: list(DEFAULT_ACTIVITY_PROPERTIES))
+    note_properties: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_NOTE_PROPERTIES))
+    anonymise_properties: list[str] = Field(default_factory=lambda: list(DEFAULT_ANONYMISE_PROPERTIES))
+    legal_hold_property: str | None = None
+    contract_end_property: str | None = None
+    restriction_property: str = "gomme_restricted"
+    lifecycle_map: dict[str, Lifecycle] = Field(default_factory=lambda: dict(DEFAULT_LIFECYCLE_MAP))
+    legal_basis_map: dict[str, LegalBasis] = Field(default_factory=lambda: dict(DEFAULT_LEGAL_BASIS_MAP))
+    read_subscriptions: bool = False
+    # The account's published limits (CRM_APIS.md B3); the client-side limiter uses `limit_fraction` of each.
+    requests_per_10s: int = Field(default=100, ge=1, le=250)
+    search_requests_per_second: int = Field(default=4, ge=1, le=5)
+    daily_limit: int = Field(default=250_000, ge=1)
+    limit_fraction: float = Field(default=0.8, gt=0.0, le=1.0)
+    timeout_seconds: float = Field(default=30.0, gt=0.0)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    backoff_seconds: float = Field(default=1.0, ge=0.0)
+    backoff_max_seconds: float = Field(default=60.0, ge=0.0)
+    index_lag_seconds: float = Field(default=60.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _one_auth_method(self) -> Self:
+        oauth = (self.client_id, self.client_secret_env, self.refresh_token_env)
+        if self.access_token_env and any(oauth):
+            raise ValueError("choose one way to authenticate: access_token_env, or the OAuth trio")
+        if not self.access_token_env and not all(oauth):
+            raise ValueError(
+                "access_token_env: missing (or give client_id, client_secret_env and refresh_token_env for OAuth)"
+            )
+        return self
+
+    @field_validator("properties")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - MAPPABLE_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"unknown canonical field(s) {', '.join(unknown)}; mappable: {', '.join(sorted(MAPPABLE_FIELDS))}"
+            )
+        return value
+
+    @field_validator("legal_basis_map")
+    @classmethod
+    def _lowercase_keys(cls, value: dict[str, LegalBasis]) -> dict[str, LegalBasis]:
+        return {legal_basis_key(key): basis for key, basis in value.items()}
+
+    @property
+    def oauth(self) -> bool:
+        return self.access_token_env is None
+
+    @property
+    def host(self) -> str:
+        """The API root without a trailing slash, as the generated client's `host` expects."""
+        return str(self.base_url).rstrip("/")
+
+    def property_map(self) -> dict[str, str]:
+        """Canonical field → property: defaults, overlaid with `properties` and the custom-property options."""
+        mapping = {**DEFAULT_PROPERTIES, **self.properties}
+        if self.legal_hold_property:
+            mapping["legal_hold"] = self.legal_hold_property
+        if self.contract_end_property:
+            mapping["contract_end"] = self.contract_end_property
+        mapping["restricted"] = self.restriction_property
+        return mapping

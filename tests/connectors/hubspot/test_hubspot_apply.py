@@ -1,0 +1,234 @@
+"""Writing to HubSpot: each action's exact requests, 207s, idempotence, bisection, GDPR delete and blocklist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fakes.hubspot import TOKEN, FakeHubSpot
+from hubspot import HubSpot
+from hubspot.crm.contacts import ApiException
+from hubspot_testkit import Connect, planned
+
+from gomme.connectors.changes import Action, ChangeResult, Outcome
+from gomme.connectors.errors import FatalError, RetryableError
+from gomme.connectors.hubspot import HubSpotConnector
+from gomme.connectors.hubspot.writer import ANONYMISED_DETAIL
+
+ANONYMISED = {
+    "email": "", "firstname": "", "phone": "", "mobilephone": "", "date_of_birth": "", "message": "",
+    "address": "", "city": "", "state": "", "zip": "", "jobtitle": "", "company": "", "website": "",
+    "lastname": "ANONYMISED",
+}  # fmt: skip
+
+
+@pytest.fixture
+def ada(hubspot: FakeHubSpot) -> str:
+    """A contact with every mapped field set, subscribed to one type and unsubscribed from another."""
+    record_id = hubspot.portal.add(
+        email="ada@example.org", firstname="Ada", lastname="Example", phone="+33 1 99 00 12 34", city="Lyon",
+        date_of_birth="1980-05-17", message="Met at the fair.", lifecyclestage="customer", country="France",
+    )  # fmt: skip
+    hubspot.portal.set_status("ada@example.org", "101", "SUBSCRIBED")
+    hubspot.portal.set_status("ada@example.org", "102", "NOT_SUBSCRIBED")
+    return record_id
+
+
+def unsubscribes(hubspot: FakeHubSpot) -> list[Any]:
+    return [request.body for request in hubspot.recorded("prefs.unsubscribe")]
+
+
+def updates(hubspot: FakeHubSpot) -> list[Any]:
+    return [request.body for request in hubspot.recorded("contacts.batch_update")]
+
+
+EXPECTED_REQUESTS: list[tuple[Action, tuple[Action, ...], dict[str, int], dict[str, str] | None, bool]] = [
+    # action, also, calls by route, properties sent in the batch update, unsubscribed from 101 and 103
+    (Action.KEEP, (), {}, None, False),
+    (Action.RESTRICT_EMAIL, (), {"prefs.status": 1, "prefs.definitions": 1, "prefs.unsubscribe": 2}, None, True),
+    (Action.RESTRICT_ALL, (), {"prefs.status": 1, "prefs.definitions": 1, "prefs.unsubscribe": 2,
+                               "properties.list": 1, "contacts.batch_update": 1}, {"gomme_restricted": "true"}, True),
+    (Action.ANONYMISE, (), {"properties.list": 1, "contacts.batch_update": 1}, ANONYMISED, False),
+    (Action.REDACT_NOTE, (), {"properties.list": 1, "contacts.batch_update": 1}, {"message": "[redacted]"}, False),
+    (Action.RESTRICT_ALL, (Action.REDACT_NOTE,), {"prefs.status": 1, "prefs.definitions": 1, "prefs.unsubscribe": 2,
+     "properties.list": 1, "contacts.batch_update": 1}, {"gomme_restricted": "true", "message": "[redacted]"}, True),
+    (Action.DELETE, (), {"contacts.gdpr_delete": 1}, None, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("action", "also", "calls", "properties", "unsubscribed"), EXPECTED_REQUESTS,
+    ids=[f"{row[0]}{'+' if row[1] else ''}{'+'.join(row[1])}" for row in EXPECTED_REQUESTS],
+)  # fmt: skip
+def test_each_action_sends_exactly_its_requests(
+    hubspot: FakeHubSpot,
+    connector: HubSpotConnector,
+    ada: str,
+    action: Action,
+    also: tuple[Action, ...],
+    calls: dict[str, int],
+    properties: dict[str, str] | None,
+    unsubscribed: bool,
+) -> None:
+    values = {"notes.description": "[redacted]"} if Action.REDACT_NOTE in (action, *also) else {}
+    list(connector.get([("contact", ada)]))  # the apply loop re-reads every record just before writing it
+    hubspot.reset_counts()
+    (result,) = connector.apply([planned(ada, action, *also, **values)])
+    assert result.outcome is Outcome.APPLIED, result
+    assert dict(hubspot.calls) == calls
+    if properties is not None:
+        assert updates(hubspot) == [{"inputs": [{"id": ada, "properties": properties}]}]
+    if unsubscribed:
+        assert unsubscribes(hubspot) == [{"emailAddress": "ada@example.org", "subscriptionId": "101"},
+                                         {"emailAddress": "ada@example.org", "subscriptionId": "103"}]  # fmt: skip
+        assert set(hubspot.portal.status_of("ada@example.org").values()) == {"NOT_SUBSCRIBED"}
+    if action is Action.DELETE:
+        assert hubspot.recorded("contacts.gdpr_delete")[0].body == {"objectId": ada}  # by id: no address sent
+        assert hubspot.portal.get(ada) is None and "ada@example.org" in hubspot.portal.blocklist
+
+
+def test_anonymise_leaves_the_fixed_marker_and_nothing_identifying(
+    hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
+) -> None:
+    (result,) = connector.apply([planned(ada, Action.ANONYMISE)])
+    assert result == ChangeResult(f"anonymise-{ada}", Outcome.APPLIED, detail=ANONYMISED_DETAIL)
+    stored = hubspot.portal.get(ada) or {}
+    assert not {"email", "firstname", "phone", "date_of_birth", "message", "city"} & set(stored)
+    assert (stored["lastname"], stored["country"], stored["lifecyclestage"]) == ("ANONYMISED", "France", "customer")
+    (record,) = connector.get([("contact", ada)])
+    assert record.anonymised and record.email is None and record.notes == {}
+
+
+@pytest.mark.parametrize("action", [Action.ANONYMISE, Action.RESTRICT_ALL, Action.RESTRICT_EMAIL, Action.DELETE])
+def test_applying_twice_succeeds_and_changes_nothing_more(
+    hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str, action: Action
+) -> None:
+    connector.apply([planned(ada, action)])
+    before = hubspot.portal.get(ada)
+    hubspot.reset_counts()
+    (result,) = connector.apply([planned(ada, action)])
+    assert result.outcome is Outcome.APPLIED
+    assert hubspot.portal.get(ada) == before  # lastmodifieddate included: nothing was changed
+    assert hubspot.calls["prefs.unsubscribe"] == 0  # every type is already off
+
+
+def test_a_207_gives_each_record_its_own_outcome(hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str) -> None:
+    other = hubspot.portal.add(email="bob@example.org", lastname="Bob")
+    changes = [planned(ada, Action.ANONYMISE), planned("99999", Action.ANONYMISE), planned(other, Action.ANONYMISE)]
+    results = list(connector.apply(changes))
+    assert [(r.outcome, r.error_code) for r in results] == [
+        (Outcome.APPLIED, None), (Outcome.FAILED, "NOT_FOUND"), (Outcome.APPLIED, None),
+    ]  # fmt: skip
+    assert hubspot.calls["contacts.batch_update"] == 1
+
+
+@pytest.mark.parametrize("mode", ["gdpr", "archive"])
+def test_deleting_a_record_already_gone_counts_as_deleted(
+    hubspot: FakeHubSpot, connect: Connect, ada: str, mode: str
+) -> None:
+    connector = connect(delete_mode=mode)
+    hubspot.portal.gdpr_delete({"objectId": ada})
+    (result,) = connector.apply([planned(ada, Action.DELETE)])
+    assert result.outcome is Outcome.APPLIED and result.error_code is None
+
+
+def test_archive_mode_archives_in_batches_instead_of_erasing(hubspot: FakeHubSpot, connect: Connect, ada: str) -> None:
+    connector = connect(delete_mode="archive")
+    (result,) = connector.apply([planned(ada, Action.DELETE)])
+    assert result.outcome is Outcome.APPLIED and result.detail == "archived"
+    assert hubspot.recorded("contacts.batch_archive")[0].body == {"inputs": [{"id": ada}]}
+    assert int(ada) in hubspot.portal.archived and "ada@example.org" not in hubspot.portal.blocklist
+
+
+def test_a_gdpr_deleted_email_cannot_be_imported_again(
+    hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
+) -> None:
+    connector.apply([planned(ada, Action.DELETE)])
+    client = HubSpot(access_token=TOKEN, host=hubspot.url)
+    with pytest.raises(ApiException) as refused:
+        client.crm.contacts.basic_api.create({"properties": {"email": "ada@example.org", "firstname": "Ada"}})
+    assert refused.value.status == 400 and "blocklisted" in refused.value.body
+    created = client.crm.contacts.basic_api.create({"properties": {"email": "other@example.org"}})
+    assert created.id not in (None, ada)
+
+
+def test_a_bad_input_fails_alone_while_the_rest_of_its_batch_lands(
+    hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
+) -> None:
+    others = [hubspot.portal.add(email=f"p{i}@example.com") for i in range(7)]
+    # rectifying one email to an address another contact holds makes HubSpot refuse the whole batch (409)
+    bad = planned(others[2], Action.RECTIFY, email="ada@example.org")
+    changes = (
+        [planned(i, Action.RECTIFY, first_name="Fixed") for i in others[:2]]
+        + [bad]
+        + [planned(i, Action.RECTIFY, first_name="Fixed") for i in others[3:]]
+    )
+    results = list(connector.apply(changes))
+    assert [r.error_code for r in results] == [None, None, "CONFLICT", None, None, None, None]
+    assert all((hubspot.portal.get(i) or {}).get("firstname") == "Fixed" for i in others if i != others[2])
+    assert hubspot.calls["contacts.batch_update"] <= 1 + 2 * 3  # one batch, then halves down to the culprit
+
+
+def test_batches_hold_at_most_100_inputs_and_an_id_once(hubspot: FakeHubSpot, connector: HubSpotConnector) -> None:
+    seeded = [hubspot.portal.add(email=f"p{i}@example.com", message="note") for i in range(250)]
+    changes = [planned(i, Action.ANONYMISE) for i in seeded]
+    changes.insert(10, planned(seeded[0], Action.REDACT_NOTE, **{"notes.description": "[x]"}))
+    results = list(connector.apply(changes))
+    assert all(r.outcome is Outcome.APPLIED for r in results)
+    assert [len(body["inputs"]) for body in updates(hubspot)] == [10, 100, 100, 41]
+
+
+def test_read_only_properties_are_never_sent(hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str) -> None:
+    hubspot.portal.define("message", "string", read_only=True)  # e.g. a calculated note property
+    hubspot.portal.properties.pop("website")  # and one the portal does not have
+    (result,) = connector.apply([planned(ada, Action.ANONYMISE)])
+    assert result.outcome is Outcome.APPLIED
+    sent = updates(hubspot)[0]["inputs"][0]["properties"]
+    assert "message" not in sent and "website" not in sent and sent["lastname"] == "ANONYMISED"
+    (redact,) = connector.apply([planned(ada, Action.REDACT_NOTE, **{"notes.description": "[x]"})])
+    assert (redact.outcome, redact.error_code) == (Outcome.FAILED, "READ_ONLY_PROPERTY")
+
+
+def test_a_missing_restriction_property_stops_the_run(
+    hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
+) -> None:
+    hubspot.portal.properties.pop("gomme_restricted")
+    with pytest.raises(FatalError, match="restriction_property 'gomme_restricted'"):
+        connector.apply([planned(ada, Action.RESTRICT_ALL)])
+
+
+def test_the_restriction_marker_is_written_only_once_the_email_is_unsubscribed(
+    hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
+) -> None:
+    hubspot.inject("503", route="prefs.unsubscribe", times=50)
+    with pytest.raises(RetryableError):
+        connector.apply([planned(ada, Action.RESTRICT_ALL)])
+    assert "gomme_restricted" not in (hubspot.portal.get(ada) or {})
+    assert hubspot.calls["contacts.batch_update"] == 0
+
+
+def test_changes_for_another_crm_or_a_non_contact_fail_without_a_call(
+    hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
+) -> None:
+    changes = [planned(ada, Action.ANONYMISE, crm="sf"), planned("abc", Action.DELETE)]
+    assert [r.error_code for r in connector.apply(changes)] == ["WRONG_CRM", "NOT_FOUND"]
+    assert sum(hubspot.calls.values()) == 0
+
+
+def test_without_a_recent_read_the_addresses_are_read_in_one_batch(
+    hubspot: FakeHubSpot, connector: HubSpotConnector
+) -> None:
+    seeded = [hubspot.portal.add(email=f"p{i}@example.com") for i in range(3)]
+    results = list(connector.apply([planned(i, Action.RESTRICT_EMAIL) for i in [*seeded, "99999"]]))
+    assert [r.error_code for r in results] == [None, None, None, "NOT_FOUND"]
+    assert hubspot.calls["contacts.batch_read"] == 1 and hubspot.calls["prefs.status"] == 3
+    assert hubspot.recorded("contacts.batch_read")[0].body["properties"] == ["email"]
+
+
+def test_a_contact_without_email_is_restricted_without_preference_calls(
+    hubspot: FakeHubSpot, connector: HubSpotConnector
+) -> None:
+    record_id = hubspot.portal.add(lastname="NoMail")
+    (result,) = connector.apply([planned(record_id, Action.RESTRICT_ALL)])
+    assert result.outcome is Outcome.APPLIED
+    assert hubspot.calls["prefs.status"] == 0 and (hubspot.portal.get(record_id) or {})["gomme_restricted"] == "true"
