@@ -156,6 +156,8 @@ class Writer:
             elif action in (Action.ANONYMISE, Action.DELETE):
                 person.update(_anonymised_person(omap))
                 erase_individual = omap.erase_individual
+            elif action is Action.RECTIFY:
+                _rectified(omap, change.values, person, individual)
         sobject, record_id = omap.sobject, change.record_id
         if erase_individual and target.individual_id:
             plan.writes += [Write(change.change_id, "delete", CONSENT_OBJECT, cid) for cid in target.consent_ids]
@@ -320,6 +322,16 @@ def _anonymised_person(omap: ObjectMap) -> dict[str, Any]:
     fields.update(dict.fromkeys(p for name in _IDENTIFYING if (p := omap.fields.get(name)) and "." not in p))
     fields["LastName"] = omap.marker
     return fields
+
+
+def _rectified(omap: ObjectMap, values: Mapping[str, Any], person: dict[str, Any], individual: dict[str, Any]) -> None:
+    """Art 16: each corrected canonical field on the record, or on its Individual for `Individual.X` paths."""
+    for name, value in values.items():
+        path = omap.fields.get(name) or ""
+        if path.startswith("Individual.") and path.count(".") == 1:
+            individual[path.split(".", 1)[1]] = value
+        elif path and "." not in path:
+            person[path] = value
 
 
 def _anonymised_individual(omap: ObjectMap) -> dict[str, Any]:
