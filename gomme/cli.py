@@ -357,11 +357,30 @@ def config_check(ctx: typer.Context) -> None:
 @policy_app.command("show")
 def policy_show(ctx: typer.Context) -> None:
     """Print the effective policy (after packs and overrides) and its hash."""
-    import json
+    from gomme.commands.policy import show_policy
 
-    policy = _app(ctx).config.policy
-    typer.echo(json.dumps({"hash": policy.hash, "source": policy.source, **policy.canonical()}, indent=2,
-                          ensure_ascii=False))
+    show_policy(_app(ctx).config.policy, sys.stdout)
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="A policy TOML file.")]) -> None:
+    """Validate a policy file and list every problem with its TOML path (exit 2 if any)."""
+    from gomme.commands.policy import check_policy_file
+
+    raise typer.Exit(check_policy_file(file, err))
+
+
+@policy_app.command("explain")
+def policy_explain(
+    ctx: typer.Context,
+    connector: Annotated[str, typer.Option(help="The connector holding the record.")],
+    record_id: Annotated[str, typer.Option("--id", help="The record's id in that CRM.")],
+) -> None:
+    """Pull one record and show each rule: whether it fired, why, and the action taken."""
+    from gomme.commands.policy import explain
+
+    with user_errors():
+        raise typer.Exit(explain(_app(ctx), connector, record_id, Console(highlight=False)))
 
 
 def _request_command(kind: RequestType, summary: str) -> None:

@@ -17,8 +17,10 @@ from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChang
 from gomme.connectors.errors import RecordError
 from gomme.connectors.records import PersonRecord
 from gomme.jobs.context import RunContext
+from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.plan import plan_change
 from gomme.policies.engine import decide
+from gomme.policies.facts import RecordFacts
 from gomme.state.changes import ChangeStatus, mark_pending, settle_all, unsettled
 from gomme.state.clock import stamp
 from gomme.state.db import session
@@ -73,10 +75,11 @@ def _drain(ctx: RunContext, run_id: str | None) -> tuple[ApplyCounts, bool]:
 def _apply_batch(ctx: RunContext, rows: Sequence[Change]) -> list[ChangeResult]:
     ids = [(row.object_type, ctx.keyring.unseal(row.record_id_sealed)) for row in rows]
     current = {record.id: record for record in ctx.connector.get(ids)}
+    known = facts_for(ctx, list(current.values()))
     to_write: list[PlannedChange] = []
     settled: list[ChangeResult] = []
     for row, (_, record_id) in zip(rows, ids, strict=True):
-        change, result = _recheck(ctx, row, current.get(record_id))
+        change, result = _recheck(ctx, row, current.get(record_id), known)
         if change is not None:
             to_write.append(change)
         if result is not None:
@@ -99,7 +102,7 @@ def write_and_settle(
 
 
 def _recheck(
-    ctx: RunContext, row: Change, record: PersonRecord | None
+    ctx: RunContext, row: Change, record: PersonRecord | None, known: dict[str, RecordFacts]
 ) -> tuple[PlannedChange | None, ChangeResult | None]:
     """Decide again on fresh data: write it, count it as done, or skip it because the record moved on."""
     was_pending = row.status == ChangeStatus.PENDING
@@ -107,7 +110,7 @@ def _recheck(
         if row.action == Action.DELETE and was_pending:
             return None, ChangeResult(row.id, Outcome.APPLIED, detail="already deleted")
         return None, ChangeResult(row.id, Outcome.SKIPPED, error_code="RECORD_GONE")
-    decision = decide(record, ctx.policy, ctx.now)
+    decision = decide(record, ctx.policy, ctx.now, facts=facts_of(known, record))
     wanted = (row.action, *filter(None, row.also.split(",")))
     if tuple(decision.actions) == wanted and decision.rule_id is not None:
         item = plan_change(record, decision, ctx.policy.hash, change_id=row.id)

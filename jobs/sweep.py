@@ -6,7 +6,7 @@ blast-radius guard can judge the whole plan before the first CRM write, without 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TypeVar
@@ -17,6 +17,7 @@ from gomme.connectors.errors import ConnectorError
 from gomme.connectors.records import PersonRecord
 from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending
 from gomme.jobs.context import RunContext
+from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.guard import ChangeLimitValue
 from gomme.jobs.plan import PlanItem, plan_change
 from gomme.policies.engine import decide, prefilter_query
@@ -114,11 +115,13 @@ def _size(ctx: RunContext, report: SweepReport) -> int:
     return report.pulled if report.size is None else report.size
 
 
-def _plan_batch(ctx: RunContext, records: Iterable[PersonRecord], report: SweepReport) -> list[PlanItem]:
+def _plan_batch(ctx: RunContext, records: Sequence[PersonRecord], report: SweepReport) -> list[PlanItem]:
     items = []
+    known = facts_for(ctx, records)
     for record in records:
         report.pulled += 1
-        item = plan_change(record, decide(record, ctx.policy, ctx.now), ctx.policy.hash)
+        decision = decide(record, ctx.policy, ctx.now, facts=facts_of(known, record))
+        item = plan_change(record, decision, ctx.policy.hash)
         if item is not None:
             items.append(item)
     report.planned += len(items)

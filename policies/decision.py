@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from gomme.connectors.changes import Action
 
@@ -27,13 +28,19 @@ class Finding:
     values: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+_NO_VALUES: Mapping[str, Any] = MappingProxyType({})  # a shared default must not be mutable
+
+
+class Decision(NamedTuple):
     """The action for one record after conflicts and caps, with every finding as evidence.
+
+    An immutable named tuple rather than a frozen dataclass: one is built for every record of every
+    sweep, and a tuple is built three times faster (`decide` must keep up with 100,000 records/s).
 
     `rule_id`/`legal_basis` name the finding whose action is taken (None when keeping);
     `in_effect` is the action rules asked for that the record already carries, so nothing is planned;
-    `evaluated` lists every rule id the engine ran, for `explain()`.
+    `evaluated` lists every rule id the engine ran, for `explain()` (none for an anonymised record);
+    `policy_hash` names the policy version that decided (empty when `resolve` is called without one).
     """
 
     record_ref: str
@@ -43,9 +50,15 @@ class Decision:
     findings: tuple[Finding, ...] = ()
     capped_by: str | None = None
     also: tuple[Action, ...] = ()
-    values: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    values: Mapping[str, Any] = _NO_VALUES
     in_effect: Action | None = None
     evaluated: tuple[str, ...] = ()
+    policy_hash: str = ""
+
+    def __repr__(self) -> str:
+        # `values` may hold a redacted note or other new field values: never in a repr, a log or a traceback.
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields if name != "values")
+        return f"Decision({fields})"
 
     @property
     def changes(self) -> bool:

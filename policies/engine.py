@@ -10,6 +10,7 @@ from gomme.connectors.base import FilterGroup, PullQuery
 from gomme.connectors.changes import Action
 from gomme.connectors.records import PersonRecord
 from gomme.policies.decision import Decision, Finding
+from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.policy import Policy
 
 # A weaker action that must still be applied alongside a stronger main one: redacting a note
@@ -21,19 +22,54 @@ COMBINES_WITH: Mapping[Action, frozenset[Action]] = {
 
 def utc_now(now: dt.datetime) -> dt.datetime:
     """`now` in UTC; a naive datetime is refused because its meaning depends on the machine."""
+    if now.tzinfo is dt.UTC:
+        return now
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (e.g. datetime.now(UTC))")
     return now.astimezone(dt.UTC)
 
 
-def decide(record: PersonRecord, policy: Policy, now: dt.datetime) -> Decision:
-    """What the policy requires for `record` at `now`: every finding, and the one action taken."""
+def decide(record: PersonRecord, policy: Policy, now: dt.datetime, *, facts: RecordFacts = NO_FACTS) -> Decision:
+    """What the policy requires for `record` at `now`: every finding, and the one action taken.
+
+    `facts` are what the caller knows from gomme's state (e.g. the suppression list); the engine reads nothing.
+    An anonymised record holds nothing personal any more (Recital 26): no rule is evaluated on it.
+    """
     now = utc_now(now)
-    findings = tuple(f for rule in policy.rules if (f := rule.evaluate(record, now)) is not None)
-    return resolve(record, findings, evaluated=policy.rule_ids)
+    if record.anonymised:
+        return Decision(record.ref, Action.KEEP, None, None, in_effect=Action.ANONYMISE, policy_hash=policy.hash)
+    findings = [f for check in policy.checks if (f := check(record, now, facts)) is not None]
+    if not findings:
+        return Decision(record.ref, Action.KEEP, None, None, evaluated=policy.rule_ids, policy_hash=policy.hash)
+    if len(findings) == 1 and not findings[0].cap:
+        return _alone(record, findings[0], policy.rule_ids, policy.hash)
+    return resolve(record, findings, evaluated=policy.rule_ids, policy_hash=policy.hash)
 
 
-def resolve(record: PersonRecord, findings: Sequence[Finding], *, evaluated: tuple[str, ...] = ()) -> Decision:
+def _alone(record: PersonRecord, finding: Finding, evaluated: tuple[str, ...], policy_hash: str) -> Decision:
+    """`resolve` for the common case of one finding and no cap, without its sorting and merging."""
+    action, ref, alone = finding.action, record.ref, (finding,)
+    if action is Action.KEEP:
+        return Decision(ref, Action.KEEP, None, None, alone, evaluated=evaluated, policy_hash=policy_hash)
+    if _in_effect(action, record):
+        return Decision(
+            ref, Action.KEEP, None, None, alone, in_effect=action, evaluated=evaluated, policy_hash=policy_hash
+        )
+    return Decision(
+        ref,
+        action,
+        finding.rule_id,
+        finding.legal_basis,
+        alone,
+        values=dict(finding.values),
+        evaluated=evaluated,
+        policy_hash=policy_hash,
+    )
+
+
+def resolve(
+    record: PersonRecord, findings: Sequence[Finding], *, evaluated: tuple[str, ...] = (), policy_hash: str = ""
+) -> Decision:
     """The conflict resolver: strongest proposal, lowered to the tightest cap, minus what is already done.
 
     Ties go to the earlier finding, i.e. policy order (rules sorted by id), so the result is deterministic.
@@ -44,7 +80,7 @@ def resolve(record: PersonRecord, findings: Sequence[Finding], *, evaluated: tup
         (f for f in findings if not f.cap and f.action is not Action.KEEP), key=lambda f: -f.action.strength
     )
     if not proposals:
-        return Decision(record.ref, Action.KEEP, None, None, findings, evaluated=evaluated)
+        return Decision(record.ref, Action.KEEP, None, None, findings, evaluated=evaluated, policy_hash=policy_hash)
     top = proposals[0]
     cap = min((f for f in findings if f.cap), key=lambda f: f.action.strength, default=None)
     capped = cap is not None and top.action.strength > cap.action.strength
@@ -58,7 +94,15 @@ def resolve(record: PersonRecord, findings: Sequence[Finding], *, evaluated: tup
     capped_by = cap.rule_id if cap is not None and capped else None
     if not pending:
         return Decision(
-            record.ref, Action.KEEP, None, None, findings, capped_by, in_effect=in_effect, evaluated=evaluated
+            record.ref,
+            Action.KEEP,
+            None,
+            None,
+            findings,
+            capped_by,
+            in_effect=in_effect,
+            evaluated=evaluated,
+            policy_hash=policy_hash,
         )
     main_action, main = pending[0]
     legal_basis = main.legal_basis
@@ -79,6 +123,7 @@ def resolve(record: PersonRecord, findings: Sequence[Finding], *, evaluated: tup
         values=values,
         in_effect=in_effect,
         evaluated=evaluated,
+        policy_hash=policy_hash,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import isodate
@@ -17,6 +17,8 @@ class Period:
 
     text: str
     delta: Any  # isodate.Duration (years/months) or datetime.timedelta; isodate ships no type hints
+    human: str = field(init=False, compare=False)  # `3-year`, `18-month`, `30-day`, or the ISO text
+    _last: tuple[dt.datetime, dt.datetime] | None = field(init=False, compare=False, repr=False, default=None)
 
     @classmethod
     def parse(cls, value: object) -> Period:
@@ -35,12 +37,21 @@ class Period:
         return cls(text, delta)
 
     def before(self, moment: dt.datetime) -> dt.datetime:
-        """The moment one period earlier."""
-        earlier: dt.datetime = moment - self.delta
+        """The moment one period earlier. A sweep asks it for every record with one `now`: the last answer is kept."""
+        last = self._last
+        if last is not None and last[0] is moment:
+            return last[1]
+        earlier: dt.datetime = moment - self.delta  # isodate does calendar arithmetic for years and months
+        object.__setattr__(self, "_last", (moment, earlier))  # a cache, not state: equality ignores it
         return earlier
 
-    @property
-    def human(self) -> str:
+    def __hash__(self) -> int:
+        return hash(self.text)  # the canonical ISO text identifies the duration
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "human", self._human())
+
+    def _human(self) -> str:
         """`3-year`, `18-month`, `30-day`, or the ISO text for mixed periods."""
         if isinstance(self.delta, dt.timedelta):
             whole_days = self.delta.seconds == 0 and self.delta.microseconds == 0

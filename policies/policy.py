@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from gomme.connectors.records import PersonRecord
+from gomme.policies.decision import Finding
+from gomme.policies.facts import RecordFacts
 from gomme.policies.rules import RULE_KINDS, RuleBase
 
 PACKS_PACKAGE = "gomme.policies.packs"
@@ -49,18 +53,21 @@ class Policy:
     rules: tuple[RuleBase, ...]
     source: str
     hash: str = field(init=False)
+    rule_ids: tuple[str, ...] = field(init=False, repr=False)
+    # The rules' bound `evaluate` methods, looked up once rather than per record (the engine's hot loop).
+    checks: tuple[Callable[[PersonRecord, dt.datetime, RecordFacts], Finding | None], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.rules, key=lambda r: r.id))
         if len({rule.id for rule in ordered}) != len(ordered):
             raise ValueError("rule ids must be unique within a policy")
         object.__setattr__(self, "rules", ordered)
+        object.__setattr__(self, "rule_ids", tuple(rule.id for rule in ordered))
+        object.__setattr__(self, "checks", tuple(rule.evaluate for rule in ordered))
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         object.__setattr__(self, "hash", hashlib.sha256(text.encode("utf-8")).hexdigest())
-
-    @property
-    def rule_ids(self) -> tuple[str, ...]:
-        return tuple(rule.id for rule in self.rules)
 
     def canonical(self) -> dict[str, Any]:
         """Every effective param of every rule, defaults filled in: the same policy gives the same dict."""

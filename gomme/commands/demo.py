@@ -45,7 +45,7 @@ def run_demo(directory: Path, console: Console) -> int:
     out.print(Rule("3. The audit log (record keys are HMACs: no names, no emails)"))
     show_log(app, AuditQuery(limit=10), "table", sys.stdout)
     out.print("The person under legal hold asked for erasure: restricted instead, GDPR Art 17(3)(e):")
-    show_log(app, AuditQuery(action="restrict_all"), "table", sys.stdout)
+    show_log(app, AuditQuery(action="restrict_all", rule="erasure-request"), "table", sys.stdout)
     out.print(Rule("4. Verify the hash chain"))
     verified = verify_chain(app, out)
     out.print(Rule("5. A second sweep finds nothing left to do"))

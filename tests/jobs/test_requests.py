@@ -276,3 +276,24 @@ def test_extension_rules_of_article_12_3(desk: Desk) -> None:
     assert (extended.year * 12 + extended.month) - (deadline.year * 12 + deadline.month) == 2
     code, _ = desk.run("request", "overdue")
     assert code == 1  # the late one; the extended one is not overdue
+
+
+def test_a_reimported_person_is_erased_again_by_the_suppression_rule(desk: Desk) -> None:
+    assert desk.run("request", "erase", "--email", EMAIL, "--now")[0] == 0
+    with LocalConnector("crm-a", desk.tmp / "a.db") as a:  # an old export is imported again
+        a.add([_person("a-9", email=EMAIL.title(), lifecycle=Lifecycle.CUSTOMER)])
+    code, output = desk.run("sweep", "--apply", "--connector", "crm-a")
+    assert code == 0, output
+    again = desk.records("crm-a")["a-9"]
+    assert again.anonymised and again.email is None
+    with Session(desk.engine()) as db:
+        event = db.exec(select(AuditEvent).where(AuditEvent.rule_id == "suppression")).one()
+    assert event.action == "anonymise" and event.outcome == "applied"
+
+
+def test_an_objection_is_not_an_erasure_on_reimport(desk: Desk) -> None:
+    assert desk.run("request", "object", "--email", EMAIL, "--now")[0] == 0
+    with LocalConnector("crm-a", desk.tmp / "a.db") as a:
+        a.add([_person("a-9", email=EMAIL, lifecycle=Lifecycle.CUSTOMER)])
+    assert desk.run("sweep", "--apply", "--connector", "crm-a")[0] == 0
+    assert not desk.records("crm-a")["a-9"].anonymised

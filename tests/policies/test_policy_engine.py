@@ -13,6 +13,7 @@ from gomme.connectors.changes import Action
 from gomme.connectors.records import OptOuts, PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.engine import decide, prefilter_query, resolve
+from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.policy import Policy, load_pack, load_policy
 from gomme.policies.rules import RULE_KINDS, RuleBase
 
@@ -30,7 +31,18 @@ def test_prospect_inactive_three_years_is_anonymised() -> None:
     assert (decision.action, decision.rule_id, decision.changes) == (Action.ANONYMISE, "retention-prospect", True)
     assert decision.legal_basis is not None and "Art 5(1)(e)" in decision.legal_basis
     assert decision.record_ref == "local:contact:c-0001"
-    assert decision.evaluated == ("erasure-request", "legal-hold", "retention-former-customer", "retention-prospect")
+    assert decision.evaluated == (
+        "consent-proof-email",
+        "consent-withdrawn-email",
+        "erasure-request",
+        "legal-hold",
+        "minor",
+        "retention-customer",
+        "retention-former-customer",
+        "retention-prospect",
+        "sensitive-note",
+        "suppression",
+    )
 
 
 def test_active_prospect_is_kept_with_no_findings() -> None:
@@ -43,8 +55,6 @@ def test_active_prospect_is_kept_with_no_findings() -> None:
 @pytest.mark.parametrize(
     ("record_fields", "action", "in_effect"),
     [
-        ({**STALE_PROSPECT, "anonymised": True}, Action.KEEP, Action.ANONYMISE),
-        ({"erasure_requested": True, "anonymised": True}, Action.KEEP, Action.ANONYMISE),
         ({**STALE_PROSPECT, "legal_hold": True, "restricted": True}, Action.KEEP, Action.RESTRICT_ALL),
         ({**STALE_PROSPECT, "restricted": True}, Action.ANONYMISE, None),  # a restriction is not an erasure
         ({**STALE_PROSPECT, "opt_outs": OptOuts(email=True)}, Action.ANONYMISE, None),
@@ -61,6 +71,54 @@ def test_action_already_in_effect_plans_nothing_but_keeps_the_evidence(
     if in_effect is not None:
         assert decision.rule_id is None
         assert "already in effect" in " ".join(decision.explain().values())
+
+
+@pytest.mark.parametrize(
+    "record_fields",
+    [
+        {**STALE_PROSPECT},
+        {"erasure_requested": True},
+        {"birthdate": dt.date(2012, 1, 1), "notes": {"description": "Client très pénible."}},
+    ],
+)
+def test_an_anonymised_record_is_left_alone_without_evaluating_rules(record_fields: dict[str, Any]) -> None:
+    decision = decide(person(**record_fields, anonymised=True), CNIL, NOW, facts=RecordFacts(suppressed=True))
+
+    assert (decision.action, decision.in_effect, decision.findings, decision.evaluated) == (
+        Action.KEEP,
+        Action.ANONYMISE,
+        (),
+        (),
+    )
+    assert not decision.changes
+
+
+@pytest.mark.parametrize(
+    ("facts", "legal_hold", "action"),
+    [
+        (RecordFacts(suppressed=True), False, Action.ANONYMISE),
+        (RecordFacts(suppressed=True), True, Action.RESTRICT_ALL),  # Art 17(3)(e) caps the re-erasure too
+        (RecordFacts(), False, Action.KEEP),
+    ],
+)
+def test_a_suppressed_person_who_reappears_is_erased_again(
+    facts: RecordFacts, legal_hold: bool, action: Action
+) -> None:
+    record = person(lifecycle="prospect", last_activity_at=at(2024, 11, 1), legal_hold=legal_hold)
+
+    decision = decide(record, CNIL, NOW, facts=facts)
+
+    assert decision.action is action
+    fired = {f.rule_id: f for f in decision.findings}
+    assert ("suppression" in fired) is facts.suppressed
+    if facts.suppressed:
+        assert fired["suppression"].facts == {"list": "suppression", "match": "email_hmac"}
+        assert "Art 17(1)" in fired["suppression"].legal_basis
+
+
+def test_facts_default_to_nothing_known() -> None:
+    record = person(lifecycle="prospect", last_activity_at=at(2024, 11, 1))
+    assert decide(record, CNIL, NOW) == decide(record, CNIL, NOW, facts=RecordFacts())
 
 
 @pytest.mark.parametrize(
@@ -182,15 +240,38 @@ def test_prefilter_query_ors_the_groups_of_every_rule_after_a_cursor() -> None:
 
     assert query.everything is False
     assert query.since == {"contact": "2024-11-22T00:00:00Z"}
-    assert ((Condition("erasure_requested", Op.EQ, True),)) in query.prefilters
-    assert len(query.prefilters) == len(set(query.prefilters)) == 6
+    assert (Condition("erasure_requested", Op.EQ, True), Condition("anonymised", Op.EQ, False)) in query.prefilters
+    # 1 erasure + 2 prospect + 1 customer + 3 former customer + 1 minor
+    assert len(query.prefilters) == len(set(query.prefilters)) == 8
     assert matches(person(**STALE_PROSPECT), query.prefilters)
+    assert matches(person(birthdate=dt.date(2010, 5, 1)), query.prefilters)
     assert not matches(person(lifecycle="prospect", last_activity_at=at(2024, 1, 1)), query.prefilters)
 
 
-def test_prefilter_query_without_cursor_pushes_down_because_caps_never_act_alone() -> None:
+def test_anonymised_records_are_not_pulled_again_by_the_erasing_rules() -> None:
+    query = prefilter_query(CNIL, NOW, {"contact": "2024-11-22T00:00:00Z"})
+    assert not matches(person(**STALE_PROSPECT, anonymised=True), query.prefilters)
+    assert not matches(person(erasure_requested=True, anonymised=True), query.prefilters)
+
+
+def test_first_sweep_pulls_everything_because_consent_and_note_rules_rely_on_the_cursor() -> None:
     query = prefilter_query(CNIL, NOW, None)
-    assert (query.everything, query.since, len(query.prefilters)) == (False, None, 6)
+    assert (query.everything, query.since) == (True, None)
+
+
+def test_caps_never_act_alone_so_they_add_no_prefilter() -> None:
+    policy = load_policy(
+        {
+            "extends": "cnil",
+            "rules": [
+                {"id": rule_id, "enabled": False}
+                for rule_id in ("consent-proof-email", "consent-withdrawn-email", "sensitive-note", "suppression")
+            ],
+        },
+        source="test",
+    )
+    query = prefilter_query(policy, NOW, None)
+    assert (query.everything, len(query.prefilters)) == (False, 8)
 
 
 class EveryoneRule(RuleBase):
@@ -199,7 +280,7 @@ class EveryoneRule(RuleBase):
     kind: Literal["everyone"] = "everyone"
     legal_basis: str = "test basis"
 
-    def evaluate(self, record: PersonRecord, now: dt.datetime) -> Finding | None:
+    def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
         return self.finding(Action.RESTRICT_EMAIL, "every record", {})
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
@@ -229,4 +310,28 @@ def test_a_rule_relying_on_changes_pulls_everything_only_without_a_cursor(
 ) -> None:
     policy = Policy((*CNIL.rules, ChangedOnlyRule(id="changed")), source="test")
     query = prefilter_query(policy, NOW, since)
-    assert (query.everything, len(query.prefilters)) == (everything, 0 if everything else 6)
+    assert (query.everything, len(query.prefilters)) == (everything, 0 if everything else 8)
+
+
+@pytest.mark.parametrize(
+    "record_fields",
+    [{}, {**STALE_PROSPECT}, {**STALE_PROSPECT, "legal_hold": True}, {"anonymised": True}],
+)
+def test_every_decision_names_the_policy_version(record_fields: dict[str, Any]) -> None:
+    assert decide(person(**record_fields), CNIL, NOW).policy_hash == CNIL.hash
+
+
+def test_a_decision_never_shows_new_field_values_in_its_repr() -> None:
+    record = person(notes={"description": "Budget OK. Client très pénible."})
+    decision = decide(record, CNIL, NOW)
+
+    assert decision.values == {"notes.description": "Budget OK. [redacted]"}
+    assert "Budget" not in repr(decision) and "redacted]" not in repr(decision)
+    assert repr(decision).startswith("Decision(record_ref='local:contact:c-0001', action=<Action.REDACT_NOTE")
+
+
+def test_a_kept_decision_has_no_values_to_change() -> None:
+    decision = decide(person(), CNIL, NOW)
+    assert decision.values == {}
+    with pytest.raises(TypeError):
+        decision.values["x"] = "y"  # the shared default is read-only on purpose

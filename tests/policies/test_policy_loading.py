@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from gomme.policies.policy import (
     load_policy,
     load_policy_file,
 )
-from gomme.policies.rules import ErasureRequestRule, LegalHoldRule, RetentionRule
+from gomme.policies.rules import ErasureRequestRule, LegalHoldRule, RetentionRule, RuleBase
 
 
 def policy_from_toml(text: str) -> Policy:
@@ -37,7 +38,18 @@ def test_cnil_pack_holds_the_cnil_defaults() -> None:
 
     assert available_packs() == ("cnil",)
     assert pack.source == "pack:cnil"
-    assert set(rules) == {"erasure-request", "retention-prospect", "retention-former-customer", "legal-hold"}
+    assert set(rules) == {
+        "erasure-request",
+        "retention-prospect",
+        "retention-former-customer",
+        "retention-customer",
+        "legal-hold",
+        "suppression",
+        "consent-withdrawn-email",
+        "consent-proof-email",
+        "minor",
+        "sensitive-note",
+    }
     erasure, prospect, former = (
         rules["erasure-request"],
         rules["retention-prospect"],
@@ -59,6 +71,23 @@ def test_cnil_pack_holds_the_cnil_defaults() -> None:
         Action.ANONYMISE,
     )
     assert isinstance(rules["legal-hold"], LegalHoldRule)
+    defaults = {rule_id: getattr(rule, "action", None) for rule_id, rule in rules.items() if not rule.caps}
+    assert defaults == {
+        "erasure-request": Action.ANONYMISE,
+        "retention-prospect": Action.ANONYMISE,
+        "retention-former-customer": Action.ANONYMISE,
+        "retention-customer": Action.ANONYMISE,
+        "suppression": Action.ANONYMISE,
+        "consent-withdrawn-email": Action.RESTRICT_EMAIL,
+        "consent-proof-email": Action.RESTRICT_EMAIL,
+        "minor": Action.RESTRICT_ALL,
+        "sensitive-note": Action.REDACT_NOTE,
+    }
+
+
+@pytest.mark.parametrize("rule", load_pack("cnil").rules, ids=lambda rule: rule.id)
+def test_every_cnil_rule_cites_an_article_or_cnil_guidance(rule: RuleBase) -> None:
+    assert re.search(r"Art \d+|CNIL", rule.legal_basis), rule.legal_basis
 
 
 def test_extending_a_pack_overrides_params_by_id_and_keeps_the_rest() -> None:
@@ -75,13 +104,13 @@ def test_extending_a_pack_overrides_params_by_id_and_keeps_the_rest() -> None:
 
     assert isinstance(prospect, RetentionRule)
     assert (prospect.after.text, prospect.action, prospect.lifecycle) == ("P2Y", Action.DELETE, "prospect")
-    assert len(policy.rules) == 4
+    assert len(policy.rules) == len(load_pack("cnil").rules) == 10
 
 
 def test_enabled_false_disables_an_inherited_rule() -> None:
     policy = policy_from_toml('extends = "cnil"\n[[rules]]\nid = "legal-hold"\nenabled = false\n')
     assert "legal-hold" not in policy.rule_ids
-    assert len(policy.rules) == 3
+    assert len(policy.rules) == 9
 
 
 def test_a_policy_can_add_its_own_rules_and_disable_its_own_drafts() -> None:
@@ -128,16 +157,19 @@ def test_every_validation_error_is_reported_at_once_with_its_path() -> None:
         "rules[1].lifecycle: Input should be 'prospect', 'customer', 'former_customer' or 'unknown'",
         "rules[1].cutoff: unknown parameter (allowed: action, after, clock, description, enabled, id, kind, "
         "legal_basis, lifecycle)",
-        "rules[2].kind: unknown rule kind 'teleport' (one of: erasure_request, legal_hold, retention)",
+        "rules[2].kind: unknown rule kind 'teleport' (one of: consent_proof, consent_withdrawn, erasure_request, "
+        "legal_hold, match, minor, retention, sensitive_note, suppression)",
         "rules[3].id: required: a non-empty string",
         "rules[4].id: duplicate rule id 'r0'",
         "rules[5].action: must be one of: anonymise, delete (got 'restrict_email')",
         "rules[6].id: no inherited rule 'no-such-rule' to disable (inherited: erasure-request, retention-prospect, "
-        "retention-former-customer, legal-hold)",
+        "retention-former-customer, retention-customer, legal-hold, suppression, consent-withdrawn-email, "
+        "consent-proof-email, minor, sensitive-note)",
         "rules[7].enabled: must be true or false",
         "rules[8].after: required",
         "rules[9].kind: cannot change the kind of inherited rule 'retention-prospect' (retention); use a new id",
-        "rules[10].kind: required (one of: erasure_request, legal_hold, retention)",
+        "rules[10].kind: required (one of: consent_proof, consent_withdrawn, erasure_request, legal_hold, match, "
+        "minor, retention, sensitive_note, suppression)",
     ]
 
 
@@ -247,12 +279,18 @@ def test_canonical_form_lists_rules_by_id_with_defaults_filled_in() -> None:
     canonical = load_pack("cnil").canonical()
 
     assert [rule["id"] for rule in canonical["rules"]] == [
+        "consent-proof-email",
+        "consent-withdrawn-email",
         "erasure-request",
         "legal-hold",
+        "minor",
+        "retention-customer",
         "retention-former-customer",
         "retention-prospect",
+        "sensitive-note",
+        "suppression",
     ]
-    assert canonical["rules"][3] == {
+    assert canonical["rules"][7] == {
         "id": "retention-prospect",
         "kind": "retention",
         "lifecycle": "prospect",

@@ -166,17 +166,16 @@ def test_clock_and_legal_basis_default_per_lifecycle(lifecycle: str, clock: str,
 
 def test_prospect_prefilter_groups_push_the_cutoff_down() -> None:
     cutoff = at(2021, 11, 23)
-    prospect = Condition("lifecycle", Op.EQ, Lifecycle.PROSPECT)
+    prospect, live = Condition("lifecycle", Op.EQ, Lifecycle.PROSPECT), Condition("anonymised", Op.EQ, False)
     assert PROSPECT.prefilters(NOW) == (
-        (prospect, Condition("last_activity_at", Op.LT, cutoff)),
-        (prospect, Condition("last_activity_at", Op.IS_NULL), Condition("created_at", Op.LT, cutoff)),
+        (prospect, live, Condition("last_activity_at", Op.LT, cutoff)),
+        (prospect, live, Condition("last_activity_at", Op.IS_NULL), Condition("created_at", Op.LT, cutoff)),
     )
 
 
 def test_customer_prefilter_needs_an_ended_contract() -> None:
-    assert CUSTOMER.prefilters(NOW) == (
-        (Condition("lifecycle", Op.EQ, Lifecycle.CUSTOMER), Condition("contract_end", Op.LT, dt.date(2021, 11, 23))),
-    )
+    customer, live = Condition("lifecycle", Op.EQ, Lifecycle.CUSTOMER), Condition("anonymised", Op.EQ, False)
+    assert CUSTOMER.prefilters(NOW) == ((customer, live, Condition("contract_end", Op.LT, dt.date(2021, 11, 23))),)
 
 
 def test_former_customer_prefilter_selects_each_fallback_clock() -> None:

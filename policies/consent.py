@@ -1,0 +1,147 @@
+"""Consent kinds: a withdrawn consent the CRM still ignores, and marketing consent that cannot be proven."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+from pydantic import Field, model_validator
+
+from gomme.connectors.base import FilterGroup
+from gomme.connectors.changes import Action
+from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, PersonRecord
+from gomme.policies.decision import Finding
+from gomme.policies.facts import NO_FACTS, RecordFacts
+from gomme.policies.rule import RestrictingAction, RuleBase, utc
+
+Channel = Literal["email", "phone", "sms"]
+ProofField = Literal["captured_at", "source", "double_opt_in_at"]
+# The OptOuts flag that stops each channel; gomme has no restriction narrower than restrict_all for phones.
+_OPT_OUT_FLAG: Mapping[str, str] = {"email": "email", "phone": "phone", "sms": "phone"}
+
+
+class _ChannelRule(RuleBase):
+    """A rule about one channel's consents; its action defaults to restrict_email on the email channel only."""
+
+    channel: Channel = "email"
+    purposes: tuple[str, ...] = Field(default=("marketing",), min_length=1)
+    action: RestrictingAction
+
+    @classmethod
+    def defaults(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"action": Action.RESTRICT_EMAIL.value} if params.get("channel", "email") == "email" else {}
+
+    @model_validator(mode="after")
+    def _action_fits_channel(self) -> Self:
+        if self.channel != "email" and self.action is Action.RESTRICT_EMAIL:
+            raise ValueError(f"action restrict_email does not stop the {self.channel} channel (use restrict_all)")
+        return self
+
+    def _opted_out(self, record: PersonRecord) -> bool:
+        opted_out: bool = getattr(record.opt_outs, _OPT_OUT_FLAG[self.channel])
+        return opted_out
+
+    def _consents(self, record: PersonRecord) -> list[Consent]:
+        return [c for c in record.consents if c.channel == self.channel and c.purpose in self.purposes]
+
+    def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
+        return ()  # consents are related rows: a change to them is a change to the record (cursor)
+
+
+class ConsentWithdrawnRule(_ChannelRule):
+    """Restrict a channel whose latest consent is an opt-out while the CRM's opt-out flag still allows it."""
+
+    kind: Literal["consent_withdrawn"] = "consent_withdrawn"
+    legal_basis: str = Field(
+        default="GDPR Art 7(3): consent withdrawn; Art 21(3): objection to direct marketing is absolute; CPCE L.34-5",
+        min_length=1,
+    )
+    description: str = "stop a channel whose consent was withdrawn"
+
+    def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
+        consents = record.consents
+        if not any(c.status is ConsentStatus.OPT_OUT for c in consents) or self._opted_out(record):
+            return None
+        withdrawn = _withdrawal(self._consents(record))
+        if withdrawn is None:
+            return None
+        when = "unknown" if withdrawn.captured_at is None else utc(withdrawn.captured_at).date().isoformat()
+        reason = f"{self.channel} consent for {withdrawn.purpose} withdrawn ({when}) but the channel is not opted out"
+        flag = f"opt_outs.{_OPT_OUT_FLAG[self.channel]}"
+        return self.finding(
+            self.action,
+            reason,
+            {"channel": self.channel, "purpose": withdrawn.purpose, "withdrawn": when, "flag": flag},
+        )
+
+
+def _withdrawal(consents: list[Consent]) -> Consent | None:
+    """The opt-out no later opt-in supersedes; an undated opt-out is never superseded (the safe reading)."""
+    opt_outs = [c for c in consents if c.status is ConsentStatus.OPT_OUT]
+    if not opt_outs:
+        return None
+    dated_ins = [utc(c.captured_at) for c in consents if c.status is ConsentStatus.OPT_IN and c.captured_at]
+    latest_in = max(dated_ins, default=None)
+    for consent in opt_outs:
+        if latest_in is None or consent.captured_at is None or utc(consent.captured_at) >= latest_in:
+            return consent
+    return None
+
+
+class ConsentProofRule(_ChannelRule):
+    """Restrict marketing on a channel when no opt-in consent carries its proof (capture date and source).
+
+    B2B contacts on a configured basis (legitimate interest) and customers under the soft opt-in of
+    CPCE L.34-5 (analogous products) are exempt; audiences not listed (by default `unknown`) are not judged.
+    """
+
+    kind: Literal["consent_proof"] = "consent_proof"
+    legal_basis: str = Field(
+        default="GDPR Art 7(1): the controller must be able to demonstrate consent; CPCE L.34-5 and CNIL guidance "
+        "on email prospecting: B2C marketing needs prior consent",
+        min_length=1,
+    )
+    description: str = "restrict marketing without a provable consent"
+    required: tuple[ProofField, ...] = Field(default=("captured_at", "source"), min_length=1)
+    audiences: tuple[Audience, ...] = (Audience.B2C, Audience.B2B)
+    b2b_exempt_bases: tuple[LegalBasis, ...] = (LegalBasis.LEGITIMATE_INTEREST,)
+    exempt_lifecycles: tuple[Lifecycle, ...] = (Lifecycle.CUSTOMER,)
+
+    def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
+        audience = record.audience
+        if (
+            audience not in self.audiences
+            or (audience == Audience.B2B and record.legal_basis in self.b2b_exempt_bases)
+            or record.lifecycle in self.exempt_lifecycles
+            or self._opted_out(record)
+        ):
+            return None
+        opt_ins = [c for c in self._consents(record) if c.status is ConsentStatus.OPT_IN] if record.consents else []
+        missing = _missing_proof(opt_ins, self.required)
+        if not missing:
+            return None
+        purposes = "/".join(self.purposes)
+        if opt_ins:
+            reason = f"{audience} contact's {self.channel} opt-in for {purposes} has no {' or '.join(missing)}"
+        else:
+            reason = f"{audience} contact has no {self.channel} opt-in consent for {purposes}"
+        facts_ = {
+            "channel": self.channel,
+            "audience": str(audience),
+            "legal_basis": str(record.legal_basis),
+            "missing": ",".join(missing) if opt_ins else "opt_in",
+        }
+        return self.finding(self.action, reason, facts_)
+
+
+def _missing_proof(opt_ins: list[Consent], required: tuple[str, ...]) -> tuple[str, ...]:
+    """Nothing when one opt-in holds every required proof field; else what the most complete one lacks."""
+    best: tuple[str, ...] = required
+    for consent in opt_ins:
+        lacking = tuple(name for name in required if not getattr(consent, name))
+        if not lacking:
+            return ()
+        if len(lacking) < len(best):
+            best = lacking
+    return best

@@ -1,0 +1,86 @@
+"""Text handling for the scanner: length-preserving accent/case folding, sentences, and redaction."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+Span = tuple[int, int]
+
+_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”»)\]]*\s+|\s*\n\s*")
+# A full stop after these words (folded) ends an abbreviation, not a sentence.
+_ABBREVIATIONS = frozenset(
+    {"m", "mr", "mrs", "ms", "dr", "st", "mme", "mlle", "me", "pr", "prof", "hr", "fr", "z.b", "bzw", "ca", "vs"}
+    | {"e.g", "i.e", "approx", "tel", "n°", "no", "nr", "inc", "ltd", "co", "corp", "dept", "ggf", "usw", "vgl"}
+)
+_LAST_WORD = re.compile(r"([\w.°]+)[.]$")
+
+
+def _folding_table() -> bytes:
+    """Latin-1 byte → ASCII byte: letters lowered without accents, digits kept, everything else a space."""
+    table = bytearray(range(256))
+    for code in range(256):
+        base = unicodedata.normalize("NFD", chr(code).lower())[0]
+        base = {"ß": "s", "æ": "a", "ø": "o", "ð": "d", "þ": "t"}.get(base, base)
+        table[code] = ord(base) if base.isascii() and base.isalnum() else ord(" ")
+    return bytes(table)
+
+
+FOLDING_TABLE = _folding_table()
+
+
+def fold_bytes(text: str) -> bytes:
+    """`Rue de l'Église !` → `rue de l eglise  `: one byte per character, so spans carry over as they are.
+
+    Only letters and digits survive (lowered, accents removed); punctuation and anything outside Latin-1
+    (œ, ł, emoji…) become spaces. The lexicons are Latin-1, and one C pass keeps the scanner fast.
+    """
+    return text.encode("latin-1", "replace").translate(FOLDING_TABLE)
+
+
+def fold(text: str) -> str:
+    """`fold_bytes` as text."""
+    return fold_bytes(text).decode("ascii")
+
+
+@functools.lru_cache(maxsize=64)  # a note is split when scanned, then again when redacted
+def sentences(text: str) -> tuple[Span, ...]:
+    """Sentence spans (without the separating whitespace): split after . ! ? … and at line breaks."""
+    spans: list[Span] = []
+    start = 0
+    for boundary in _BOUNDARY.finditer(text):
+        end = boundary.start()
+        if text[end - 1] == "." and "\n" not in boundary.group():
+            last = _LAST_WORD.search(text, start, end)
+            if last is not None and last.group(1).lower() in _ABBREVIATIONS:
+                continue
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = boundary.end()
+    if text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    return tuple(spans)
+
+
+def sentences_holding(text: str, spans: Iterable[Span]) -> list[Span]:
+    """The sentences that overlap at least one span, in text order."""
+    wanted = sorted(spans)
+    return [s for s in sentences(text) if any(a < s[1] and b > s[0] for a, b in wanted)]
+
+
+def redact_note(text: str, spans: Sequence[Span], marker: str = "[redacted]") -> str:
+    """`text` with each sentence holding a span replaced by `marker`; everything else stays as written."""
+    return replace_sentences(text, sentences_holding(text, spans), marker)
+
+
+def replace_sentences(text: str, held: Sequence[Span], marker: str) -> str:
+    """`text` with the given sentence spans (in order, from `sentences_holding`) replaced by `marker`."""
+    pieces: list[str] = []
+    position = 0
+    for start, end in held:
+        pieces += [text[position:start], marker]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)

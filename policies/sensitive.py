@@ -1,0 +1,94 @@
+"""The `sensitive_note` kind: redact the sentences of free-text notes that hold Art 9/Art 10 data or insults."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+
+from gomme.connectors.base import FilterGroup
+from gomme.connectors.changes import Action
+from gomme.connectors.records import PersonRecord
+from gomme.policies.decision import Finding
+from gomme.policies.facts import NO_FACTS, RecordFacts
+from gomme.policies.notes.lexicon import ARTICLES, Category
+from gomme.policies.notes.scanner import NoteMatch, scanner
+from gomme.policies.notes.text import replace_sentences, sentences_holding
+from gomme.policies.rule import RuleBase, one_of
+
+Language = Literal["fr", "en", "de"]
+RedactingAction = Annotated[Action, BeforeValidator(one_of(Action.REDACT_NOTE))]
+
+
+class SensitiveNoteRule(RuleBase):
+    """Redact note sentences with special-category, criminal or insulting content; the evidence never quotes them."""
+
+    kind: Literal["sensitive_note"] = "sensitive_note"
+    legal_basis: str = Field(
+        default="GDPR Art 9(1) (special categories) and Art 10 (criminal data): no exception applies to a sales "
+        "CRM; Art 5(1)(c) minimisation; CNIL « Zones bloc-notes et commentaires » (28 Feb 2019): notes stay "
+        "objective, never insulting, without sensitive data",
+        min_length=1,
+    )
+    description: str = "redact sensitive sentences in notes"
+    action: RedactingAction = Action.REDACT_NOTE
+    languages: tuple[Language, ...] = Field(default=("fr", "en", "de"), min_length=1)
+    categories: tuple[Category, ...] = Field(default=tuple(Category), min_length=1)
+    fields: tuple[str, ...] = ()  # note fields to scan; empty = every note field
+    marker: str = Field(default="[redacted]", min_length=1)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Load and compile the lexicons with the policy, so `decide` itself never reads a file."""
+        _ = self._scan_notes
+
+    @cached_property
+    def _scan_notes(self) -> Callable[[Mapping[str, str]], dict[str, list[NoteMatch]]]:
+        """The matches per note field, as one closure: this runs on every record with notes."""
+        scanner_ = scanner(tuple(self.languages), tuple(self.categories))
+        suspect, scan, fields = scanner_.suspect, scanner_.scan, frozenset(self.fields)
+
+        def scan_notes(notes: Mapping[str, str]) -> dict[str, list[NoteMatch]]:
+            found: dict[str, list[NoteMatch]] = {}
+            for name, text in notes.items():
+                if text and (not fields or name in fields) and suspect(text) and (matches := scan(text)):
+                    found[name] = matches
+            return found
+
+        return scan_notes
+
+    def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
+        notes = record.notes
+        if not notes:
+            return None
+        found = self._scan_notes(notes)
+        return self._finding(notes, found) if found else None
+
+    def _finding(self, notes: Mapping[str, str], found: dict[str, list[NoteMatch]]) -> Finding:
+        values: dict[str, str] = {}
+        count = 0
+        for name, matches in found.items():
+            text = notes[name]
+            held = sentences_holding(text, [m.span for m in matches])
+            count += len(held)
+            values[f"notes.{name}"] = replace_sentences(text, held, self.marker)
+        categories = sorted({m.category for ms in found.values() for m in ms})
+        languages = sorted({m.language for ms in found.values() for m in ms})
+        articles = sorted({ARTICLES[c] for c in categories})
+        fields = ", ".join(sorted(found))
+        reason = (
+            f"{count} sentence(s) in note {fields} with {', '.join(categories)} content ({'; '.join(articles)}): redact"
+        )
+        facts = {
+            "fields": ",".join(sorted(found)),
+            "categories": ",".join(categories),
+            "languages": ",".join(languages),
+            "sentences": str(count),
+            "articles": "; ".join(articles),
+        }
+        return self.finding(self.action, reason, facts, values)
+
+    def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
+        return ()  # notes are text: only a new or edited note can newly hold sensitive content
