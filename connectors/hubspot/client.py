@@ -101,6 +101,7 @@ class CallStats:
     """What the connector asked of HubSpot: calls per endpoint (attempts), 429s received, retries."""
 
     calls: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)  # HTTP status, or "network" when none came back
     rate_limited: int = 0
     retries: int = 0
 
@@ -217,12 +218,14 @@ class Transport:
         except _API_ERRORS as exc:
             headers: Mapping[str, str] = getattr(exc, "headers", None) or {}
             self._limiter.observe(headers)
-            raise self._classify(
-                endpoint, int(getattr(exc, "status", 0) or 0), getattr(exc, "body", None), headers
-            ) from None
+            status = int(getattr(exc, "status", 0) or 0)
+            self.stats.statuses[str(status) if status else "network"] += 1
+            raise self._classify(endpoint, status, getattr(exc, "body", None), headers) from None
         except _NETWORK_ERRORS as exc:
+            self.stats.statuses["network"] += 1
             # The exception text can hold the URL (an email, for preference calls): only its type is kept.
             raise RetryableError(f"HubSpot {endpoint}: network error ({type(exc).__name__})") from None
+        self.stats.statuses[str(raw.status)] += 1
         self._limiter.observe(raw.headers)
         return Response(raw.status, json.loads(data) if data else None, raw.headers)
 

@@ -96,6 +96,10 @@ class HubSpotConnector:
     def stats(self) -> CallStats:
         return self._transport.stats
 
+    def usage(self) -> dict[str, Any]:
+        """API calls by HTTP status since the connector was opened, for the daemon's metrics (jobs/metrics.py)."""
+        return {"calls": dict(self._transport.stats.statuses), "budget_remaining": self.limiter.daily_remaining}
+
     def close(self) -> None:
         self._transport.close()
 

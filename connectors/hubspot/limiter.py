@@ -97,6 +97,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.buckets = {window.name: TokenBucket(window, fraction, clock()) for window in windows}
         self.waited = 0.0
+        self.daily_remaining: int | None = None  # the last X-HubSpot-RateLimit-Daily-Remaining seen
 
     @classmethod
     def for_hubspot(
@@ -148,6 +149,8 @@ class RateLimiter:
             now = self._clock()
             for name, header in pairs:
                 value = _header(headers, header)
+                if name == "daily" and value is not None:
+                    self.daily_remaining = value
                 if value is not None and name in self.buckets:
                     self.buckets[name].observe_remaining(value, now)
 

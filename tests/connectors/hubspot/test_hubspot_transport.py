@@ -173,3 +173,12 @@ def test_a_sweep_through_ten_percent_faults_still_lands_every_change(hubspot: Fa
     assert all(result.outcome is Outcome.APPLIED for result in results)
     assert all((hubspot.portal.get(i) or {}).get("lastname") == "ANONYMISED" for i in seeded)
     assert sum(hubspot.faults_done.values()) > 0
+
+
+def test_usage_reports_calls_by_status_and_the_daily_allowance_left(connector: HubSpotConnector) -> None:
+    from gomme.connectors.base import PullQuery
+
+    list(connector.pull(PullQuery()))
+    usage = connector.usage()
+    assert usage["calls"].get("200", 0) >= 1 and set(usage["calls"]) <= {"200", "207", "429", "network"}
+    assert usage["budget_remaining"] is None or usage["budget_remaining"] > 0
