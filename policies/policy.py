@@ -97,6 +97,9 @@ def load_policy_file(path: str | Path) -> Policy:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError([PolicyIssue("", f"invalid TOML: {exc}")], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError([PolicyIssue("", f"not UTF-8 text (byte {exc.start}); TOML files must be UTF-8")],
+                          str(path)) from None
     return load_policy(data, source=str(path))
 
 

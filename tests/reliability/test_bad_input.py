@@ -126,3 +126,15 @@ def test_any_import_file_gets_a_clear_outcome(tmp_path: Path, suffix: str, conte
     result = runner.invoke(app, ["--config", str(config), "local", "import", str(path)])
     assert result.exit_code in (0, 1, 2), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300) | st.text(alphabet=string.printable + "éà€😀", max_size=300) | st.sampled_from([
+    '[[rules]]\nid = "x"\nkind = "retention"\nafter = "3y"\n', 'extends = "nope"\n', "[[rules]]\nkind = 5\n",
+    'extends = "cnil"\n[[rules]]\nid = "minor"\nages = { XX = "old" }\n', '[[rules]]\nid="m"\nkind="match"\n']))
+def test_any_policy_file_gets_exit_0_or_2_never_a_traceback(tmp_path: Path, content: bytes | str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = runner.invoke(app, ["policy", "check", str(path)])
+    assert result.exit_code in (0, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
