@@ -1,7 +1,9 @@
 """A sweep: pull → decide → plan → (dry run: stop) → apply → audit, streaming in bounded batches.
 
-Planning stores changes as `planned` (never personal data: keys, a sealed id, action, rule) so the
-blast-radius guard can judge the whole plan before the first CRM write, without holding it in memory.
+Every change is stored `planned` (never personal data: keys, a sealed id, action, rule), then
+`pending` just before its CRM write. Without a blast-radius guard each batch is written as soon as
+it is planned; with one, the stored plan is judged whole before the first write, without holding it
+in memory, and each record is re-read just before its batch is written.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import structlog
 
 from gomme.connectors.errors import ConnectorError
 from gomme.connectors.records import PersonRecord
-from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending
+from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending, write_and_settle
 from gomme.jobs.context import RunContext
 from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.guard import ChangeLimitValue
@@ -84,6 +86,10 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
     query = prefilter_query(ctx.policy, ctx.now, since)
     if options.limit is not None:
         query = replace(query, limit=options.limit)
+    # Without a blast-radius guard nothing needs the whole plan first: each batch is written as soon as
+    # it is planned, from the records just read (no re-read). With a guard, the plan is stored, judged
+    # whole, then applied batch by batch with a re-read of each record just before its write.
+    streaming = options.apply and options.max_changes is None
     pulled = ctx.connector.pull(query)
     for batch in _batched(pulled, ctx.batch_size):
         items = _plan_batch(ctx, batch, report)
@@ -92,6 +98,9 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
         if options.apply and items:
             with session(ctx.engine) as db:
                 record_plan(db, report.run_id, [item.change for item in items], ctx.keyring, stamp(ctx.clock()))
+            if streaming:
+                for result in write_and_settle(ctx, [item.change for item in items]):
+                    report.outcome.add(result.outcome)
         if ctx.should_stop():
             return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")
     if options.max_changes is not None and not options.max_changes.allows(report.planned, _size(ctx, report)):
@@ -99,9 +108,10 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
         return _abandon(ctx, report, RunStatus.ABORTED, "BLAST_RADIUS")
     if not options.apply:
         return RunStatus.SUCCEEDED
-    report.outcome, finished = apply_planned(ctx, report.run_id)
-    if not finished:
-        return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")
+    if not streaming:
+        report.outcome, finished = apply_planned(ctx, report.run_id)
+        if not finished:
+            return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")
     if options.limit is None and pulled.cursor is not None:
         with session(ctx.engine) as db:
             save_cursor(db, ctx.connector.name, pulled.cursor, stamp(ctx.clock()))

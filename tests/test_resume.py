@@ -16,6 +16,7 @@ from gomme.connectors.changes import ChangeResult, PlannedChange
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import demo_people
 from gomme.jobs.context import RunContext
+from gomme.jobs.guard import ChangeLimitValue
 from gomme.jobs.sweep import SweepOptions, sweep
 from gomme.state.audit import verify
 from gomme.state.keys import Keyring
@@ -89,16 +90,26 @@ def test_next_run_finishes_a_crashed_apply_with_one_audit_entry_each(
     assert third.planned == 0 and third.resumed.applied == 0
 
 
+@pytest.mark.parametrize(
+    ("options", "stop_at_poll"),
+    [
+        # Streaming: polled after resume, then after each planned-and-written batch of 20 records.
+        (SweepOptions(apply=True), 3),
+        # Guarded: the whole plan is stored first, then polled before each apply batch.
+        (SweepOptions(apply=True, max_changes=ChangeLimitValue(count=1000)), 7),
+    ],
+    ids=["streaming", "guarded"],
+)
 def test_stop_request_interrupts_between_batches_and_the_rest_is_replanned(
-    tmp_path: Path, state_engine: Engine
+    tmp_path: Path, state_engine: Engine, options: SweepOptions, stop_at_poll: int
 ) -> None:
     crm = tmp_path / "crm.db"
     with LocalConnector("crm", crm) as connector:
         connector.add(demo_people(NOW))
         calls = iter(range(1000))
         ctx = RunContext(connector=connector, policy=retention_policy(), engine=state_engine, keyring=KEYRING,
-                         now=NOW, actor="test", batch_size=20, should_stop=lambda: next(calls) >= 7)
-        first = sweep(ctx, SweepOptions(apply=True), lambda item: None)
+                         now=NOW, actor="test", batch_size=20, should_stop=lambda: next(calls) >= stop_at_poll)
+        first = sweep(ctx, options, lambda item: None)
         second = sweep(_context(connector, state_engine), SweepOptions(apply=True), lambda item: None)
     assert first.status is RunStatus.INTERRUPTED
     assert 0 < first.outcome.applied < 69
