@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import structlog
 
+from gomme.connectors.changes import PlannedChange
 from gomme.connectors.errors import ConnectorError
 from gomme.connectors.records import PersonRecord
 from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending, write_and_settle
@@ -90,6 +91,7 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
     # it is planned, from the records just read (no re-read). With a guard, the plan is stored, judged
     # whole, then applied batch by batch with a re-read of each record just before its write.
     streaming = options.apply and options.max_changes is None
+    waiting: list[PlannedChange] = []  # planned, not yet written: at most one write batch, then flushed
     pulled = ctx.connector.pull(query)
     for batch in _batched(pulled, ctx.batch_size):
         items = _plan_batch(ctx, batch, report)
@@ -99,10 +101,13 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
             with session(ctx.engine) as db:
                 record_plan(db, report.run_id, [item.change for item in items], ctx.keyring, stamp(ctx.clock()))
             if streaming:
-                for result in write_and_settle(ctx, [item.change for item in items]):
-                    report.outcome.add(result.outcome)
+                waiting.extend(item.change for item in items)
+        if len(waiting) >= ctx.batch_size:
+            _write_waiting(ctx, report, waiting)
         if ctx.should_stop():
+            _write_waiting(ctx, report, waiting)
             return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")
+    _write_waiting(ctx, report, waiting)
     if options.max_changes is not None and not options.max_changes.allows(report.planned, _size(ctx, report)):
         log.warning("blast_radius_abort", run_id=report.run_id, planned=report.planned, limit=str(options.max_changes))
         return _abandon(ctx, report, RunStatus.ABORTED, "BLAST_RADIUS")
@@ -117,6 +122,14 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
             save_cursor(db, ctx.connector.name, pulled.cursor, stamp(ctx.clock()))
     failed = report.outcome.failed + report.resumed.failed
     return RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+
+
+def _write_waiting(ctx: RunContext, report: SweepReport, waiting: list[PlannedChange]) -> None:
+    """Write the changes planned so far in full write batches (sparse changes still fill a CRM call)."""
+    if waiting:
+        for result in write_and_settle(ctx, waiting):
+            report.outcome.add(result.outcome)
+        waiting.clear()
 
 
 def _size(ctx: RunContext, report: SweepReport) -> int:

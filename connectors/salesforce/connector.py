@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,7 +18,7 @@ from gomme.connectors.salesforce.reader import Reader
 from gomme.connectors.salesforce.settings import SalesforceSettings
 from gomme.connectors.salesforce.writer import Target, Writer
 
-_REMEMBERED = 5_000  # re-read records kept for the apply that follows them (ids, Individual, consent rows)
+_REMEMBERED = 50_000  # records just read, kept for the apply that follows them (ids, Individual, consent rows)
 
 
 class SalesforceConnector:
@@ -77,7 +77,22 @@ class SalesforceConnector:
         self.client.close()
 
     def pull(self, query: PullQuery) -> Pulled:
-        return Pulled(self._reader.pull(query))
+        """Streams records; the most recent ones are remembered for an `apply` that follows, saving a query."""
+        return Pulled(self._remembering(self._reader.pull(query)))
+
+    def _remembering(
+        self, records: Generator[PersonRecord, None, dict[str, str]]
+    ) -> Generator[PersonRecord, None, dict[str, str]]:
+        while True:
+            try:
+                record = next(records)
+            except StopIteration as done:
+                cursor: dict[str, str] = done.value
+                return cursor
+            self._recent[(record.object_type, record.id)] = Target.of(record, self.maps[record.object_type])
+            if len(self._recent) > _REMEMBERED:
+                del self._recent[next(iter(self._recent))]  # the oldest: dicts keep insertion order
+            yield record
 
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
         """Re-reads records; they are remembered for the `apply` that usually follows, saving a query."""
