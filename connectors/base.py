@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from gomme.connectors.changes import Action, ChangeResult, PlannedChange
 from gomme.connectors.records import PersonRecord
@@ -82,6 +82,19 @@ class Capabilities:
     pushdown: bool = True
     notes: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ClosedOnExit:
+    """`with connector:` closes it on the way out; the built-in connectors take this from here."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 @runtime_checkable

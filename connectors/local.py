@@ -8,12 +8,11 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from gomme.connectors.base import Capabilities, Pulled, PullQuery
+from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, PullQuery
 from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.connectors.errors import FatalError, RecordError, RetryableError
 from gomme.connectors.local_sql import (
@@ -47,7 +46,7 @@ _T = TypeVar("_T")
 # which is why the f-string SQL carries `noqa: S608` (ruff cannot see that the pieces are constants).
 
 
-class LocalConnector:
+class LocalConnector(ClosedOnExit):
     """A SQLite-file CRM implementing the `Connector` protocol; one user at a time per instance."""
 
     class Settings(BaseModel):
@@ -69,14 +68,6 @@ class LocalConnector:
         self.path = path
         self._clock = clock or _utc_now
         self._conn = _open(path)
-
-    def __enter__(self) -> LocalConnector:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
 
     @property
     def capabilities(self) -> Capabilities:

@@ -23,6 +23,7 @@ from gomme.connectors.records import Lifecycle, PersonRecord
 from gomme.connectors.synthetic import demo_people
 from gomme.state.db import make_engine
 from gomme.state.models import AuditEvent
+from tests.policy_fixture import RETENTION_POLICY_TOML
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
@@ -39,31 +40,6 @@ contract_end_field = "Contract_End__c"
 batch_size = 200
 bulk_threshold = 1000
 
-# Pinned here rather than `extends = "cnil"`, so that the oracle below stays the law this test checks.
-[[policy.rules]]
-id = "erasure-request"
-kind = "erasure_request"
-action = "anonymise"
-
-[[policy.rules]]
-id = "retention-prospect"
-kind = "retention"
-lifecycle = "prospect"
-clock = "last_activity"
-after = "P3Y"
-action = "anonymise"
-
-[[policy.rules]]
-id = "retention-former-customer"
-kind = "retention"
-lifecycle = "former_customer"
-clock = "contract_end"
-after = "P3Y"
-action = "anonymise"
-
-[[policy.rules]]
-id = "legal-hold"
-kind = "legal_hold"
 """
 
 
@@ -106,7 +82,7 @@ def org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     people = list(demo_people(NOW))
     ids = seed(fake, people)
     config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(state_url=state_url))
+    config.write_text(CONFIG.format(state_url=state_url) + RETENTION_POLICY_TOML)  # pinned: the oracle's law
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake.register(mock)
         yield Org(fake, people, ids, config, state_url)

@@ -8,10 +8,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from gomme.connectors.base import Capabilities, Condition, Pulled, PullQuery
+from gomme.connectors.base import Capabilities, ClosedOnExit, Condition, Pulled, PullQuery
 from gomme.connectors.changes import Action, ChangeResult, PlannedChange
 from gomme.connectors.errors import RecordError
 from gomme.connectors.hubspot.client import CallStats, Transport
@@ -34,7 +33,7 @@ _EMAIL_CACHE = 10_000  # addresses of recently read contacts, so restrict_* need
 _PREFERENCE_FIELDS = ("consents", "opt_outs.email")
 
 
-class HubSpotConnector:
+class HubSpotConnector(ClosedOnExit):
     """Contacts of one HubSpot portal, implementing the `Connector` protocol."""
 
     Settings = HubSpotSettings
@@ -73,14 +72,6 @@ class HubSpotConnector:
         self._schema: dict[str, PropertyInfo] | None = None
         self._with_preferences = settings.read_subscriptions
         self._emails: OrderedDict[str, str | None] = OrderedDict()
-
-    def __enter__(self) -> HubSpotConnector:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
 
     @property
     def capabilities(self) -> Capabilities:

@@ -6,10 +6,9 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from gomme.connectors.base import Capabilities, Pulled, PullQuery
+from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, PullQuery
 from gomme.connectors.changes import Action, ChangeResult, PlannedChange
 from gomme.connectors.records import PersonRecord
 from gomme.connectors.salesforce.client import Credentials, SalesforceClient, credentials
@@ -21,7 +20,7 @@ from gomme.connectors.salesforce.writer import Target, Writer
 _REMEMBERED = 50_000  # records just read, kept for the apply that follows them (ids, Individual, consent rows)
 
 
-class SalesforceConnector:
+class SalesforceConnector(ClosedOnExit):
     """Implements the `Connector` protocol on simple-salesforce; one org, one pooled session."""
 
     Settings = SalesforceSettings
@@ -46,14 +45,6 @@ class SalesforceConnector:
         self._reader = Reader(name, self.client, self.maps)
         self._writer = Writer(name, self.client, self.maps)
         self._recent: dict[tuple[str, str], Target] = {}
-
-    def __enter__(self) -> SalesforceConnector:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
 
     @property
     def capabilities(self) -> Capabilities:
