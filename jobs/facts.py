@@ -13,10 +13,10 @@ from gomme.state.suppression import SuppressionReason, suppressed
 
 
 def facts_for(ctx: RunContext, records: Sequence[PersonRecord]) -> dict[str, RecordFacts]:
-    """Record id → facts: whether the person's email is on the suppression list after an erasure.
+    """Record id → facts: whether the person's email is on the suppression list, and why.
 
-    One query per batch. An objection (Art 21(2)) suppresses marketing only: it does not make a
-    re-imported person erasable, so only erasure suppressions count here.
+    One query per batch. An erasure makes a re-imported person erasable again; an objection to direct
+    marketing (Art 21(2)) only keeps marketing off.
     """
     keys = {record.id: ctx.keyring.email_key(record.email) for record in records if record.email}
     if not keys:
@@ -24,9 +24,10 @@ def facts_for(ctx: RunContext, records: Sequence[PersonRecord]) -> dict[str, Rec
     with Session(ctx.engine) as db:
         listed = suppressed(db, keys.values())
     return {
-        record_id: RecordFacts(suppressed=True)
+        record_id: RecordFacts(suppressed=reason is SuppressionReason.ERASURE,
+                               objected=reason is SuppressionReason.OBJECTION)
         for record_id, key in keys.items()
-        if listed.get(key) is SuppressionReason.ERASURE
+        if (reason := listed.get(key)) is not None
     }
 
 

@@ -68,10 +68,13 @@ class SuppressionRule(RuleBase):
     action: ErasingAction = Action.ANONYMISE
 
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
-        if not facts.suppressed:
-            return None
-        reason = "email on the suppression list: the person was erased before and reappears"
-        return self.finding(self.action, reason, {"list": "suppression", "match": "email_hmac"})
+        if facts.suppressed:
+            reason = "email on the suppression list: the person was erased before and reappears"
+            return self.finding(self.action, reason, {"list": "suppression", "match": "email_hmac"})
+        if facts.objected:  # Art 21(3): marketing stops for good, whatever a later import says
+            reason = "email on the suppression list: the person objected to direct marketing and reappears"
+            return self.finding(Action.RESTRICT_EMAIL, reason, {"list": "objection", "match": "email_hmac"})
+        return None
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         return ()  # a re-import is a new or changed record: the incremental cursor brings it

@@ -291,9 +291,13 @@ def test_a_reimported_person_is_erased_again_by_the_suppression_rule(desk: Desk)
     assert event.action == "anonymise" and event.outcome == "applied"
 
 
-def test_an_objection_is_not_an_erasure_on_reimport(desk: Desk) -> None:
+def test_a_reimported_objector_gets_no_marketing_and_is_not_erased(desk: Desk) -> None:
     assert desk.run("request", "object", "--email", EMAIL, "--now")[0] == 0
     with LocalConnector("crm-a", desk.tmp / "a.db") as a:
         a.add([_person("a-9", email=EMAIL, lifecycle=Lifecycle.CUSTOMER)])
     assert desk.run("sweep", "--apply", "--connector", "crm-a")[0] == 0
-    assert not desk.records("crm-a")["a-9"].anonymised
+    again = desk.records("crm-a")["a-9"]
+    assert again.opt_outs.email and not again.anonymised and again.email == EMAIL
+    with Session(desk.engine()) as db:
+        event = db.exec(select(AuditEvent).where(AuditEvent.rule_id == "suppression")).one()
+    assert event.action == "restrict_email"
