@@ -92,8 +92,15 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
     # whole, then applied batch by batch with a re-read of each record just before its write.
     streaming = options.apply and options.max_changes is None
     waiting: list[PlannedChange] = []  # planned, not yet written: at most one write batch, then flushed
+    # A connector whose writes are cheaper in bigger jobs (Salesforce Bulk API 2.0) may ask for bigger batches;
+    # one that remembers what it pulled, to write without re-reading, says for how many records.
+    extra = ctx.connector.capabilities.extra
+    write_batch = max(ctx.batch_size, int(extra.get("write_batch", 0)))
+    remembers = int(extra.get("remembers", 0)) or None
+    read_since_write = 0
     pulled = ctx.connector.pull(query)
     for batch in _batched(pulled, ctx.batch_size):
+        read_since_write += len(batch)
         items = _plan_batch(ctx, batch, report)
         for item in items:
             sink(item)
@@ -102,8 +109,9 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
                 record_plan(db, report.run_id, [item.change for item in items], ctx.keyring, stamp(ctx.clock()))
             if streaming:
                 waiting.extend(item.change for item in items)
-        if len(waiting) >= ctx.batch_size:
+        if len(waiting) >= write_batch or (waiting and remembers and read_since_write >= remembers):
             _write_waiting(ctx, report, waiting)
+            read_since_write = 0
         if ctx.should_stop():
             _write_waiting(ctx, report, waiting)
             return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")

@@ -17,7 +17,9 @@ from gomme.connectors.salesforce.reader import Reader
 from gomme.connectors.salesforce.settings import SalesforceSettings
 from gomme.connectors.salesforce.writer import Target, Writer
 
-_REMEMBERED = 50_000  # records just read, kept for the apply that follows them (ids, Individual, consent rows)
+_REMEMBERED = 100_000  # records just read, kept for the apply that follows them (ids, Individual, consent rows)
+# Changes per write: a Bulk API 2.0 job costs about 5 calls whatever its size, so fewer, bigger jobs.
+_WRITE_BATCH = 10_000
 
 
 class SalesforceConnector(ClosedOnExit):
@@ -50,7 +52,8 @@ class SalesforceConnector(ClosedOnExit):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             actions=frozenset(Action), incremental=True, pushdown=True, notes=bool(self.settings.note_fields),
-            extra={"hard_delete": self.settings.hard_delete, "api_version": self.settings.api_version},
+            extra={"hard_delete": self.settings.hard_delete, "api_version": self.settings.api_version,
+                   "write_batch": _WRITE_BATCH, "remembers": _REMEMBERED},
         )  # fmt: skip
 
     @property
