@@ -7,7 +7,6 @@ import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -21,20 +20,26 @@ from gomme.state.db import make_engine, upgrade
 from gomme.state.keys import Keyring
 
 
-@dataclass(frozen=True, slots=True)
 class App:
-    """The wired application for one command invocation."""
+    """The wired application for one command invocation (or one daemon configuration)."""
 
-    config: Config
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._engine: Engine | None = None
+        self._keyring: Keyring | None = None
 
     def engine(self) -> Engine:
-        """The state engine, migrated to the current schema (migrations run on start)."""
-        engine = make_engine(self.config.state_url())
-        upgrade(engine)
-        return engine
+        """The state engine, migrated to the current schema on first use (migrations run on start, once)."""
+        if self._engine is None:
+            engine = make_engine(self.config.state_url())
+            upgrade(engine)
+            self._engine = engine
+        return self._engine
 
     def keyring(self) -> Keyring:
-        return Keyring.load(self.config.key_file())
+        if self._keyring is None:
+            self._keyring = Keyring.load(self.config.key_file())
+        return self._keyring
 
     def connector_names(self, wanted: list[str] | None = None) -> list[str]:
         names = list(self.config.connectors)
