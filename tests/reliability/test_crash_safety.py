@@ -1,12 +1,13 @@
-"""SIGKILL `gomme sweep --apply` at random points; the rerun must end exactly where a clean run ends.
+"""SIGKILL `gomme sweep --apply` at random points against each CRM; the rerun must end where a clean run ends.
 
-Seeded: the kill delays are reproducible. Each iteration compares the final CRM state with a clean
-run's, record by record, and checks one `applied` audit entry per change and an intact chain.
+Seeded: the kill points are reproducible. The CRM outlives the killed worker (a file, or a fake served
+from this process), so each iteration compares the CRM's final state with a clean run's, record by
+record, and checks one `applied` audit entry per change, nothing left pending and an intact chain.
+`GOMME_CRASH_ITERATIONS` sets the iterations per CRM (20 by default).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import signal
@@ -15,71 +16,70 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from gomme.connectors.base import PullQuery
-from gomme.connectors.local import LocalConnector
-from gomme.connectors.synthetic import synthetic_people
 from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.models import AuditEvent, Change
+from tests.reliability.crash_worlds import WORLDS, State, World
 
 ITERATIONS = int(os.environ.get("GOMME_CRASH_ITERATIONS", "20"))
-PEOPLE = 600
-NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+PEOPLE = {"local": 600, "salesforce": 800, "hubspot": 300}
 
 
-def _workspace(directory: Path) -> Path:
+@dataclass(frozen=True)
+class Workspace:
+    directory: Path
+    world: World
+
+    @property
+    def state_db(self) -> Path:
+        return self.directory / "state.db"
+
+    def sweep(self) -> subprocess.Popen[bytes]:
+        config = self.directory / "config.toml"
+        config.write_text('[state]\nurl = "sqlite:///state.db"\n[sweep]\nbatch_size = 10\n' + self.world.section)
+        return subprocess.Popen(
+            [sys.executable, "-m", "gomme", "--config", str(config), "--log-level", "error", "sweep", "--apply",
+             "--format", "json"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **self.world.env},
+        )  # fmt: skip
+
+    def applied(self) -> int:
+        with Session(make_engine(f"sqlite:///{self.state_db}")) as db:
+            return len(list(db.exec(select(Change).where(Change.status == "applied"))))
+
+
+@pytest.fixture
+def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    crm = request.param
+    directory = tmp_path / "ws"
     directory.mkdir()
-    with LocalConnector("crm", directory / "crm.db") as crm:
-        crm.add(synthetic_people(PEOPLE, seed=7, now=NOW))
-    config = directory / "config.toml"
-    config.write_text('[state]\nurl = "sqlite:///state.db"\n[sweep]\nbatch_size = 10\n'
-                      '[connectors.crm]\ntype = "local"\npath = "crm.db"\n')
-    return config
-
-
-def _sweep(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "gomme", "--config", str(config), "--log-level", "error",
-                             "sweep", "--apply", "--format", "json"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=os.environ.copy())
-
-
-def _final_state(directory: Path) -> dict[str, dict[str, object]]:
-    with LocalConnector("crm", directory / "crm.db") as crm:
-        return {r.id: {k: v for k, v in asdict(r).items() if k not in ("modified_at", "raw")}
-                for r in crm.pull(PullQuery())}
-
-
-def _applied_records(directory: Path) -> int:
-    with Session(make_engine(f"sqlite:///{directory / 'state.db'}")) as db:
-        return len({c.record_key for c in db.exec(select(Change).where(Change.status == "applied"))})
+    with WORLDS[crm](directory, PEOPLE[crm]) as world:
+        yield Workspace(directory, world)
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict[str, object]], int]:
-    """The final CRM state and the number of records changed when nothing goes wrong."""
-    directory = tmp_path_factory.mktemp("clean") / "ws"
-    config = _workspace(directory)
-    process = _sweep(config)
-    _, errors = process.communicate(timeout=120)
-    assert process.returncode == 0, errors.decode()
-    return _final_state(directory), _applied_records(directory)
+def clean_runs() -> dict[str, tuple[State, int]]:
+    """Per CRM, filled on first use: the final state and the number of changes when nothing goes wrong."""
+    return {}
 
 
-def _kill_when(process: subprocess.Popen[bytes], state: Path, status: str, count: int) -> None:
-    """SIGKILL once `count` changes have reached `status` (polled straight from SQLite, read-only)."""
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        if _count(state, status) >= count:
-            break
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+def _clean(crm: str, runs: dict[str, tuple[State, int]], directory: Path) -> tuple[State, int]:
+    if crm not in runs:
+        directory.mkdir()
+        with WORLDS[crm](directory, PEOPLE[crm]) as world:
+            workspace = Workspace(directory, world)
+            process = workspace.sweep()
+            _, errors = process.communicate(timeout=180)
+            assert process.returncode == 0, errors.decode()
+            runs[crm] = world.state(), workspace.applied()
+    return runs[crm]
 
 
 def _count(state: Path, status: str) -> int:
@@ -92,26 +92,47 @@ def _count(state: Path, status: str) -> int:
         return 0
 
 
-@pytest.mark.parametrize("iteration", range(ITERATIONS))
-def test_killed_sweep_converges_to_the_clean_result(
-    tmp_path: Path, clean_run: tuple[dict[str, dict[str, object]], int], iteration: int
-) -> None:
-    clean_state, clean_changes = clean_run
-    rng = random.Random(f"crash-{iteration}")
-    config = _workspace(tmp_path / "ws")
-    process = _sweep(config)
-    # Kills at a seeded random depth: a third once k changes exist in any state (planned, pending or
-    # written: the window around each batch), the rest once k are applied.
-    status = "any" if rng.random() < 1 / 3 else "applied"
-    _kill_when(process, tmp_path / "ws" / "state.db", status, rng.randint(1, clean_changes - 1))
-    assert process.returncode == -signal.SIGKILL, "the sweep finished before the kill: nothing was tested"
+def _kill_when(process: subprocess.Popen[bytes], state: Path, status: str, count: int, delay: float) -> None:
+    """SIGKILL `delay` seconds after `count` changes reached `status` (polled read-only from SQLite)."""
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if _count(state, status) >= count:
+            break
+        time.sleep(0.002)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
 
-    rerun = _sweep(config)
-    _, errors = rerun.communicate(timeout=120)
+
+@pytest.mark.parametrize("iteration", range(ITERATIONS))
+@pytest.mark.parametrize("workspace", list(WORLDS), indirect=True)
+def test_killed_sweep_converges_to_the_clean_result(
+    workspace: Workspace, clean_runs: dict[str, tuple[State, int]], tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, iteration: int,
+) -> None:  # fmt: skip
+    crm = request.node.callspec.params["workspace"]
+    clean_state, clean_changes = _clean(crm, clean_runs, tmp_path_factory.mktemp("clean") / crm)
+    rng = random.Random(f"crash-{crm}-{iteration}")
+    # A seeded depth: once k changes exist in any state (planned: the window before a write), while a
+    # write is in flight (pending, then a short random delay), or once k are applied.
+    status = rng.choice(["any", "pending", "applied"])
+    count = 1 if status == "pending" else rng.randint(1, clean_changes - 1)
+    delay = rng.uniform(0, 0.3) if status == "pending" else 0.0
+    process = workspace.sweep()
+    _kill_when(process, workspace.state_db, status, count, delay)
+    assert process.returncode == -signal.SIGKILL, "the sweep finished before the kill: nothing was tested"
+    print(
+        f"{crm}-{iteration}: killed at {status}>={count} +{delay * 1000:.0f} ms: "
+        f"{_count(workspace.state_db, 'any')} planned, {_count(workspace.state_db, 'pending')} pending, "
+        f"{_count(workspace.state_db, 'applied')} applied of {clean_changes}"
+    )
+
+    rerun = workspace.sweep()
+    _, errors = rerun.communicate(timeout=180)
     assert rerun.returncode == 0, errors.decode()
 
-    assert _final_state(tmp_path / "ws") == clean_state
-    engine = make_engine(f"sqlite:///{tmp_path / 'ws' / 'state.db'}")
+    assert workspace.world.state() == clean_state
+    engine = make_engine(f"sqlite:///{workspace.state_db}")
     with Session(engine) as db:
         applied_changes = {c.id for c in db.exec(select(Change).where(Change.status == "applied"))}
         per_change = Counter(e.change_id for e in db.exec(select(AuditEvent)) if e.outcome == "applied")
