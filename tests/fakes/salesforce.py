@@ -199,8 +199,12 @@ class FakeSalesforce:
                 faults.expire_session_after = None
                 self.expire_session()
         token = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
+        if token in faults.served and faults.draw(faults.expire_rate):  # a session in use times out, not a new one
+            faults.expired += 1
+            self.expire_session()
         if token not in self.tokens or faults.sessions_expire:
             return error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        faults.served.add(token)
         if len(request.url) > URI_LIMIT:
             return 414, {}, "URI Too Long"
         try:

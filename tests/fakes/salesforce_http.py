@@ -27,6 +27,9 @@ class Faults:
     rejected: dict[str, str] = field(default_factory=dict)  # record id → error code of every write (validation)
     expire_session_after: int | None = None  # the session expires after this many more API calls
     sessions_expire: bool = False  # every session is refused, even a fresh one
+    expire_rate: float = 0.0  # each call on a session already in use finds it expired (tokens cleared) at this rate
+    expired: int = 0  # sessions expired so far by expire_rate
+    served: set[str] = field(default_factory=set)  # tokens that have answered a call (a session in use)
     retry_after: str | None = None  # Retry-After header of the 503s
 
     def __post_init__(self) -> None:

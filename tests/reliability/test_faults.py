@@ -27,6 +27,11 @@ from tests.policy_fixture import RETENTION_POLICY_TOML
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
 OPEN = Limits(per_window=1_000_000, window_seconds=0.05, search_per_window=1_000_000, search_window_seconds=0.05)
+# A password login (SOAP), which gomme repeats when the session expires; the fake accepts any secret.
+SF_LOGIN = (
+    'username = "gomme@example.com"\npassword_env = "SF_FAULT_PASSWORD"\n'
+    'security_token_env = "SF_FAULT_SECURITY_TOKEN"\n'
+)
 
 
 class CountedFaults(Faults):
@@ -57,27 +62,32 @@ def _audited_once(state_url: str) -> Counter[str]:
     return statuses
 
 
-@pytest.mark.parametrize("fault_seed", [1, 2, 3])
+@pytest.mark.parametrize("fault_seed", [4, 6, 9])  # seeds under which a session expires (a sweep makes ~9 API calls)
 def test_salesforce_sweep_with_ten_percent_faults_ends_right(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_seed: int
 ) -> None:
-    monkeypatch.setenv("SF_FAULT_TOKEN", "fake-token")
+    monkeypatch.setenv("SF_FAULT_PASSWORD", "fake-password")
+    monkeypatch.setenv("SF_FAULT_SECURITY_TOKEN", "fake-security-token")
     org = FakeSalesforce(custom_fields=CUSTOM_FIELDS)
     people = list(demo_people(NOW))
     ids = seed(org, people)
-    org.faults = faults = CountedFaults(seed=fault_seed, unavailable_rate=0.04, reset_rate=0.03, lock_rate=0.03,
-                                        retry_after="0")
+    org.faults = faults = CountedFaults(
+        seed=fault_seed, unavailable_rate=0.03, reset_rate=0.03, lock_rate=0.02, expire_rate=0.02, retry_after="0"
+    )
     state_url = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "config.toml"
-    config.write_text(f'[state]\nurl = "{state_url}"\n[connectors.sf]\ntype = "salesforce"\n'
-                      'instance_url = "https://fake.my.salesforce.com"\naccess_token_env = "SF_FAULT_TOKEN"\n'
-                      'legal_hold_field = "Legal_Hold__c"\ncontract_end_field = "Contract_End__c"\n'
-                      'backoff_seconds = 0.001\nbackoff_max_seconds = 0.01\n' + RETENTION_POLICY_TOML)
+    config.write_text(
+        f'[state]\nurl = "{state_url}"\n[connectors.sf]\ntype = "salesforce"\n'
+        + SF_LOGIN
+        + 'legal_hold_field = "Legal_Hold__c"\ncontract_end_field = "Contract_End__c"\n'
+        "backoff_seconds = 0.001\nbackoff_max_seconds = 0.01\n" + RETENTION_POLICY_TOML
+    )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         org.register(mock)
         code, output = _sweep(config)
     assert code == 0, output
     assert faults.fired > 0
+    assert faults.expired > 0 and org.logins == 1 + faults.expired, "each expired session is renewed by one login"
     statuses = _audited_once(state_url)
     assert statuses["failed"] == 0 and statuses["pending"] == 0 and statuses["applied"] > 0
     from tests.test_salesforce_e2e import expected_outcome
@@ -98,8 +108,12 @@ def test_hubspot_sweep_with_ten_percent_faults_ends_right(
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
     people = list(demo_people(NOW))
     with FakeHubSpot(limits=OPEN, timeout_delay=0.3, seed=fault_seed) as hubspot:
-        for name, kind in (("gomme_restricted", "bool"), ("legal_hold", "bool"), ("contract_end_date", "date"),
-                           ("gomme_erasure_requested", "bool")):
+        for name, kind in (
+            ("gomme_restricted", "bool"),
+            ("legal_hold", "bool"),
+            ("contract_end_date", "date"),
+            ("gomme_erasure_requested", "bool"),
+        ):
             hubspot.portal.define(name, kind)
         ids = hubspot.portal.add_many(properties(person) for person in people)
         for kind in ("429", "503", "timeout", "reset", "lost"):
@@ -107,8 +121,11 @@ def test_hubspot_sweep_with_ten_percent_faults_ends_right(
         state_url = f"sqlite:///{tmp_path}/state.db"
         config = tmp_path / "config.toml"
         fast = "timeout_seconds = 0.2\nbackoff_seconds = 0.001\nbackoff_max_seconds = 0.02\nmax_attempts = 8\n"
-        config.write_text(config_text(hubspot.url, state_url, "anonymise").replace(
-            'delete_mode = "gdpr"\n', 'delete_mode = "gdpr"\n' + fast))
+        config.write_text(
+            config_text(hubspot.url, state_url, "anonymise").replace(
+                'delete_mode = "gdpr"\n', 'delete_mode = "gdpr"\n' + fast
+            )
+        )
         code, output = _sweep(config)
         assert code == 0, output
         assert sum(hubspot.faults_done.values()) > 0
