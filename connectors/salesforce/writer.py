@@ -218,20 +218,34 @@ class Writer:
             if kind == "update"
             else ("hardDelete" if self._hard_delete and sobject in ("Contact", "Lead") else "delete")
         )
-        rows = [{"Id": write.record_id, **write.fields} for write in writes]
-        outcome = bulk.ingest(self.client, sobject, operation, rows)
-        locked = [write for write in writes if outcome.get(str(write.record_id)) == LOCKED]
-        for write in writes:
-            code = outcome.get(str(write.record_id), "NO_RESULT")
-            if code not in (None, LOCKED):
-                self._record(write, code, plans)
-        for start in range(0, len(locked), COLLECTION_SIZE):  # retried through collections, with backoff
-            self._collection(kind, locked[start : start + COLLECTION_SIZE], plans)
+        pending = writes
+
+        def attempt() -> None:
+            nonlocal pending
+            outcome = bulk.ingest(self.client, sobject, operation, [{"Id": w.record_id, **w.fields} for w in pending])
+            locked = []
+            for write in pending:
+                code = outcome.get(str(write.record_id), "NO_RESULT")
+                if code == LOCKED:
+                    locked.append(write)
+                elif not (kind == "delete" and code == ALREADY_DELETED):  # e.g. by a job whose answer was lost
+                    self._record(write, code, plans)
+            pending = locked
+            if pending and operation == "hardDelete":  # only a job purges: collections would leave the recycle bin
+                raise RowsLocked(f"{len(pending)} record(s) locked")
+
+        try:
+            self._retrying()(attempt)
+        except RowsLocked:
+            for write in pending:
+                self._record(write, LOCKED, plans)
+            return
+        for start in range(0, len(pending), COLLECTION_SIZE):  # retried through collections, with backoff
+            self._collection(kind, pending[start : start + COLLECTION_SIZE], plans)
 
     def _collection(self, kind: Kind, writes: list[Write], plans: Mapping[str, _Plan]) -> None:
         """One collections call, repeating only the records that were locked, with jittered backoff."""
         pending = sorted(writes, key=lambda write: write.sobject)  # few type switches: Salesforce allows ten
-        settings = self.client.settings
 
         def attempt() -> None:
             nonlocal pending
@@ -251,16 +265,20 @@ class Writer:
             if pending:
                 raise RowsLocked(f"{len(pending)} record(s) locked")
 
-        retrying = Retrying(
+        try:
+            self._retrying()(attempt)
+        except RowsLocked:
+            for write in pending:
+                self._record(write, LOCKED, plans)
+
+    def _retrying(self) -> Retrying:
+        """Locked records are sent again, alone, after a jittered backoff."""
+        settings = self.client.settings
+        return Retrying(
             retry=retry_if_exception_type(RowsLocked), stop=stop_after_attempt(settings.max_attempts),
             wait=wait_random_exponential(multiplier=settings.backoff_seconds, max=settings.backoff_max_seconds),
             sleep=self.client.sleep, reraise=True,
         )  # fmt: skip
-        try:
-            retrying(attempt)
-        except RowsLocked:
-            for write in pending:
-                self._record(write, LOCKED, plans)
 
     def _call(self, kind: Kind, writes: Sequence[Write]) -> list[dict[str, Any]]:
         if kind == "delete":

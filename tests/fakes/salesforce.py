@@ -4,7 +4,8 @@ Contacts, Leads, Individuals, Accounts, ContactPointTypeConsents (and DataUsePur
 REST endpoints gomme uses are served by callbacks on `https://<host>/services/data/vXX.X/...`, logins on
 `https://<domain>.salesforce.com/services/(Soap/u|oauth2/token)`. Every API response carries
 `Sforce-Limit-Info: api-usage=N/M`; `requests` lists every API call. Faults are injected through
-`Faults`: bursts (`*_next`, consumed as they fire) and seeded rates, so later tests can run at 10%.
+`Faults`: bursts (`*_next`, consumed as they fire) and seeded rates, so later tests can run at 10%; a lost
+answer is a call carried out in full whose connection then drops.
 Usable outside pytest: `with responses.RequestsMock() as mock: org.register(mock)`.
 """
 
@@ -179,6 +180,8 @@ class FakeSalesforce:
                 return requests.ConnectionError("Connection reset by peer (fake)")
             self.used += 1
             status, headers, body = self._checked(request, handler)
+            if faults.lose(request.method, urlparse(request.url).path):  # applied, then the connection dropped
+                return requests.ConnectionError("Connection reset by peer (fake): answer lost")
             headers = {"Sforce-Limit-Info": f"api-usage={self.used}/{self.daily_limit}", **headers}
             return status, headers, body
 

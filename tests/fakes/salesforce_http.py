@@ -30,6 +30,10 @@ class Faults:
     expire_rate: float = 0.0  # each call on a session already in use finds it expired (tokens cleared) at this rate
     expired: int = 0  # sessions expired so far by expire_rate
     served: set[str] = field(default_factory=set)  # tokens that have answered a call (a session in use)
+    lost_next: int = 0  # the next N API calls are carried out, then their connection drops before the answer
+    lost_rate: float = 0.0
+    lost_only: str = ""  # a regex on "METHOD path": only the calls it matches lose their answer
+    lost: int = 0  # answers lost so far
     retry_after: str | None = None  # Retry-After header of the 503s
 
     def __post_init__(self) -> None:
@@ -37,6 +41,16 @@ class Faults:
 
     def draw(self, rate: float) -> bool:
         return rate > 0 and self.random.random() < rate
+
+    def lose(self, method: str, path: str) -> bool:
+        """Whether this call, already carried out, loses its answer."""
+        if self.lost_only and not re.search(self.lost_only, f"{method} {path}"):
+            return False
+        if self.lost_next > 0 or self.draw(self.lost_rate):
+            self.lost_next = max(0, self.lost_next - 1)
+            self.lost += 1
+            return True
+        return False
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,17 @@ class CountedFaults(Faults):
     """The fake's seeded faults, counted, so a test can show they really happened."""
 
     fired: int = 0
+    lost_calls: tuple[str, ...] = ()  # "METHOD path" of each call carried out whose answer was lost
 
     def draw(self, rate: float) -> bool:
         hit = super().draw(rate)
         self.fired += hit
+        return hit
+
+    def lose(self, method: str, path: str) -> bool:
+        hit = super().lose(method, path)
+        if hit:
+            self.lost_calls += (f"{method} {path.split('/services/data/', 1)[-1]}",)
         return hit
 
 
@@ -62,18 +69,19 @@ def _audited_once(state_url: str) -> Counter[str]:
     return statuses
 
 
-@pytest.mark.parametrize("fault_seed", [4, 6, 9])  # seeds under which a session expires (a sweep makes ~9 API calls)
+# A sweep makes ~9 API calls. 90: the answers to a collections DELETE and a PATCH are lost (both applied);
+# 134 and 170: the answer to a DELETE is lost and a session expires.
+@pytest.mark.parametrize(("fault_seed", "expired"), [(90, 0), (134, 1), (170, 1)])
 def test_salesforce_sweep_with_ten_percent_faults_ends_right(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_seed: int, expired: int
 ) -> None:
     monkeypatch.setenv("SF_FAULT_PASSWORD", "fake-password")
     monkeypatch.setenv("SF_FAULT_SECURITY_TOKEN", "fake-security-token")
     org = FakeSalesforce(custom_fields=CUSTOM_FIELDS)
     people = list(demo_people(NOW))
     ids = seed(org, people)
-    org.faults = faults = CountedFaults(
-        seed=fault_seed, unavailable_rate=0.03, reset_rate=0.03, lock_rate=0.02, expire_rate=0.02, retry_after="0"
-    )
+    org.faults = faults = CountedFaults(seed=fault_seed, unavailable_rate=0.03, reset_rate=0.02, lock_rate=0.02,
+                                        expire_rate=0.01, lost_rate=0.02, retry_after="0")  # fmt: skip
     state_url = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "config.toml"
     config.write_text(
@@ -86,8 +94,9 @@ def test_salesforce_sweep_with_ten_percent_faults_ends_right(
         org.register(mock)
         code, output = _sweep(config)
     assert code == 0, output
-    assert faults.fired > 0
-    assert faults.expired > 0 and org.logins == 1 + faults.expired, "each expired session is renewed by one login"
+    assert faults.fired > 0 and faults.expired == expired
+    assert any(call.startswith(("PATCH", "DELETE")) for call in faults.lost_calls), faults.lost_calls
+    assert org.logins == 1 + faults.expired, "each expired session is renewed by one login"
     statuses = _audited_once(state_url)
     assert statuses["failed"] == 0 and statuses["pending"] == 0 and statuses["applied"] > 0
     from tests.test_salesforce_e2e import expected_outcome

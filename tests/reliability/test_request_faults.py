@@ -2,8 +2,8 @@
 fake HubSpot portal at once: each request completes in one run, reaches every CRM (Art 19), fails nothing
 for a transient reason, and audits each change once. Seeded; synthetic people only.
 
-Salesforce: 503s, connection resets, row locks and expired sessions (gomme logs in again); HubSpot: 429s,
-503s, timeouts, resets, and writes applied whose answer was lost.
+Salesforce: 503s, connection resets, row locks, expired sessions (gomme logs in again) and calls carried out
+whose answer was lost; HubSpot: 429s, 503s, timeouts, resets, and writes applied whose answer was lost.
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ def faulty_world(tmp: Path, state_url: str, monkeypatch: pytest.MonkeyPatch, fau
         crm.add([replace(person, crm="local") for person in PEOPLE])
     org = FakeSalesforce(custom_fields=CUSTOM_FIELDS)
     sf_ids = seed(org, PEOPLE)
-    org.faults = sf_faults = CountedFaults(seed=fault_seed, unavailable_rate=0.03, reset_rate=0.03, lock_rate=0.02,
-                                           expire_rate=0.02, retry_after="0")  # fmt: skip
+    org.faults = sf_faults = CountedFaults(seed=fault_seed, unavailable_rate=0.03, reset_rate=0.02, lock_rate=0.02,
+                                           expire_rate=0.01, lost_rate=0.02, retry_after="0")  # fmt: skip
     with FakeHubSpot(limits=OPEN, timeout_delay=0.3, seed=fault_seed) as hs:
         for name, kind in (("gomme_restricted", "bool"), ("legal_hold", "bool"), ("contract_end_date", "date")):
             hs.portal.define(name, kind)
@@ -220,16 +220,17 @@ def _check_changes(world: World, requests_done: int) -> Counter[str]:
     return Counter(event.crm for event in events if event.change_id)
 
 
-# Seeds under which faults fire on both fakes: a request makes ~7 Salesforce and 4-9 HubSpot calls, and the
-# draws land on its first calls (finding the person), the same for every kind. 6: an expired session and an
-# answer lost; 15: a 503 and a reset on each side; 21: an expired session and a 429.
-SEEDS = (6, 15, 21)
+# (seed, Salesforce answers lost) under which faults fire on both fakes: a request makes ~7 Salesforce and 4-9
+# HubSpot calls, and the draws land on its first calls (finding the person), the same for every kind. 1: an
+# expired session and a HubSpot reset; 15: the answer to the Salesforce search lost, a HubSpot 503 and reset;
+# 21: the answer to the Salesforce search lost and a HubSpot 429.
+SEEDS = ((1, 0), (15, 1), (21, 1))
 
 
-@pytest.mark.parametrize("fault_seed", SEEDS)
+@pytest.mark.parametrize(("fault_seed", "sf_lost"), SEEDS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_request_completes_in_one_run_despite_faults(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, fault_seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, fault_seed: int, sf_lost: int
 ) -> None:
     target, others = PEOPLE[0], PEOPLE[1:]
     with faulty_world(tmp_path, f"sqlite:///{tmp_path}/state.db", monkeypatch, fault_seed) as world:
@@ -241,6 +242,7 @@ def test_a_request_completes_in_one_run_despite_faults(
         assert crms == ({} if kind == "access" else {"local": 1, "sf": 1, "hs": 1}), crms
         sf_fired, hs_fired = world.faults_fired()
         assert sf_fired > 0 and hs_fired > 0, (sf_fired, hs_fired)
+        assert world.sf_faults.lost == sf_lost, world.sf_faults.lost_calls
         assert world.sf.logins == 1 + world.sf_faults.expired  # each expired session renewed by one login
 
 
@@ -249,7 +251,8 @@ def test_a_write_applied_but_unanswered_or_locked_is_neither_redone_nor_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     """Faults aimed at the writes: HubSpot applies the update (or unsubscription) but its answer is lost;
-    Salesforce answers UNABLE_TO_LOCK_ROW twice for the person's records before taking the write."""
+    Salesforce answers UNABLE_TO_LOCK_ROW twice for the person's records before taking the write, and the
+    answer to its first write call is lost after the org carried it out."""
     target = PEOPLE[0]
     with faulty_world(tmp_path, f"sqlite:///{tmp_path}/state.db", monkeypatch, fault_seed=0) as world:
         world.hs.clear_faults()
@@ -259,17 +262,24 @@ def test_a_write_applied_but_unanswered_or_locked_is_neither_redone_nor_failed(
         row = world.salesforce(target)
         locked = [world.sf_ids[target.id], *([row["IndividualId"]] if row.get("IndividualId") else [])]
         faults.locked.update(dict.fromkeys(locked, 2))
+        faults.lost_only, faults.lost_next = r"^(PATCH|POST|DELETE) .*/composite/sobjects$", 1
         request_id, code, output = _ask(world, kind, target, now=True)
         assert code == 0, output
         _check_done(world, kind, target, request_id, output)
         assert _check_changes(world, requests_done=1) == {"local": 1, "sf": 1, "hs": 1}
         assert world.hs.faults_done["lost"] >= 1, world.hs.faults_done
         assert any(faults.locked[i] == 0 for i in locked), faults.locked  # a locked write was retried
+        assert faults.lost == 1, faults.lost_calls
 
 
-@pytest.mark.parametrize("fault_seed", [8, 9, 20])  # each with expired sessions, lost answers, 429s and 503s
+# Each with expired sessions, 429s or 503s, and answers lost: 4 and 9 on both sides (on Salesforce, to a search);
+# 28 on Salesforce only, to a search and two collections PATCHes (both writes applied).
+@pytest.mark.parametrize(
+    ("fault_seed", "lost_on"),
+    [pytest.param(4, {"hs", "sf"}, id="4"), pytest.param(9, {"hs", "sf"}, id="9"), pytest.param(28, {"sf"}, id="28")],
+)
 def test_every_kind_of_request_completes_in_one_processing_run_despite_faults(
-    tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch, fault_seed: int
+    tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch, fault_seed: int, lost_on: set[str]
 ) -> None:
     asked = dict(zip(KINDS, PEOPLE, strict=False))
     with faulty_world(tmp_path, state_url, monkeypatch, fault_seed) as world:
@@ -282,5 +292,6 @@ def test_every_kind_of_request_completes_in_one_processing_run_despite_faults(
         code, listed = world.run("request", "list", "--format", "json")
         assert code == 0 and [json.loads(line)["status"] for line in listed.splitlines()] == ["completed"] * 5
         assert _check_changes(world, requests_done=len(KINDS)) == {"local": 4, "sf": 4, "hs": 4}
-        assert world.hs.faults_done["lost"] > 0 and world.sf_faults.expired > 0, world.hs.faults_done
+        lost = {"hs": world.hs.faults_done["lost"], "sf": world.sf_faults.lost}
+        assert {side for side, n in lost.items() if n} == lost_on and world.sf_faults.expired > 0, lost
         assert world.sf.logins == len(KINDS) + world.sf_faults.expired  # one login a request, one per expiry
