@@ -19,7 +19,6 @@ import datetime as dt
 import math
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import measure
 from fakes.hubspot import TOKEN, FakeHubSpot, Limits
 
 from gomme.connectors.records import Lifecycle, PersonRecord
@@ -38,6 +38,7 @@ from gomme.connectors.synthetic import synthetic_people
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
+RSS_LIMIT_MB = 300  # issue #10: streaming end to end, whatever the portal's size
 STAGES = {Lifecycle.PROSPECT: "lead", Lifecycle.CUSTOMER: "customer", Lifecycle.FORMER_CUSTOMER: "former_customer"}
 # CRM_APIS.md B3: calls per 10 s, per day, and searches per second.
 TIERS = {
@@ -114,18 +115,11 @@ def seed(fake: FakeHubSpot, count: int) -> None:
 
 def sweep(fake: FakeHubSpot, config: Path, label: str) -> dict[str, Any]:
     before, limited_before = Counter(fake.calls), sum(fake.rate_limited.values())
-    command = [sys.executable, "-m", "gomme", "--config", str(config), "--log-format", "json", "--log-level",
-               "error", "sweep", "--apply", "--format", "json", "--output", os.devnull]  # fmt: skip
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(process.pid, 0)  # its own rusage: peak RSS of this sweep alone
-        wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        output, errors = out.read(), err.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{label}: exit {os.waitstatus_to_exitcode(status)}\n{output}\n{errors[-3000:]}")
+    run = measure.gomme(config, "--log-format", "json", "--log-level", "error", "sweep", "--apply", "--format",
+                        "json", "--output", os.devnull)  # fmt: skip
+    output, errors, wall = run.stdout, run.stderr, run.wall_s
+    if run.returncode != 0:
+        raise SystemExit(f"{label}: exit {run.returncode}\n{output}\n{errors[-3000:]}")
     calls = Counter(fake.calls)
     calls.subtract(before)
     calls = Counter({route: n for route, n in calls.items() if n})
@@ -134,8 +128,9 @@ def sweep(fake: FakeHubSpot, config: Path, label: str) -> dict[str, Any]:
         raise SystemExit(f"{label}: no summary\n{output}\n{errors[-3000:]}")
     summary = summary.strip()
     numbers = {name: int(value) for name, value in re.findall(r"(\w+) (\d+)", summary.split(";", 1)[1])}
-    rss = usage.ru_maxrss / 1024
-    print(f"\n{label}: {wall:.1f} s wall, peak RSS {rss:.0f} MB")
+    rss = run.peak_rss_mb
+    rate = numbers.get("pulled", 0) / wall
+    print(f"\n{label}: {wall:.1f} s wall, {rate:,.0f} records/s, peak RSS {rss:.0f} MB (gomme alone)")
     print(f"  {summary}")
     for route, count in sorted(calls.items()):
         print(f"  {route:<26}{count:>7}")
@@ -163,8 +158,9 @@ def main() -> None:
         config.write_text(CONFIG.format(state=Path(work) / "state.db", url=fake.url, per_10s=limits.per_window,
                                         search=limits.search_per_window, daily=limits.daily))  # fmt: skip
         first = sweep(fake, config, "first sweep (no cursor: every contact is read)")
-        sweep(fake, config, "next sweep (reads what the first one changed)")
+        after = sweep(fake, config, "next sweep (reads what the first one changed)")
         last = sweep(fake, config, "sweep with nothing changed")
+    peak = max(run["rss"] for run in (first, after, last))
 
     calls, numbers = first["calls"], first["numbers"]
     preferences = calls["prefs.status"] + calls["prefs.unsubscribe"]
@@ -180,7 +176,9 @@ def main() -> None:
     restricted = sum(1 for record in fake.portal.contacts.values() if record.properties.get("gomme_restricted"))
     anonymised = sum(1 for record in fake.portal.contacts.values() if record.properties.get("lastname") == "ANONYMISED")
     print(f"portal after: {anonymised} anonymised + {restricted} restricted = {anonymised + restricted} (due: {due})")
-    ok = numbers["failed"] == 0 and anonymised + restricted == due and sum(calls.values()) <= issue_bound + rereads
+    print(f"peak RSS of gomme {peak:.0f} MB (limit {RSS_LIMIT_MB} MB)")
+    ok = (numbers["failed"] == 0 and anonymised + restricted == due and sum(calls.values()) <= issue_bound + rereads
+          and peak < RSS_LIMIT_MB)  # fmt: skip
     raise SystemExit(0 if ok else 1)
 
 

@@ -3,8 +3,9 @@
     .venv/bin/python bench/salesforce_sweep.py [--people 100000] [--sweep-batch 2000]
 
 Three sweeps with the `cnil` pack: the first (no cursor: every record is read), the next one (it re-reads
-what the first changed: their SystemModstamp moved), and one with nothing changed. For each: API calls by
-purpose, wall time, and the process's peak RSS (which includes the fake org's rows, reported apart).
+what the first changed: their SystemModstamp moved), and one with nothing changed. The fake org lives in
+this process, served on loopback HTTPS (fakes.served); each sweep is its own `gomme` process, so its wall
+time, records/s and peak RSS are its own (the org's rows are not in it). API calls are counted by purpose.
 The people: synthetic (gomme.connectors.synthetic), reshaped so that exactly one in ten is due (half asked
 for erasure, half are prospects inactive for four years) and the other rules have nothing to do: every
 consent has its proof, nobody is a minor, no note. Four in five have an Individual with one consent row.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import os
+import re
 import resource
 import sys
 import tempfile
@@ -24,19 +27,18 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import responses
-from typer.testing import CliRunner
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import measure
 from fakes.salesforce import Call, FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
+from fakes.served import Served
 
-from gomme.cli import app
 from gomme.connectors.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 from gomme.connectors.synthetic import synthetic_people
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+RSS_LIMIT_MB = 300  # issue #10: streaming end to end, whatever the org's size
 CONFIG = """
 [state]
 url = "sqlite:///{state}"
@@ -46,7 +48,7 @@ batch_size = {batch}
 
 [connectors.sf]
 type = "salesforce"
-instance_url = "https://fake.my.salesforce.com"
+instance_url = "{url}"
 access_token_env = "SF_BENCH_TOKEN"
 legal_hold_field = "Legal_Hold__c"
 contract_end_field = "Contract_End__c"
@@ -92,35 +94,31 @@ def purpose(call: Call) -> str:
     return "pull page"
 
 
-def forget_calls(mock: responses.RequestsMock) -> None:
-    """`responses` keeps every request and response it served; the org keeps its own light log instead."""
-
-    def drop(*_: object) -> None:
-        return None
-
-    mock._calls.add_call = drop  # type: ignore[method-assign]  # bench only: the call log is test tooling
-    for registered in mock.registered():
-        registered.calls.add_call = drop  # type: ignore[method-assign]
-
-
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def sweep(org: FakeSalesforce, config: Path, label: str) -> dict[str, int]:
+def run_gomme(config: Path, label: str) -> tuple[float, float, str]:
+    """One `gomme sweep --apply` process → (wall seconds, its own peak RSS in MB, its summary line)."""
+    run = measure.gomme(config, "--log-level", "error", "sweep", "--apply", "--format", "json", "--output", os.devnull)
+    output = run.stdout + run.stderr
+    if run.returncode != 0:
+        raise SystemExit(f"{label}: exit {run.returncode}\n{output[-3000:]}")
+    summary = next((line.strip() for line in output.splitlines() if "pulled" in line), "")
+    return run.wall_s, run.peak_rss_mb, summary
+
+
+def sweep(org: FakeSalesforce, config: Path, label: str) -> tuple[dict[str, int], float, int]:
+    """One sweep, printed; → (API calls by purpose, peak RSS in MB, records failed)."""
     before = len(org.requests)
-    started = time.perf_counter()
-    result = CliRunner().invoke(app, ["--config", str(config), "--log-level", "error", "sweep", "--apply"])
-    wall = time.perf_counter() - started
-    if result.exit_code != 0:
-        raise SystemExit(f"{label}: exit {result.exit_code}\n{result.output}")
+    wall, rss, summary = run_gomme(config, label)
     made = org.requests[before:]
     calls = Counter(purpose(call) for call in made)
     first_reread = next((i for i, call in enumerate(made) if purpose(call) == "re-read (get)"), len(made))
     calls["  of which during re-reads"] = sum(purpose(call) == "consent query" for call in made[first_reread:])
-    summary = next(line for line in result.output.splitlines() if "pulled" in line)
-    print(f"\n{label}: {wall:.1f} s, peak RSS {rss_mb():.0f} MB")
-    print(f"  {summary.strip()}")
+    pulled = int(match.group(1)) if (match := re.search(r"pulled (\d+)", summary)) else 0
+    print(f"\n{label}: {wall:.1f} s wall, {pulled / wall:,.0f} records/s, peak RSS {rss:.0f} MB (gomme alone)")
+    print(f"  {summary}")
     for name, count in sorted(calls.items(), key=lambda item: item[0].strip()):
         if count:
             print(f"  {name:<30}{count:>6}")
@@ -128,7 +126,8 @@ def sweep(org: FakeSalesforce, config: Path, label: str) -> dict[str, int]:
     jobs = Counter(f"{job.operation} {job.sobject}" for job in org.bulk.jobs.values())
     if jobs:
         print(f"  bulk jobs so far: {dict(jobs)}")
-    return dict(calls)
+    failed = int(match.group(1)) if (match := re.search(r"failed (\d+)", summary)) else -1
+    return dict(calls), rss, failed
 
 
 def main() -> None:
@@ -142,25 +141,29 @@ def main() -> None:
     seed(org, people(args.people))
     rows = sum(len(table) for table in org.tables.values())
     print(f"fake org: {args.people} people, {rows} rows in {time.perf_counter() - started:.1f} s; "
-          f"RSS with the org loaded {rss_mb():.0f} MB")  # fmt: skip
-    with tempfile.TemporaryDirectory() as work, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        org.register(mock)
-        forget_calls(mock)
-        import os
-
+          f"this process (the org) {rss_mb():.0f} MB")  # fmt: skip
+    with tempfile.TemporaryDirectory() as work, Served(org, Path(work)) as served:
         os.environ["SF_BENCH_TOKEN"] = "fake-token"
+        os.environ["REQUESTS_CA_BUNDLE"] = str(served.ca_file)
         os.environ.setdefault("GOMME_SECRET_KEY", "bench-secret-key-not-for-production")
         config = Path(work) / "config.toml"
-        config.write_text(CONFIG.format(state=Path(work) / "state.db", batch=args.sweep_batch))
-        first = sweep(org, config, "first sweep (no cursor)")
-        sweep(org, config, "next sweep (re-reads what the first one changed)")
-        last = sweep(org, config, "sweep with nothing changed")
-
+        config.write_text(CONFIG.format(state=Path(work) / "state.db", batch=args.sweep_batch, url=served.url))
+        sweeps = [sweep(org, config, "first sweep (no cursor)"),
+                  sweep(org, config, "next sweep (re-reads what the first one changed)"),
+                  sweep(org, config, "sweep with nothing changed")]  # fmt: skip
+    first, last = sweeps[0][0], sweeps[-1][0]
     due = args.people // 10
     bound = math.ceil(args.people / 2000) + first.get("consent query", 0) + math.ceil(due / 200) + 5
     total = sum(n for k, n in first.items() if k not in ("login", _REREAD))
     print(f"\nbound ceil(records/2000) + consent queries + ceil(changes/200) + 5 = {bound}; first sweep used {total}")
     print(f"nothing changed: {sum(last.values())} calls for 2 objects")
+    anonymised = sum(row.get("LastName") == "ANONYMISED" for name in ("Contact", "Lead")
+                     for row in org.tables[name].values())  # fmt: skip
+    peak = max(rss for _, rss, _ in sweeps)
+    failed = sum(failed for _, _, failed in sweeps)
+    print(f"org after: {anonymised} anonymised (due: {due}); failed records: {failed}; "
+          f"peak RSS of gomme {peak:.0f} MB (limit {RSS_LIMIT_MB} MB)")  # fmt: skip
+    raise SystemExit(0 if anonymised == due and failed == 0 and peak < RSS_LIMIT_MB else 1)
 
 
 if __name__ == "__main__":

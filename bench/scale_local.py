@@ -10,15 +10,17 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import measure
+
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import synthetic_people
+
+RSS_LIMIT_MB = 300  # issue #10: streaming end to end, whatever the CRM's size
 
 
 def seed(directory: Path, people: int) -> float:
@@ -29,20 +31,12 @@ def seed(directory: Path, people: int) -> float:
 
 
 def sweep(config: Path, *extra: str) -> dict[str, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "gomme", "--config", str(config), "--log-format", "json", "sweep", *extra,
-         "--format", "json", "--output", os.devnull],
-        capture_output=True, text=True, check=False,
-    )
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        sys.exit(f"sweep failed ({result.returncode}): {result.stderr[-2000:]}")
-    finished = [json.loads(line) for line in result.stderr.splitlines() if '"sweep_finished"' in line]
-    return {"wall_s": wall, "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-            "peak_rss_mb": after.ru_maxrss / 1024, **{k: finished[-1][k] for k in ("pulled", "planned", "applied")}}
+    run = measure.gomme(config, "--log-format", "json", "sweep", *extra, "--format", "json", "--output", os.devnull)
+    if run.returncode != 0:
+        sys.exit(f"sweep failed ({run.returncode}): {run.stderr[-2000:]}")
+    finished = [json.loads(line) for line in run.stderr.splitlines() if '"sweep_finished"' in line]
+    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb,
+            **{k: finished[-1][k] for k in ("pulled", "planned", "applied")}}  # fmt: skip
 
 
 def main() -> None:
@@ -54,16 +48,22 @@ def main() -> None:
     directory.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GOMME_SECRET_KEY", "benchmark-secret-key-not-for-production")
     config = directory / "config.toml"
-    config.write_text('[state]\nurl = "sqlite:///state.db"\n[sweep]\nbatch_size = 500\n'
-                      '[connectors.crm]\ntype = "local"\npath = "crm.db"\n')
+    config.write_text(
+        '[state]\nurl = "sqlite:///state.db"\n[sweep]\nbatch_size = 500\n'
+        '[connectors.crm]\ntype = "local"\npath = "crm.db"\n'
+    )
     print(f"seeding {args.people:,} people in {directory} ...", flush=True)
     print(f"  seeded in {seed(directory, args.people):.1f} s", flush=True)
+    runs = {}
     for label, extra in (("dry run", ()), ("apply", ("--apply",)), ("second sweep, nothing due", ("--apply",))):
-        figures = sweep(config, *extra)
+        runs[label] = figures = sweep(config, *extra)
         rate = figures["pulled"] / figures["wall_s"] if figures["wall_s"] else 0.0
-        print(f"{label:28} wall {figures['wall_s']:7.1f} s  cpu {figures['cpu_s']:7.1f} s  "
-              f"pulled {figures['pulled']:>9,}  planned {figures['planned']:>8,}  applied {figures['applied']:>8,}  "
-              f"{rate:10,.0f} records/s  peak RSS {figures['peak_rss_mb']:6.0f} MB", flush=True)
+        print(
+            f"{label:28} wall {figures['wall_s']:7.1f} s  cpu {figures['cpu_s']:7.1f} s  "
+            f"pulled {figures['pulled']:>9,}  planned {figures['planned']:>8,}  applied {figures['applied']:>8,}  "
+            f"{rate:10,.0f} records/s  peak RSS {figures['peak_rss_mb']:6.0f} MB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from gomme.state.db import session
 from gomme.state.models import Change
 
 log = structlog.get_logger(__name__)
+SETTLE_CHUNK = 1000  # changes settled (status + audit entries) per transaction
 
 
 @dataclass(slots=True)
@@ -146,6 +147,9 @@ def _write(ctx: RunContext, changes: Sequence[PlannedChange]) -> Iterator[Change
     reraise=True,
 )
 def _settle_all(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
-    """Settle a batch in one transaction; another appender racing for the chain head makes it retry."""
-    with session(ctx.engine) as db:
-        settle_all(db, results, actor=ctx.actor, now=stamp(ctx.clock()))
+    """Settle a write batch in chunks of SETTLE_CHUNK, one transaction each; another appender racing for
+    the chain head makes a chunk retry. Chunks keep the audit rows of a 10,000-change batch out of memory
+    at once; a crash between two leaves the rest pending, which the next run settles."""
+    for start in range(0, len(results), SETTLE_CHUNK):
+        with session(ctx.engine) as db:
+            settle_all(db, results[start : start + SETTLE_CHUNK], actor=ctx.actor, now=stamp(ctx.clock()))
