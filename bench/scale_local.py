@@ -64,6 +64,12 @@ def main() -> None:
             f"{rate:10,.0f} records/s  peak RSS {figures['peak_rss_mb']:6.0f} MB",
             flush=True,
         )
+    peak = max(figures["peak_rss_mb"] for figures in runs.values())
+    applied, planned = runs["apply"]["applied"], runs["dry run"]["planned"]
+    print(f"applied {applied:,} of the {planned:,} planned by the dry run; peak RSS of gomme {peak:.0f} MB "
+          f"(limit {RSS_LIMIT_MB} MB)")  # fmt: skip
+    done = applied == planned and runs["second sweep, nothing due"]["applied"] == 0
+    raise SystemExit(0 if done and peak < RSS_LIMIT_MB else 1)
 
 
 if __name__ == "__main__":
