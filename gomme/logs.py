@@ -60,7 +60,9 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        # PrintLogger only calls write() and flush(), which _CurrentStderr provides.
-        logger_factory=structlog.PrintLoggerFactory(stream or cast(TextIO, _CurrentStderr())),
+        # WriteLogger writes each line and its newline in one write() (then flush(); _CurrentStderr has both):
+        # print() writes them apart, so a signal arriving in between (the daemon's second SIGTERM, whose
+        # handler writes its own line and exits) glued two JSON lines together.
+        logger_factory=structlog.WriteLoggerFactory(stream or cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
