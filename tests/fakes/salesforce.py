@@ -182,6 +182,8 @@ class FakeSalesforce:
             status, headers, body = self._checked(request, handler)
             if faults.lose(request.method, urlparse(request.url).path):  # applied, then the connection dropped
                 return requests.ConnectionError("Connection reset by peer (fake): answer lost")
+            if faults.time_out(request.method, urlparse(request.url).path):  # applied, slower than the client waits
+                return requests.exceptions.ReadTimeout("Read timed out (fake)")
             headers = {"Sforce-Limit-Info": f"api-usage={self.used}/{self.daily_limit}", **headers}
             return status, headers, body
 

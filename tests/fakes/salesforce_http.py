@@ -34,6 +34,9 @@ class Faults:
     lost_rate: float = 0.0
     lost_only: str = ""  # a regex on "METHOD path": only the calls it matches lose their answer
     lost: int = 0  # answers lost so far
+    timeout_next: int = 0  # the next N API calls are carried out too slowly: the client's read times out
+    timeout_rate: float = 0.0
+    timed_out: list[str] = field(default_factory=list)  # "METHOD path" of each call that timed out
     retry_after: str | None = None  # Retry-After header of the 503s
 
     def __post_init__(self) -> None:
@@ -41,6 +44,14 @@ class Faults:
 
     def draw(self, rate: float) -> bool:
         return rate > 0 and self.random.random() < rate
+
+    def time_out(self, method: str, path: str) -> bool:
+        """Whether this call, carried out, answers after the client's read timeout."""
+        if self.timeout_next > 0 or self.draw(self.timeout_rate):
+            self.timeout_next = max(0, self.timeout_next - 1)
+            self.timed_out.append(f"{method} {path}")
+            return True
+        return False
 
     def lose(self, method: str, path: str) -> bool:
         """Whether this call, already carried out, loses its answer."""

@@ -69,19 +69,15 @@ def _audited_once(state_url: str) -> Counter[str]:
     return statuses
 
 
-# A sweep makes ~9 API calls. 90: the answers to a collections DELETE and a PATCH are lost (both applied);
-# 134 and 170: the answer to a DELETE is lost and a session expires.
-@pytest.mark.parametrize(("fault_seed", "expired"), [(90, 0), (134, 1), (170, 1)])
-def test_salesforce_sweep_with_ten_percent_faults_ends_right(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_seed: int, expired: int
-) -> None:
+def _salesforce_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults: Faults) -> FakeSalesforce:
+    """Sweeps the demo people in a fake org with these faults; asserts the law's outcome, each change
+    audited once and nothing failed or left pending; returns the org."""
     monkeypatch.setenv("SF_FAULT_PASSWORD", "fake-password")
     monkeypatch.setenv("SF_FAULT_SECURITY_TOKEN", "fake-security-token")
     org = FakeSalesforce(custom_fields=CUSTOM_FIELDS)
     people = list(demo_people(NOW))
     ids = seed(org, people)
-    org.faults = faults = CountedFaults(seed=fault_seed, unavailable_rate=0.03, reset_rate=0.02, lock_rate=0.02,
-                                        expire_rate=0.01, lost_rate=0.02, retry_after="0")  # fmt: skip
+    org.faults = faults
     state_url = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "config.toml"
     config.write_text(
@@ -94,9 +90,6 @@ def test_salesforce_sweep_with_ten_percent_faults_ends_right(
         org.register(mock)
         code, output = _sweep(config)
     assert code == 0, output
-    assert faults.fired > 0 and faults.expired == expired
-    assert any(call.startswith(("PATCH", "DELETE")) for call in faults.lost_calls), faults.lost_calls
-    assert org.logins == 1 + faults.expired, "each expired session is renewed by one login"
     statuses = _audited_once(state_url)
     assert statuses["failed"] == 0 and statuses["pending"] == 0 and statuses["applied"] > 0
     from tests.test_salesforce_e2e import expected_outcome
@@ -106,6 +99,33 @@ def test_salesforce_sweep_with_ten_percent_faults_ends_right(
         assert row is not None
         anonymised = row["LastName"] == "ANONYMISED"
         assert anonymised == (expected_outcome(person) == "anonymised"), person.id
+    return org
+
+
+# A sweep makes ~9 API calls. 90: the answers to a collections DELETE and a PATCH are lost (both applied);
+# 134 and 170: the answer to a DELETE is lost and a session expires.
+@pytest.mark.parametrize(("fault_seed", "expired"), [(90, 0), (134, 1), (170, 1)])
+def test_salesforce_sweep_with_ten_percent_faults_ends_right(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_seed: int, expired: int
+) -> None:
+    faults = CountedFaults(seed=fault_seed, unavailable_rate=0.03, reset_rate=0.02, lock_rate=0.02,
+                           expire_rate=0.01, lost_rate=0.02, retry_after="0")  # fmt: skip
+    org = _salesforce_sweep(tmp_path, monkeypatch, faults)
+    assert faults.fired > 0 and faults.expired == expired
+    assert any(call.startswith(("PATCH", "DELETE")) for call in faults.lost_calls), faults.lost_calls
+    assert org.logins == 1 + faults.expired, "each expired session is renewed by one login"
+
+
+SEED_TIMING_OUT_A_WRITE = 3  # seeds 3, 4, 6-9, 12 time out a PATCH or DELETE besides queries
+
+
+def test_salesforce_sweep_whose_calls_time_out_after_being_carried_out_ends_right(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read timeouts: the org carried the call out, too slowly; gomme retries (a write lands twice)."""
+    faults = CountedFaults(seed=SEED_TIMING_OUT_A_WRITE, timeout_rate=0.1, timeout_next=2)  # 2 at once, then 10%
+    _salesforce_sweep(tmp_path, monkeypatch, faults)
+    assert len(faults.timed_out) > 2 and any(call.startswith(("PATCH", "DELETE")) for call in faults.timed_out)
 
 
 @pytest.mark.parametrize("fault_seed", [1, 3, 4, 5])  # seeds under which faults fire on this small portal
