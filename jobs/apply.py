@@ -140,16 +140,21 @@ def _write(ctx: RunContext, changes: Sequence[PlannedChange]) -> Iterator[Change
         yield ChangeResult(change_id, Outcome.FAILED, error_code="NO_RESULT")
 
 
+def _settle_all(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
+    """Settle a write batch in chunks of SETTLE_CHUNK, one transaction each: the audit rows of a
+    10,000-change batch are never in memory at once. A crash between two chunks leaves the rest
+    pending, which the next run settles."""
+    for start in range(0, len(results), SETTLE_CHUNK):
+        _settle_chunk(ctx, results[start : start + SETTLE_CHUNK])
+
+
 @retry(
     retry=retry_if_exception_type((IntegrityError, OperationalError)),
     wait=wait_random_exponential(multiplier=0.05, max=2),
     stop=stop_after_attempt(8),
     reraise=True,
 )
-def _settle_all(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
-    """Settle a write batch in chunks of SETTLE_CHUNK, one transaction each; another appender racing for
-    the chain head makes a chunk retry. Chunks keep the audit rows of a 10,000-change batch out of memory
-    at once; a crash between two leaves the rest pending, which the next run settles."""
-    for start in range(0, len(results), SETTLE_CHUNK):
-        with session(ctx.engine) as db:
-            settle_all(db, results[start : start + SETTLE_CHUNK], actor=ctx.actor, now=stamp(ctx.clock()))
+def _settle_chunk(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
+    """One transaction; another appender racing for the chain head makes this chunk alone retry."""
+    with session(ctx.engine) as db:
+        settle_all(db, results, actor=ctx.actor, now=stamp(ctx.clock()))

@@ -117,3 +117,34 @@ def test_stop_request_interrupts_between_batches_and_the_rest_is_replanned(
     assert first.outcome.applied + second.outcome.applied == 69
     with Session(state_engine) as db:
         assert len(list(db.exec(select(AuditEvent)))) == 69
+
+
+def test_a_chunk_that_loses_the_race_for_the_chain_head_is_retried_alone(
+    tmp_path: Path, state_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settling goes chunk by chunk; a racing appender (IntegrityError) on the second chunk retries that
+    chunk only: the first, already committed, is not settled again."""
+    from sqlalchemy.exc import IntegrityError
+
+    import gomme.jobs.apply as apply_module
+
+    settle_all, calls = apply_module.settle_all, Counter[str]()
+
+    def racing(db: Session, results: Sequence[ChangeResult], **kwargs: str) -> int:
+        calls["chunks"] += 1
+        if calls["chunks"] == 2:
+            raise IntegrityError("INSERT INTO audit_event", {}, Exception("seq taken by another appender"))
+        return settle_all(db, results, **kwargs)
+
+    monkeypatch.setattr(apply_module, "SETTLE_CHUNK", 5)
+    monkeypatch.setattr(apply_module, "settle_all", racing)
+    crm = tmp_path / "crm.db"
+    with LocalConnector("crm", crm) as connector:
+        connector.add(demo_people(NOW))
+        report = sweep(_context(connector, state_engine), SweepOptions(apply=True), lambda item: None)
+    assert report.status is RunStatus.SUCCEEDED and calls["chunks"] > 2
+    with Session(state_engine) as db:
+        per_change = Counter(e.change_id for e in db.exec(select(AuditEvent)))
+        statuses = Counter(c.status for c in db.exec(select(Change)))
+    assert statuses == {"applied": 69} and set(per_change.values()) == {1}
+    assert verify(state_engine).ok
