@@ -56,6 +56,10 @@ class Limits:
     search_window_seconds: float = 1.0
 
 
+# No limit that a test would hit, in windows short enough that none waits: for tests not about limits.
+UNLIMITED = Limits(per_window=1_000_000, window_seconds=0.05, search_per_window=1_000_000, search_window_seconds=0.05)
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     method: str

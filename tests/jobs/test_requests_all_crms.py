@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import responses
-from fakes.hubspot import TOKEN, FakeHubSpot, Limits
+from fakes.hubspot import TOKEN, UNLIMITED, FakeHubSpot
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
 from sqlmodel import Session, select
@@ -28,7 +28,6 @@ from gomme.state.models import AuditEvent, Request
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 EMAIL = "robin.example@example.net"
-OPEN = Limits(per_window=1_000_000, window_seconds=0.05, search_per_window=1_000_000, search_window_seconds=0.05)
 PERSON = PersonRecord(
     crm="x", object_type="contact", id="p-1", email=EMAIL, first_name="Robin", last_name="Example",
     phone="+33 1 99 00 45 67", country="FR", created_at=NOW - dt.timedelta(days=500),
@@ -104,7 +103,7 @@ def world(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> It
         crm.add([replace(PERSON, crm="local")])
     org = FakeSalesforce(custom_fields=CUSTOM_FIELDS)
     sf_id = seed(org, [replace(PERSON, crm="sf")])[PERSON.id]
-    with FakeHubSpot(limits=OPEN, timeout_delay=0.5) as hs:
+    with FakeHubSpot(limits=UNLIMITED, timeout_delay=0.5) as hs:
         for name, kind in (("gomme_restricted", "bool"), ("legal_hold", "bool"), ("contract_end_date", "date")):
             hs.portal.define(name, kind)
         hs_id = hs.portal.add_many([{"email": EMAIL, "firstname": "Robin", "lastname": "Example",

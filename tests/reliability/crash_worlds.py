@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from fakes.hubspot import TOKEN, FakeHubSpot, Limits
+from fakes.hubspot import TOKEN, UNLIMITED, FakeHubSpot
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
 from fakes.served import Served
@@ -25,7 +25,6 @@ from gomme.connectors.records import PersonRecord
 from gomme.connectors.synthetic import synthetic_people
 
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
-OPEN = Limits(per_window=1_000_000, window_seconds=0.05, search_per_window=1_000_000, search_window_seconds=0.05)
 # Stamped by the fakes' clocks, which differ between runs; sweeps never write them.
 _TIMESTAMPS = frozenset({"SystemModstamp", "CreatedDate", "LastModifiedDate", "lastmodifieddate",
                          "hs_lastmodifieddate"})  # fmt: skip
@@ -112,8 +111,7 @@ def salesforce_world(directory: Path, count: int) -> Iterator[World]:
 def hubspot_world(directory: Path, count: int) -> Iterator[World]:
     from tests.connectors.hubspot.test_hubspot_sweep_e2e import properties
 
-    with ExitStack() as stack:
-        fake = stack.enter_context(FakeHubSpot(limits=OPEN))
+    with FakeHubSpot(limits=UNLIMITED) as fake:
         for name, kind in (("gomme_restricted", "bool"), ("legal_hold", "bool"), ("contract_end_date", "date"),
                            ("gomme_erasure_requested", "bool")):  # fmt: skip
             fake.portal.define(name, kind)

@@ -11,7 +11,7 @@ from typing import Any
 from unittest.mock import patch
 
 import responses
-from fakes.hubspot import TOKEN, FakeHubSpot
+from fakes.hubspot import TOKEN, UNLIMITED, FakeHubSpot
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
 from hypothesis import HealthCheck, Phase, given, settings
@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 from gomme.cli import app
 from gomme.connectors.records import Lifecycle, PersonRecord
 from tests.policy_fixture import RETENTION_POLICY_TOML
-from tests.reliability.crash_worlds import OPEN
 from tests.reliability.test_bad_input import ODD_TEXT
 
 runner = CliRunner()
@@ -93,7 +92,7 @@ def test_odd_hubspot_records_are_swept_and_looked_up(tmp_path_factory: Any, rows
     from tests.connectors.hubspot.test_hubspot_sweep_e2e import properties
 
     directory = tmp_path_factory.mktemp("hs-odd")
-    with FakeHubSpot(limits=OPEN) as hubspot:
+    with FakeHubSpot(limits=UNLIMITED) as hubspot:
         for name, kind in (("gomme_restricted", "bool"), ("legal_hold", "bool"), ("contract_end_date", "date"),
                            ("gomme_erasure_requested", "bool")):  # fmt: skip
             hubspot.portal.define(name, kind)

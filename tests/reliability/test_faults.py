@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import responses
-from fakes.hubspot import TOKEN, FakeHubSpot, Limits
+from fakes.hubspot import TOKEN, UNLIMITED, FakeHubSpot
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
 from fakes.salesforce_http import Faults
@@ -26,7 +26,6 @@ from tests.policy_fixture import RETENTION_POLICY_TOML
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
-OPEN = Limits(per_window=1_000_000, window_seconds=0.05, search_per_window=1_000_000, search_window_seconds=0.05)
 # A password login (SOAP), which gomme repeats when the session expires; the fake accepts any secret.
 SF_LOGIN = (
     'username = "gomme@example.com"\npassword_env = "SF_FAULT_PASSWORD"\n'
@@ -136,7 +135,7 @@ def test_hubspot_sweep_with_ten_percent_faults_ends_right(
 
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
     people = list(demo_people(NOW))
-    with FakeHubSpot(limits=OPEN, timeout_delay=0.3, seed=fault_seed) as hubspot:
+    with FakeHubSpot(limits=UNLIMITED, timeout_delay=0.3, seed=fault_seed) as hubspot:
         for name, kind in (
             ("gomme_restricted", "bool"),
             ("legal_hold", "bool"),

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import responses
-from fakes.hubspot import TOKEN, FakeHubSpot, Limits
+from fakes.hubspot import TOKEN, UNLIMITED, FakeHubSpot
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
 from sqlmodel import Session, select
@@ -39,7 +39,6 @@ from tests.reliability.test_faults import CountedFaults
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-OPEN = Limits(per_window=1_000_000, window_seconds=0.05, search_per_window=1_000_000, search_window_seconds=0.05)
 KINDS = ("erase", "restrict", "rectify", "access", "object")
 RECTIFIED = "Rectified-Name"
 CONFIG = """
@@ -132,7 +131,7 @@ def faulty_world(tmp: Path, state_url: str, monkeypatch: pytest.MonkeyPatch, fau
     sf_ids = seed(org, PEOPLE)
     org.faults = sf_faults = CountedFaults(seed=fault_seed, unavailable_rate=0.03, reset_rate=0.02, lock_rate=0.02,
                                            expire_rate=0.01, lost_rate=0.02, retry_after="0")  # fmt: skip
-    with FakeHubSpot(limits=OPEN, timeout_delay=0.3, seed=fault_seed) as hs:
+    with FakeHubSpot(limits=UNLIMITED, timeout_delay=0.3, seed=fault_seed) as hs:
         for name, kind in (("gomme_restricted", "bool"), ("legal_hold", "bool"), ("contract_end_date", "date")):
             hs.portal.define(name, kind)
         rows = [{"email": p.email, "firstname": p.first_name, "lastname": p.last_name, "phone": p.phone,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fakes.hubspot import FakeHubSpot
-from hubspot_testkit import ENV, WIDE_OPEN, Clock, Connect, settings_for, unlimited
+from fakes.hubspot import UNLIMITED, FakeHubSpot
+from hubspot_testkit import ENV, Clock, Connect, settings_for, unlimited
 
 from gomme.connectors.hubspot import HubSpotConnector
 from gomme.connectors.hubspot.limiter import RateLimiter
@@ -21,7 +21,7 @@ from gomme.connectors.hubspot.limiter import RateLimiter
 @pytest.fixture
 def hubspot() -> Iterator[FakeHubSpot]:
     """A running fake portal with gomme's custom properties defined, and no effective rate limit."""
-    fake = FakeHubSpot(limits=WIDE_OPEN, timeout_delay=0.5)
+    fake = FakeHubSpot(limits=UNLIMITED, timeout_delay=0.5)
     fake.portal.define("gomme_restricted", "bool")
     fake.portal.define("legal_hold", "bool")
     fake.portal.define("contract_end_date", "date")

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from fakes.hubspot import TOKEN, Limits
+from fakes.hubspot import TOKEN
 
 from gomme.connectors.changes import Action, PlannedChange
 from gomme.connectors.hubspot import HubSpotConnector, HubSpotSettings
@@ -18,7 +18,6 @@ FAST: dict[str, Any] = {
     "index_lag_seconds": 0, "legal_hold_property": "legal_hold", "contract_end_property": "contract_end_date",
 }  # fmt: skip
 # No effective limit; short windows so an injected 429 (which says "wait one window") costs 50 ms.
-WIDE_OPEN = Limits(per_window=1_000_000, window_seconds=0.05, search_per_window=1_000_000, search_window_seconds=0.05)
 OAUTH = {"client_id": "gomme-app", "client_secret_env": "HS_SECRET", "refresh_token_env": "HS_REFRESH"}
 
 Connect = Callable[..., HubSpotConnector]
