@@ -33,7 +33,8 @@ class LegalBasis(StrEnum):
     VITAL_INTERESTS = "vital_interests"
     PUBLIC_TASK = "public_task"
     LEGITIMATE_INTEREST = "legitimate_interest"
-    UNKNOWN = "unknown"
+    NONE = "none"  # the CRM records a basis per person (e.g. HubSpot's GDPR settings) and none is recorded
+    UNKNOWN = "unknown"  # the CRM does not say (no such field mapped)
 
 
 class ConsentStatus(StrEnum):

@@ -59,9 +59,20 @@ class ConsentWithdrawnRule(_ChannelRule):
     )
     description: str = "stop a channel whose consent was withdrawn"
 
+    # Salesforce's Individual "Don't Market" (HasOptedOutSolicit): the person refused solicitation, which stops
+    # marketing on every channel like a withdrawn consent (Art 21(2)-(3)). A restricted record is left to
+    # restrict_all, which closes every channel itself.
+    solicit: bool = True
+
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
+        if self._opted_out(record):
+            return None
+        if self.solicit and record.opt_outs.solicit and not record.restricted:
+            flag = f"opt_outs.{_OPT_OUT_FLAG[self.channel]}"
+            reason = f"the person opted out of solicitation (Don't Market) but the {self.channel} channel is open"
+            return self.finding(self.action, reason, {"channel": self.channel, "signal": "solicit", "flag": flag})
         consents = record.consents
-        if not any(c.status is ConsentStatus.OPT_OUT for c in consents) or self._opted_out(record):
+        if not any(c.status is ConsentStatus.OPT_OUT for c in consents):
             return None
         withdrawn = _withdrawal(self._consents(record))
         if withdrawn is None:
@@ -145,3 +156,39 @@ def _missing_proof(opt_ins: list[Consent], required: tuple[str, ...]) -> tuple[s
         if len(lacking) < len(best):
             best = lacking
     return best
+
+
+class ProcessingBasisRule(_ChannelRule):
+    """Restrict marketing on a channel for a person subscribed to it while no basis for processing is recorded.
+
+    HubSpot with its GDPR settings on records a legal basis for processing the contact's data; a subscription's
+    own legal basis covers communicating on that type, not processing the person's data at all (docs/clocks.md,
+    "Opt-out signals"). With no basis recorded (`none`), the subscription alone does not make the processing
+    lawful (Art 6(1)), so marketing stops. `unknown` (the CRM does not track it) is not judged by default.
+    """
+
+    kind: Literal["processing_basis"] = "processing_basis"
+    legal_basis: str = Field(
+        default="GDPR Art 6(1): processing needs a lawful basis; Art 5(2) accountability: none is recorded",
+        min_length=1,
+    )
+    description: str = "stop marketing to people subscribed without a recorded basis for processing"
+    bases: tuple[LegalBasis, ...] = Field(default=(LegalBasis.NONE,), min_length=1)
+    purposes: tuple[str, ...] = ()  # empty: any subscription on the channel
+
+    def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
+        if record.legal_basis not in self.bases or record.restricted or self._opted_out(record):
+            return None
+        subscribed = [
+            c for c in record.consents
+            if c.channel == self.channel and c.status is ConsentStatus.OPT_IN
+            and (not self.purposes or c.purpose in self.purposes)
+        ]  # fmt: skip
+        if not subscribed:
+            return None
+        reason = (
+            f"subscribed to {len(subscribed)} {self.channel} type(s) while no legal basis for processing "
+            f"the person's data is recorded ({record.legal_basis})"
+        )
+        facts_ = {"channel": self.channel, "legal_basis": str(record.legal_basis), "subscribed": str(len(subscribed))}
+        return self.finding(self.action, reason, facts_)

@@ -52,7 +52,9 @@ class MinorRule(RuleBase):
     ages: dict[CountryCode, Age] = Field(default_factory=lambda: dict(sorted(DIGITAL_CONSENT_AGES.items())))
     default_age: Age = 16
     # Art 8 covers processing on the basis of consent; an unrecorded basis may be consent.
-    bases: tuple[LegalBasis, ...] = Field(default=(LegalBasis.CONSENT, LegalBasis.UNKNOWN), min_length=1)
+    bases: tuple[LegalBasis, ...] = Field(
+        default=(LegalBasis.CONSENT, LegalBasis.NONE, LegalBasis.UNKNOWN), min_length=1
+    )
 
     @field_validator("ages", mode="after")
     @classmethod

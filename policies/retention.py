@@ -20,17 +20,29 @@ EndOfRetentionAction = Annotated[Action, BeforeValidator(one_of(Action.ANONYMISE
 
 
 class Clock(StrEnum):
-    """Which date starts a retention period."""
+    """Which dates start a retention period (docs/clocks.md).
+
+    `last_activity`: the latest of the last contact and the collection (`created_at`).
+    `contract_end` (alias `relationship_end`): the end of the commercial relationship, the latest of the
+    contract end and the last contact (GDPR.md §6, CNIL référentiel 2021-131: "à compter de la fin de la
+    relation commerciale"); a former customer with neither falls back to `created_at`, a customer with
+    neither is kept (nothing shows the relationship ended).
+    """
 
     LAST_ACTIVITY = "last_activity"
     CONTRACT_END = "contract_end"
 
+    @classmethod
+    def _missing_(cls, value: object) -> Clock | None:
+        return cls.CONTRACT_END if value == "relationship_end" else None
 
-# Canonical fields tried in order: the first non-null one starts the period.
+
+# Canonical fields whose latest value starts the period, and the fallback used when none is set.
 _CLOCK_FIELDS = {
     Clock.LAST_ACTIVITY: ("last_activity_at", "created_at"),
-    Clock.CONTRACT_END: ("contract_end", "last_activity_at", "created_at"),
+    Clock.CONTRACT_END: ("contract_end", "last_activity_at"),
 }
+_FALLBACK = {Clock.LAST_ACTIVITY: None, Clock.CONTRACT_END: "created_at"}
 _FIELD_LABELS = {"last_activity_at": "last activity", "created_at": "created", "contract_end": "contract end"}
 _DEFAULT_CLOCK = {
     Lifecycle.PROSPECT: Clock.LAST_ACTIVITY,
@@ -71,13 +83,10 @@ class RetentionRule(RuleBase):
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
         if record.lifecycle != self.lifecycle or record.anonymised or self._contract_running(record, now):
             return None
-        fields = _CLOCK_FIELDS[self.clock]
-        for name in fields:
-            started: dt.date | None = getattr(record, name)
-            if started is not None:
-                break
-        else:
+        clock = self._clock_start(record)
+        if clock is None:
             return None  # no date at all: nothing proves the period has run out
+        name, started = clock
         cutoff = self.after.before(now)
         if isinstance(started, dt.datetime):
             limit: dt.date = cutoff
@@ -87,9 +96,8 @@ class RetentionRule(RuleBase):
             expired = started < limit
         if not expired:
             return None
-        missing = ", ".join(f"no {_FIELD_LABELS[f]}" for f in fields[: fields.index(name)])
         reason = (
-            f"{_FIELD_LABELS[name]} {_day(started).isoformat()}{f' ({missing})' if missing else ''} older than "
+            f"{self._clock_text(record, name, started)} older than "
             f"the {self.after.human} cutoff {_day(limit).isoformat()} ({self.lifecycle.value})"
         )
         facts_ = {
@@ -102,24 +110,62 @@ class RetentionRule(RuleBase):
         }
         return self.finding(self.action, reason, facts_)
 
+    def _clock_start(self, record: PersonRecord) -> tuple[str, dt.date] | None:
+        """(field, date) that starts the period: the latest of the clock's dates, else the fallback."""
+        dated = [(name, value) for name in _CLOCK_FIELDS[self.clock] if (value := getattr(record, name)) is not None]
+        if dated:
+            return max(dated, key=lambda item: _as_moment(item[1]))
+        fallback = _FALLBACK[self.clock]
+        if fallback is None or self.lifecycle is Lifecycle.CUSTOMER:
+            return None  # a customer with no end date and no contact: nothing shows the relationship ended
+        value = getattr(record, fallback)
+        return None if value is None else (fallback, value)
+
+    def _clock_text(self, record: PersonRecord, name: str, started: dt.date) -> str:
+        """Which date drove the clock, and what else was looked at (for `policy explain` and the audit)."""
+        text = f"{_FIELD_LABELS[name]} {_day(started).isoformat()}"
+        others = [f for f in _CLOCK_FIELDS[self.clock] if f != name]
+        if name == _FALLBACK[self.clock]:
+            return f"{text} ({', '.join(f'no {_FIELD_LABELS[f]}' for f in _CLOCK_FIELDS[self.clock])})"
+        notes = []
+        for other in others:
+            value = getattr(record, other)
+            notes.append(f"no {_FIELD_LABELS[other]}" if value is None else
+                         f"{_FIELD_LABELS[other]} {_day(value).isoformat()} earlier")  # fmt: skip
+        if self.clock is Clock.CONTRACT_END:
+            return f"end of relationship: {text} ({', '.join(notes)})"
+        return f"{text} ({', '.join(notes)})" if name != _CLOCK_FIELDS[self.clock][0] else text
+
     def _contract_running(self, record: PersonRecord, now: dt.datetime) -> bool:
-        """A contract that has not ended (or a customer with no end date) keeps the record."""
-        if record.contract_end is None:
-            return record.lifecycle is Lifecycle.CUSTOMER
-        return record.contract_end >= now.date()
+        """A contract that has not ended keeps the record, whatever the other dates say."""
+        return record.contract_end is not None and record.contract_end >= now.date()
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
+        """Every record whose clock may have run out: each of the clock's dates before the cutoff or empty."""
         cutoff = self.after.before(now)
-        fields = _CLOCK_FIELDS[self.clock]
-        if self.lifecycle is Lifecycle.CUSTOMER and fields[0] == "contract_end":
-            fields = fields[:1]  # a customer without contract end is still under contract
-        groups: list[FilterGroup] = []
         lifecycle = Condition("lifecycle", Op.EQ, self.lifecycle)
-        for position, name in enumerate(fields):
-            nulls = tuple(Condition(f, Op.IS_NULL) for f in fields[:position])
-            limit = cutoff.date() if name == "contract_end" else cutoff
-            groups.append((lifecycle, NOT_ANONYMISED, *nulls, Condition(name, Op.LT, limit)))
+        fields = _CLOCK_FIELDS[self.clock]
+
+        def before(name: str) -> Condition:
+            return Condition(name, Op.LT, cutoff.date() if name == "contract_end" else cutoff)
+
+        groups: list[FilterGroup] = []
+        first, second = fields
+        groups.append((lifecycle, NOT_ANONYMISED, before(first), before(second)))
+        groups.append((lifecycle, NOT_ANONYMISED, before(first), Condition(second, Op.IS_NULL)))
+        groups.append((lifecycle, NOT_ANONYMISED, Condition(first, Op.IS_NULL), before(second)))
+        fallback = _FALLBACK[self.clock]
+        if fallback is not None and self.lifecycle is not Lifecycle.CUSTOMER:
+            nulls = tuple(Condition(name, Op.IS_NULL) for name in fields)
+            groups.append((lifecycle, NOT_ANONYMISED, *nulls, before(fallback)))
         return tuple(groups)
+
+
+def _as_moment(value: dt.date) -> dt.datetime:
+    """Dates and datetimes on one axis: a date counts as midnight UTC."""
+    if isinstance(value, dt.datetime):
+        return utc(value)
+    return dt.datetime.combine(value, dt.time(), dt.UTC)
 
 
 def _day(moment: dt.date) -> dt.date:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gomme.policies.consent import ConsentProofRule, ConsentWithdrawnRule
+from gomme.policies.consent import ConsentProofRule, ConsentWithdrawnRule, ProcessingBasisRule
 from gomme.policies.erasure import ErasureRequestRule, LegalHoldRule, SuppressionRule
 from gomme.policies.match import MatchRule
 from gomme.policies.minor import MinorRule
@@ -22,6 +22,7 @@ RULE_KINDS: Mapping[str, type[RuleBase]] = {
     "suppression": SuppressionRule,
     "consent_withdrawn": ConsentWithdrawnRule,
     "consent_proof": ConsentProofRule,
+    "processing_basis": ProcessingBasisRule,
     "minor": MinorRule,
     "sensitive_note": SensitiveNoteRule,
     "match": MatchRule,
@@ -36,6 +37,7 @@ __all__ = [
     "LegalHoldRule",
     "MatchRule",
     "MinorRule",
+    "ProcessingBasisRule",
     "RetentionRule",
     "RuleBase",
     "SensitiveNoteRule",

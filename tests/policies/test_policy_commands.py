@@ -48,7 +48,7 @@ def test_check_accepts_a_valid_policy_and_refuses_broken_toml(tmp_path: Path, te
 
     assert check_policy_file(path, term) == code
     if code == 0:
-        assert out.getvalue() == f"{path}: valid, 10 rule(s), policy hash {CNIL.hash}\n"
+        assert out.getvalue() == f"{path}: valid, 11 rule(s), policy hash {CNIL.hash}\n"
 
 
 def test_check_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:

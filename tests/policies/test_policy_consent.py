@@ -9,7 +9,7 @@ from policy_testkit import NOW, at, consent, person
 
 from gomme.connectors.changes import Action
 from gomme.connectors.records import OptOuts
-from gomme.policies.consent import ConsentProofRule, ConsentWithdrawnRule
+from gomme.policies.consent import ConsentProofRule, ConsentWithdrawnRule, ProcessingBasisRule
 from gomme.policies.policy import PolicyError, load_policy
 
 WITHDRAWN = ConsentWithdrawnRule(id="withdrawn")
@@ -134,3 +134,61 @@ def test_consent_proof_exemptions_are_configurable(
 
 def test_consent_rules_rely_on_the_cursor_for_pushdown() -> None:
     assert WITHDRAWN.prefilters(NOW) == PROOF.prefilters(NOW) == ()
+
+
+@pytest.mark.parametrize(
+    ("record_fields", "fires"),
+    [
+        ({"opt_outs": OptOuts(solicit=True)}, True),  # Salesforce "Don't Market" with email still open
+        ({"opt_outs": OptOuts(solicit=True, email=True)}, False),  # already closed
+        ({"opt_outs": OptOuts(solicit=True), "restricted": True}, False),  # restrict_all closes every channel
+        ({"opt_outs": OptOuts()}, False),
+    ],
+)
+def test_dont_market_stops_email_marketing_like_a_withdrawn_consent(record_fields: dict[str, Any], fires: bool) -> None:
+    finding = WITHDRAWN.evaluate(person(**record_fields), NOW)
+    assert (finding is not None) is fires
+    assert ConsentWithdrawnRule(id="w", solicit=False).evaluate(person(**record_fields), NOW) is None
+
+
+BASIS = ProcessingBasisRule(id="basis")
+
+
+@pytest.mark.parametrize(
+    ("record_fields", "fires"),
+    [
+        ({"legal_basis": "none", "consents": (consent("opt_in", at(2023, 1, 1), purpose="newsletter"),)}, True),
+        ({"legal_basis": "unknown", "consents": (consent("opt_in", at(2023, 1, 1)),)}, False),  # not tracked
+        ({"legal_basis": "consent", "consents": (consent("opt_in", at(2023, 1, 1)),)}, False),
+        ({"legal_basis": "legitimate_interest", "consents": (consent("opt_in", at(2023, 1, 1)),)}, False),
+        ({"legal_basis": "none", "consents": (consent("opt_out", at(2023, 1, 1)),)}, False),  # not subscribed
+        ({"legal_basis": "none", "consents": (consent("opt_in", at(2023, 1, 1)),), "opt_outs": OptOuts(email=True)},
+         False),
+        ({"legal_basis": "none", "consents": (consent("opt_in", at(2023, 1, 1)),), "restricted": True}, False),
+    ],
+)
+def test_subscribed_without_a_recorded_basis_for_processing_is_unsubscribed(
+    record_fields: dict[str, Any], fires: bool
+) -> None:
+    finding = BASIS.evaluate(person(**record_fields), NOW)
+    assert (finding is not None) is fires
+    if finding is not None:
+        assert finding.action is Action.RESTRICT_EMAIL
+
+
+@pytest.mark.parametrize(
+    ("record_fields", "fires"),
+    [
+        ({"audience": "b2b", "legal_basis": "unknown"}, False),  # B2B opt-out regime, basis not tracked
+        ({"audience": "b2b", "legal_basis": "none"}, False),
+        ({"audience": "b2b", "legal_basis": "consent"}, True),  # relies on consent: must prove it
+        ({"audience": "b2c", "lifecycle": "former_customer"}, False),  # soft opt-in, within retention
+        ({"audience": "b2c", "lifecycle": "prospect"}, True),
+        ({"audience": "unknown", "lifecycle": "prospect"}, False),
+    ],
+)
+def test_the_cnil_pack_judges_proof_of_consent_where_the_law_requires_it(
+    record_fields: dict[str, Any], fires: bool
+) -> None:
+    rule = next(r for r in load_policy({"extends": "cnil"}, source="t").rules if r.id == "consent-proof-email")
+    assert (rule.evaluate(person(**record_fields), NOW) is not None) is fires

@@ -37,6 +37,7 @@ def test_prospect_inactive_three_years_is_anonymised() -> None:
         "erasure-request",
         "legal-hold",
         "minor",
+        "processing-basis-email",
         "retention-customer",
         "retention-former-customer",
         "retention-prospect",
@@ -241,8 +242,8 @@ def test_prefilter_query_ors_the_groups_of_every_rule_after_a_cursor() -> None:
     assert query.everything is False
     assert query.since == {"contact": "2024-11-22T00:00:00Z"}
     assert (Condition("erasure_requested", Op.EQ, True), Condition("anonymised", Op.EQ, False)) in query.prefilters
-    # 1 erasure + 2 prospect + 1 customer + 3 former customer + 1 minor
-    assert len(query.prefilters) == len(set(query.prefilters)) == 8
+    # 1 erasure + 3 prospect + 3 customer + 4 former customer + 1 minor
+    assert len(query.prefilters) == len(set(query.prefilters)) == 12
     assert matches(person(**STALE_PROSPECT), query.prefilters)
     assert matches(person(birthdate=dt.date(2010, 5, 1)), query.prefilters)
     assert not matches(person(lifecycle="prospect", last_activity_at=at(2024, 1, 1)), query.prefilters)
@@ -265,13 +266,16 @@ def test_caps_never_act_alone_so_they_add_no_prefilter() -> None:
             "extends": "cnil",
             "rules": [
                 {"id": rule_id, "enabled": False}
-                for rule_id in ("consent-proof-email", "consent-withdrawn-email", "sensitive-note", "suppression")
+                for rule_id in (
+                    "consent-proof-email", "consent-withdrawn-email", "processing-basis-email", "sensitive-note",
+                    "suppression",
+                )
             ],
         },
         source="test",
     )
     query = prefilter_query(policy, NOW, None)
-    assert (query.everything, len(query.prefilters)) == (False, 8)
+    assert (query.everything, len(query.prefilters)) == (False, 12)
 
 
 class EveryoneRule(RuleBase):
@@ -310,7 +314,7 @@ def test_a_rule_relying_on_changes_pulls_everything_only_without_a_cursor(
 ) -> None:
     policy = Policy((*CNIL.rules, ChangedOnlyRule(id="changed")), source="test")
     query = prefilter_query(policy, NOW, since)
-    assert (query.everything, len(query.prefilters)) == (everything, 0 if everything else 8)
+    assert (query.everything, len(query.prefilters)) == (everything, 0 if everything else 12)
 
 
 @pytest.mark.parametrize(

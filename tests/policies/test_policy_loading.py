@@ -47,6 +47,7 @@ def test_cnil_pack_holds_the_cnil_defaults() -> None:
         "suppression",
         "consent-withdrawn-email",
         "consent-proof-email",
+        "processing-basis-email",
         "minor",
         "sensitive-note",
     }
@@ -80,6 +81,7 @@ def test_cnil_pack_holds_the_cnil_defaults() -> None:
         "suppression": Action.ANONYMISE,
         "consent-withdrawn-email": Action.RESTRICT_EMAIL,
         "consent-proof-email": Action.RESTRICT_EMAIL,
+        "processing-basis-email": Action.RESTRICT_EMAIL,
         "minor": Action.RESTRICT_ALL,
         "sensitive-note": Action.REDACT_NOTE,
     }
@@ -104,13 +106,13 @@ def test_extending_a_pack_overrides_params_by_id_and_keeps_the_rest() -> None:
 
     assert isinstance(prospect, RetentionRule)
     assert (prospect.after.text, prospect.action, prospect.lifecycle) == ("P2Y", Action.DELETE, "prospect")
-    assert len(policy.rules) == len(load_pack("cnil").rules) == 10
+    assert len(policy.rules) == len(load_pack("cnil").rules) == 11
 
 
 def test_enabled_false_disables_an_inherited_rule() -> None:
     policy = policy_from_toml('extends = "cnil"\n[[rules]]\nid = "legal-hold"\nenabled = false\n')
     assert "legal-hold" not in policy.rule_ids
-    assert len(policy.rules) == 9
+    assert len(policy.rules) == 10
 
 
 def test_a_policy_can_add_its_own_rules_and_disable_its_own_drafts() -> None:
@@ -158,18 +160,18 @@ def test_every_validation_error_is_reported_at_once_with_its_path() -> None:
         "rules[1].cutoff: unknown parameter (allowed: action, after, clock, description, enabled, id, kind, "
         "legal_basis, lifecycle)",
         "rules[2].kind: unknown rule kind 'teleport' (one of: consent_proof, consent_withdrawn, erasure_request, "
-        "legal_hold, match, minor, retention, sensitive_note, suppression)",
+        "legal_hold, match, minor, processing_basis, retention, sensitive_note, suppression)",
         "rules[3].id: required: a non-empty string",
         "rules[4].id: duplicate rule id 'r0'",
         "rules[5].action: must be one of: anonymise, delete (got 'restrict_email')",
         "rules[6].id: no inherited rule 'no-such-rule' to disable (inherited: erasure-request, retention-prospect, "
         "retention-former-customer, retention-customer, legal-hold, suppression, consent-withdrawn-email, "
-        "consent-proof-email, minor, sensitive-note)",
+        "consent-proof-email, processing-basis-email, minor, sensitive-note)",
         "rules[7].enabled: must be true or false",
         "rules[8].after: required",
         "rules[9].kind: cannot change the kind of inherited rule 'retention-prospect' (retention); use a new id",
         "rules[10].kind: required (one of: consent_proof, consent_withdrawn, erasure_request, legal_hold, match, "
-        "minor, retention, sensitive_note, suppression)",
+        "minor, processing_basis, retention, sensitive_note, suppression)",
     ]
 
 
@@ -284,13 +286,14 @@ def test_canonical_form_lists_rules_by_id_with_defaults_filled_in() -> None:
         "erasure-request",
         "legal-hold",
         "minor",
+        "processing-basis-email",
         "retention-customer",
         "retention-former-customer",
         "retention-prospect",
         "sensitive-note",
         "suppression",
     ]
-    assert canonical["rules"][7] == {
+    assert canonical["rules"][8] == {
         "id": "retention-prospect",
         "kind": "retention",
         "lifecycle": "prospect",

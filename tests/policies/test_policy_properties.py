@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_testkit import applied, matches, person
 
@@ -111,6 +111,8 @@ def policies(draw: st.DrawFn) -> Policy:
     return load_policy({"extends": "cnil", "rules": tables}, source="hypothesis")
 
 
+# Generation speed is not what this checks: on a loaded 2-core CI host one draw can take seconds.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(record=RECORDS, policy=policies(), now=NOWS, facts=FACTS)
 def test_decide_is_deterministic_and_independent_of_the_now_timezone(
     record: PersonRecord, policy: Policy, now: dt.datetime, facts: RecordFacts

@@ -88,7 +88,7 @@ def test_prospect_inactive_three_years_is_anonymised_with_evidence() -> None:
             FORMER,
             {"last_activity_at": at(2020, 6, 1), "created_at": at(2018, 1, 1)},
             "last_activity_at",
-            "last activity 2020-06-01 (no contract end) older",
+            "end of relationship: last activity 2020-06-01 (no contract end) older",
         ),
         (
             FORMER,
@@ -98,9 +98,15 @@ def test_prospect_inactive_three_years_is_anonymised_with_evidence() -> None:
         ),
         (
             FORMER,
-            {"contract_end": dt.date(2020, 12, 31), "last_activity_at": at(2024, 1, 1)},
+            {"contract_end": dt.date(2020, 12, 31), "last_activity_at": at(2019, 1, 1)},
             "contract_end",
-            "contract end 2020-12-31 older",
+            "end of relationship: contract end 2020-12-31 (last activity 2019-01-01 earlier) older",
+        ),
+        (
+            CUSTOMER,
+            {"last_activity_at": at(2021, 1, 1), "created_at": at(2015, 1, 1)},
+            "last_activity_at",
+            "end of relationship: last activity 2021-01-01 (no contract end) older",
         ),
     ],
 )
@@ -123,8 +129,8 @@ def test_recent_activity_keeps_prospect_even_when_created_long_ago() -> None:
     ("rule", "record_fields"),
     [
         (CUSTOMER, {"contract_end": dt.date(2026, 1, 1), "last_activity_at": at(2015, 1, 1)}),  # running contract
-        (CUSTOMER, {"contract_end": None, "last_activity_at": at(2015, 1, 1), "created_at": at(2014, 1, 1)}),
-        (retention(lifecycle="customer", clock="last_activity"), {"last_activity_at": at(2015, 1, 1)}),
+        (CUSTOMER, {"contract_end": None, "last_activity_at": at(2023, 1, 1), "created_at": at(2014, 1, 1)}),
+        (CUSTOMER, {"contract_end": None, "created_at": at(2014, 1, 1)}),  # nothing shows the relationship ended
         (FORMER, {"contract_end": NOW.date(), "last_activity_at": at(2015, 1, 1)}),  # ends today: still running
         (PROSPECT, {"contract_end": dt.date(2025, 6, 30), "last_activity_at": at(2015, 1, 1)}),
     ],
@@ -134,8 +140,34 @@ def test_record_with_a_running_contract_is_kept(rule: RetentionRule, record_fiel
 
 
 def test_customer_whose_contract_ended_long_ago_fires() -> None:
-    record = person(lifecycle="customer", contract_end=dt.date(2020, 1, 31), last_activity_at=at(2024, 1, 1))
+    record = person(lifecycle="customer", contract_end=dt.date(2020, 1, 31), last_activity_at=at(2020, 6, 1))
     assert CUSTOMER.evaluate(record, NOW) is not None
+
+
+@pytest.mark.parametrize("lifecycle", ["customer", "former_customer"])
+def test_contact_initiated_after_the_contract_ended_restarts_the_clock(lifecycle: str) -> None:
+    """GDPR.md §6: the relationship ends at the latest of the contract end and the person's last contact."""
+    rule = retention(lifecycle=lifecycle)
+    came_back = person(lifecycle=lifecycle, contract_end=dt.date(2019, 1, 31), last_activity_at=at(2023, 2, 1))
+    stayed_away = person(lifecycle=lifecycle, contract_end=dt.date(2019, 1, 31), last_activity_at=at(2018, 2, 1))
+
+    assert rule.evaluate(came_back, NOW) is None
+    finding = rule.evaluate(stayed_away, NOW)
+    assert finding is not None and finding.facts["clock_field"] == "contract_end"
+
+
+def test_customer_without_contract_end_inactive_three_years_is_past_its_period() -> None:
+    """A HubSpot "customer" never moves back by itself: the stage alone proves no running relationship."""
+    record = person(lifecycle="customer", last_activity_at=at(2020, 5, 1), created_at=at(2016, 1, 1))
+
+    finding = CUSTOMER.evaluate(record, NOW)
+
+    assert finding is not None
+    assert finding.reason.startswith("end of relationship: last activity 2020-05-01 (no contract end)")
+
+
+def test_relationship_end_is_an_alias_of_the_contract_end_clock() -> None:
+    assert retention(lifecycle="customer", clock="relationship_end").clock == "contract_end"
 
 
 @pytest.mark.parametrize(
@@ -167,21 +199,29 @@ def test_clock_and_legal_basis_default_per_lifecycle(lifecycle: str, clock: str,
 def test_prospect_prefilter_groups_push_the_cutoff_down() -> None:
     cutoff = at(2021, 11, 23)
     prospect, live = Condition("lifecycle", Op.EQ, Lifecycle.PROSPECT), Condition("anonymised", Op.EQ, False)
+    last, created = Condition("last_activity_at", Op.LT, cutoff), Condition("created_at", Op.LT, cutoff)
     assert PROSPECT.prefilters(NOW) == (
-        (prospect, live, Condition("last_activity_at", Op.LT, cutoff)),
-        (prospect, live, Condition("last_activity_at", Op.IS_NULL), Condition("created_at", Op.LT, cutoff)),
+        (prospect, live, last, created),
+        (prospect, live, last, Condition("created_at", Op.IS_NULL)),
+        (prospect, live, Condition("last_activity_at", Op.IS_NULL), created),
     )
 
 
-def test_customer_prefilter_needs_an_ended_contract() -> None:
-    customer, live = Condition("lifecycle", Op.EQ, Lifecycle.CUSTOMER), Condition("anonymised", Op.EQ, False)
-    assert CUSTOMER.prefilters(NOW) == ((customer, live, Condition("contract_end", Op.LT, dt.date(2021, 11, 23))),)
+def test_customer_prefilter_needs_every_date_past_and_one_set() -> None:
+    groups = CUSTOMER.prefilters(NOW)
+    assert groups is not None
+    assert len(groups) == 3
+    assert matches(person(lifecycle="customer", contract_end=dt.date(2020, 1, 1)), groups)
+    assert matches(person(lifecycle="customer", last_activity_at=at(2020, 1, 1)), groups)
+    assert not matches(person(lifecycle="customer", created_at=at(2010, 1, 1)), groups)
+    assert not matches(person(lifecycle="customer", contract_end=dt.date(2020, 1, 1), last_activity_at=at(2023, 1, 1)),
+                       groups)  # fmt: skip
 
 
 def test_former_customer_prefilter_selects_each_fallback_clock() -> None:
     groups = FORMER.prefilters(NOW)
     assert groups is not None
-    assert len(groups) == 3
+    assert len(groups) == 4
     assert matches(person(lifecycle="former_customer", contract_end=dt.date(2020, 1, 1)), groups)
     assert matches(person(lifecycle="former_customer", last_activity_at=at(2020, 1, 1)), groups)
     assert matches(person(lifecycle="former_customer", created_at=at(2020, 1, 1)), groups)
