@@ -126,4 +126,11 @@ class Connector(Protocol):
         """How many person records the CRM holds (one cheap count), or None when it cannot tell."""
         ...
 
+    def notices(self) -> list[str]:
+        """What the run should tell the admin once: defaults the CRM lacks and skipped, values left unknown.
+
+        Object, field and property names and counts only, never a value.
+        """
+        ...
+
     def close(self) -> None: ...

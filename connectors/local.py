@@ -81,6 +81,10 @@ class LocalConnector(ClosedOnExit):
         row = self._conn.execute("SELECT COUNT(*) FROM person").fetchone()
         return int(row[0])
 
+    def notices(self) -> list[str]:
+        """Nothing to report: gomme created this CRM's schema itself."""
+        return []
+
     # -- reading ----------------------------------------------------------------------------------------
 
     def pull(self, query: PullQuery) -> Pulled:

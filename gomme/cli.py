@@ -347,11 +347,20 @@ def local_import(
 
 
 @config_app.command("check")
-def config_check(ctx: typer.Context) -> None:
-    """Validate the configuration and report every problem at once."""
+def config_check(
+    ctx: typer.Context,
+    online: Annotated[
+        bool, typer.Option("--online", help="Also connect to each CRM and check every mapped field against it.")
+    ] = False,
+) -> None:
+    """Validate the configuration and report every problem at once; --online checks it against the CRMs."""
     gomme = _app(ctx)
     err.print(f"{gomme.config.source}: valid ({len(gomme.config.connectors)} connector(s), "
               f"policy {gomme.config.policy.hash[:12]})")
+    if online:
+        from gomme.commands.config_check import check_online
+
+        raise typer.Exit(check_online(gomme, Console(highlight=False)))
 
 
 @policy_app.command("show")

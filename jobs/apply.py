@@ -6,8 +6,9 @@ CRM is settled as applied (the write landed before the crash), so every change i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -32,12 +33,17 @@ SETTLE_CHUNK = 1000  # changes settled (status + audit entries) per transaction
 
 @dataclass(slots=True)
 class ApplyCounts:
+    """Outcomes of a run's changes; `errors` counts failures by the CRM's code and what it named (no values)."""
+
     applied: int = 0
     failed: int = 0
     skipped: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
 
-    def add(self, outcome: Outcome) -> None:
-        match outcome:
+    def add(self, result: ChangeResult) -> None:
+        if result.outcome is Outcome.FAILED:
+            self.errors[" ".join(filter(None, (result.error_code or "UNKNOWN", result.detail)))] += 1
+        match result.outcome:
             case Outcome.APPLIED:
                 self.applied += 1
             case Outcome.FAILED:
@@ -70,7 +76,7 @@ def _drain(ctx: RunContext, run_id: str | None) -> tuple[ApplyCounts, bool]:
             return counts, True
         after = page[-1].id
         for result in _apply_batch(ctx, page):
-            counts.add(result.outcome)
+            counts.add(result)
 
 
 def _apply_batch(ctx: RunContext, rows: Sequence[Change]) -> list[ChangeResult]:

@@ -9,6 +9,7 @@ in memory, and each record is re-read just before its batch is written.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TypeVar
@@ -56,6 +57,7 @@ class SweepReport:
     outcome: ApplyCounts = field(default_factory=ApplyCounts)
     resumed: ApplyCounts = field(default_factory=ApplyCounts)
     error: str | None = None
+    notices: list[str] = field(default_factory=list)
 
 
 def sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepReport:
@@ -75,6 +77,8 @@ def sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepReport
     finally:
         if report.status is RunStatus.RUNNING:  # an unexpected exception is on its way up
             report.status = RunStatus.FAILED
+        with suppress(ConnectorError):  # the run's own error, if any, is already in the report
+            report.notices = ctx.connector.notices()
         _close(ctx, report)
     return report
 
@@ -136,7 +140,7 @@ def _write_waiting(ctx: RunContext, report: SweepReport, waiting: list[PlannedCh
     """Write the changes planned so far in full write batches (sparse changes still fill a CRM call)."""
     if waiting:
         for result in write_and_settle(ctx, waiting):
-            report.outcome.add(result.outcome)
+            report.outcome.add(result)
         waiting.clear()
 
 

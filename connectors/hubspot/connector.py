@@ -72,6 +72,7 @@ class HubSpotConnector(ClosedOnExit):
         self._schema: dict[str, PropertyInfo] | None = None
         self._with_preferences = settings.read_subscriptions
         self._emails: OrderedDict[str, str | None] = OrderedDict()
+        self._notices: list[str] = []
 
     @property
     def capabilities(self) -> Capabilities:
@@ -90,6 +91,10 @@ class HubSpotConnector(ClosedOnExit):
     def usage(self) -> dict[str, Any]:
         """API calls by HTTP status since the connector was opened, for the daemon's metrics (jobs/metrics.py)."""
         return {"calls": dict(self._transport.stats.statuses), "budget_remaining": self.limiter.daily_remaining}
+
+    def notices(self) -> list[str]:
+        """Properties gomme would use by default that the portal lacks, and values left unknown."""
+        return list(self._notices)
 
     def close(self) -> None:
         self._transport.close()

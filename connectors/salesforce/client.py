@@ -9,6 +9,7 @@ renewed once (when gomme holds credentials) before the call is repeated.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +21,7 @@ from urllib.parse import urlparse
 import requests
 import structlog
 from simple_salesforce.api import Salesforce
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceResourceNotFound
 from simple_salesforce.login import SalesforceLogin
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
@@ -225,7 +226,11 @@ class SalesforceClient:
             return RetryableError(f"Salesforce answered {status} {code} to {what}", retry_after=retry_after)
         hint = ""
         if code in _MAPPING_CODES:
-            hint = "; check the field mapping (fields, contact_fields, lead_fields, field_types, data_protection)"
+            said = safe_message(exc.content)
+            hint = (f": {said}" if said else "") + (
+                "; check the field mapping (fields, contact_fields, lead_fields, field_types, data_protection), "
+                "or run `gomme config check --online`"
+            )
         elif status == 404:
             hint = "; check instance_url and api_version"
         elif status == 403:
@@ -262,6 +267,18 @@ class SalesforceClient:
     def _more(self, url: str, headers: Mapping[str, str]) -> Any:
         return self.call("query page", lambda sf: sf.query_more(url, identifier_is_url=True, headers=dict(headers)))
 
+    def describe(self, sobject: str) -> dict[str, Any] | None:
+        """`GET sobjects/{sobject}/describe`; None when the org lacks the object or hides it from this user."""
+
+        def read(sf: Salesforce) -> dict[str, Any] | None:
+            try:
+                result = sf.restful(f"sobjects/{sobject}/describe")
+            except SalesforceResourceNotFound:
+                return None
+            return result if isinstance(result, dict) else None
+
+        return self.call(f"describe of {sobject}", read)
+
     def count(self, soql: str) -> int:
         return int(self.call("count", lambda sf: sf.query(soql))["totalSize"])
 
@@ -287,6 +304,27 @@ def error_code(content: Any) -> str:
     if isinstance(content, Mapping):
         return str(content.get("errorCode") or content.get("error") or "UNKNOWN")
     return "UNKNOWN"
+
+
+# Salesforce's own words about a schema error, which name fields and objects, never values.
+_SAFE_MESSAGES = (
+    (re.compile(r"No such column '([\w.]+)' on (?:entity|sobject of type) '?(\w+)"), "no field {0} on {1}"),
+    (re.compile(r"sObject type '(\w+)' is not supported"), "object {0} is not available"),
+    (re.compile(r"Unable to create/update fields: ([\w, .]+?)\. Please check"), "fields not writable: {0}"),
+    (re.compile(r"Didn't understand relationship '(\w+)' in field path"), "no relationship {0}"),
+)
+
+
+def safe_message(content: Any) -> str | None:
+    """The field or object Salesforce's error message names, in a fixed form (no free text, so no PII)."""
+    items = content if isinstance(content, list) else [content]
+    messages = [item.get("message") for item in items if isinstance(item, Mapping)]
+    for message in messages:
+        for pattern, form in _SAFE_MESSAGES:
+            found = pattern.search(str(message or ""))
+            if found:
+                return form.format(*found.groups())
+    return None
 
 
 def _seconds(header: str | None) -> float | None:

@@ -13,6 +13,8 @@ from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, PullQuery
 from gomme.connectors.changes import Action, ChangeResult, PlannedChange
 from gomme.connectors.records import PersonRecord
 from gomme.connectors.salesforce.client import Credentials, SalesforceClient, credentials
+from gomme.connectors.salesforce.describe import OrgSchema
+from gomme.connectors.salesforce.fit import Fitted, fit
 from gomme.connectors.salesforce.mapping import ObjectMap
 from gomme.connectors.salesforce.reader import Reader
 from gomme.connectors.salesforce.settings import SalesforceSettings
@@ -44,12 +46,33 @@ class SalesforceConnector(ClosedOnExit):
         self.name = name
         self.settings = settings
         self.client = SalesforceClient(name, settings, creds, sleep=sleep or time.sleep)
-        self.maps = {sobject.lower(): ObjectMap.from_settings(settings, sobject) for sobject in settings.objects}
-        self._reader = Reader(name, self.client, self.maps)
-        self._writer = Writer(name, self.client, self.maps)
+        self.schema = OrgSchema(self.client.describe)
+        self._fitted: Fitted | None = None
+        self._reader: Reader
+        self._writer: Writer
         # Oldest first; an OrderedDict drops its oldest entry in O(1), where a dict's first key is found by
         # scanning past the slots its deletions left (44 s over a 1M-record pull, measured).
         self._recent: OrderedDict[tuple[str, str], Target] = OrderedDict()
+
+    @property
+    def maps(self) -> dict[str, ObjectMap]:
+        """Each object's mapping fitted to the org's describe, checked once, before the first query or write."""
+        return self._fit().maps
+
+    def _fit(self) -> Fitted:
+        if self._fitted is None:
+            self._fitted = fit(self.name, self.settings, self.schema)
+            self._reader = Reader(self.name, self.client, self._fitted.maps)
+            self._writer = Writer(self.name, self.client, self._fitted.maps, self.schema)
+        return self._fitted
+
+    def notices(self) -> list[str]:
+        """Defaults the org lacks or hides, skipped (no personal data: object and field names only)."""
+        unknown = [
+            f"{count} {sobject} record(s) with a country gomme does not recognise (left unknown)"
+            for sobject, count in sorted(self._reader.unknown_countries.items())
+        ] if self._fitted else []  # fmt: skip
+        return [*self._fit().notices, *unknown]
 
     @property
     def capabilities(self) -> Capabilities:
@@ -75,6 +98,7 @@ class SalesforceConnector(ClosedOnExit):
 
     def pull(self, query: PullQuery) -> Pulled:
         """Streams records; the most recent ones are remembered for an `apply` that follows, saving a query."""
+        self._fit()
         return Pulled(self._remembering(self._reader.pull(query)))
 
     def _remembering(
@@ -94,16 +118,19 @@ class SalesforceConnector(ClosedOnExit):
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
         """Re-reads records; they are remembered for the `apply` that usually follows, saving a query."""
         self._recent = OrderedDict()
+        self._fit()
         for record in self._reader.get(ids):
             if len(self._recent) < _REMEMBERED:
                 self._recent[(record.object_type, record.id)] = Target.of(record, self.maps[record.object_type])
             yield record
 
     def find(self, email: str) -> Iterator[PersonRecord]:
+        self._fit()
         return self._reader.find(email)
 
     def apply(self, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]:
         """Writes the batch, then yields one result per change (an APPLIED one is saved in the org)."""
+        self._fit()
         wanted = {(change.object_type, change.record_id) for change in changes}
         missing = [key for key in wanted if key not in self._recent]
         targets: dict[tuple[str, str], Target] = {key: self._recent[key] for key in wanted if key in self._recent}
@@ -116,7 +143,9 @@ class SalesforceConnector(ClosedOnExit):
         return iter(results)
 
     def export(self, record: PersonRecord) -> dict[str, Any]:
+        self._fit()
         return self._reader.export(record)
 
     def size(self) -> int:
+        self._fit()
         return self._reader.size()

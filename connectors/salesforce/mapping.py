@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from gomme.connectors.countries import country_code
+from gomme.connectors.parental import mentions_parental_consent
 from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
 from gomme.connectors.salesforce.settings import STANDARD_FIELD_TYPES, FieldKind, SalesforceObject, SalesforceSettings
 
@@ -27,7 +29,6 @@ CONSENT_FIELDS: tuple[str, ...] = (
 CONSENTS_KEY = "ContactPointTypeConsents"  # where a record's consent rows sit in `raw`
 _CONSENT_STATUS = {"optin": ConsentStatus.OPT_IN, "optout": ConsentStatus.OPT_OUT}
 _CHANNELS = {"mailingaddress": "mail"}
-_COUNTRY = re.compile(r"[A-Za-z]{2}")
 _E = TypeVar("_E", Audience, LegalBasis)
 
 
@@ -53,6 +54,15 @@ class ObjectMap:
     erase_individual: bool = True
     anonymise_fields: tuple[str, ...] = ()
     individual_anonymise_fields: tuple[str, ...] = ()
+    # Set once the map is fitted to the org's describe (fit.py); None means "not checked".
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # read when the mapped field is empty
+    consents: bool = True  # ContactPointTypeConsent rows are read
+    readable: frozenset[str] | None = None
+    writable: frozenset[str] | None = None
+    person_accounts: bool = False  # the org has Person Accounts: their contacts are written through the Account
+    b2c_accounts: frozenset[str] = frozenset()
+    b2c_companies: frozenset[str] = frozenset()
+    parental_phrases: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: SalesforceSettings, sobject: SalesforceObject) -> ObjectMap:
@@ -67,6 +77,9 @@ class ObjectMap:
             erase_individual=settings.erase_individual and settings.data_protection,
             anonymise_fields=tuple(settings.anonymise_fields.get(sobject, ())),
             individual_anonymise_fields=tuple(settings.anonymise_fields.get("Individual", ())),
+            b2c_accounts=frozenset(_key(name) for name in settings.b2c_account_names),
+            b2c_companies=frozenset(_key(name) for name in settings.b2c_lead_companies),
+            parental_phrases=tuple(settings.parental_consent_phrases),
         )
 
     @property
@@ -86,10 +99,18 @@ class ObjectMap:
     def select_fields(self) -> list[str]:
         """Everything a pull reads: the mapped fields, the notes, and what marker detection and writes need."""
         fields = ["Id", "SystemModstamp", "FirstName", "LastName", "Email", *self.fields.values(), *self.notes.values()]
+        fields += [path for paths in self.fallbacks.values() for path in paths]
         if self.data_protection:
             fields += ["IndividualId", "Individual.LastName"]
             fields += [f"Individual.{name}" for name in self.individual_anonymise_fields]
+        if self.readable is not None:  # fitted: also what tells B2B from B2C, as far as the user can see it
+            fields += ["AccountId", "Account.Name", "Account.IsPersonAccount", "IsPersonAccount", "Company"]
+            fields = [path for path in fields if path in self.readable]
         return list(dict.fromkeys(fields))
+
+    def can_write(self, path: str) -> bool:
+        """Whether gomme may write this field (direct, or `Individual.X`); unfitted maps allow everything."""
+        return self.writable is None or path in self.writable
 
     def clean_when_anonymised(self) -> list[tuple[str, tuple[str | None, ...]]]:
         """(field, accepted values) pairs that all hold once `anonymise` succeeded; the last write is the marker."""
@@ -112,7 +133,7 @@ class ObjectMap:
 
     def to_record(self, crm: str, row: Mapping[str, Any], consents: Sequence[Mapping[str, Any]] = ()) -> PersonRecord:
         """One record; raises MappingError naming the first field whose value cannot be read."""
-        read = _Reader(row, self.fields)
+        read = _Reader(row, self.fields, self.fallbacks)
         return PersonRecord(
             crm=crm,
             object_type=self.object_type,
@@ -121,7 +142,7 @@ class ObjectMap:
             first_name=read.text("first_name"),
             last_name=read.text("last_name"),
             phone=read.text("phone"),
-            country=_country(read.text("country")),
+            country=country_code(read.text("country")),
             birthdate=read.date("birthdate"),
             created_at=read.datetime("created_at"),
             modified_at=_required(parse_datetime(row.get("SystemModstamp"), "SystemModstamp"), "SystemModstamp"),
@@ -136,10 +157,44 @@ class ObjectMap:
             anonymised=self.is_anonymised(row),
             notes={name: text for name, path in self.notes.items() if (text := _text(value_at(row, path), path))},
             raw={**plain(row), CONSENTS_KEY: [plain(consent) for consent in consents]},
-            audience=_enum(Audience, read.text("audience"), Audience.UNKNOWN),
-            legal_basis=_enum(LegalBasis, read.text("legal_basis"), LegalBasis.UNKNOWN),
-            parental_consent=read.flag("parental_consent"),
+            audience=self._audience(row, read),
+            legal_basis=self._legal_basis(read),
+            parental_consent=read.flag("parental_consent") or self.parental_in(consents),
         )
+
+    def parental_in(self, consents: Sequence[Mapping[str, Any]]) -> bool:
+        """A consent row whose capture source says a parent or guardian consented (Art 8(1))."""
+        sources = (str(value_at(row, "CaptureSource") or "") for row in consents)
+        return mentions_parental_consent(sources, self.parental_phrases) if self.parental_phrases else False
+
+    def _legal_basis(self, read: _Reader) -> LegalBasis:
+        if "legal_basis" not in self.fields:
+            return LegalBasis.UNKNOWN
+        return _enum(LegalBasis, read.text("legal_basis"), LegalBasis.NONE)  # mapped but empty: none recorded
+
+    def _audience(self, row: Mapping[str, Any], read: _Reader) -> Audience:
+        """A mapped field wins; else how the org models people (docs/clocks.md "Audience")."""
+        if "audience" in self.fields:
+            return _enum(Audience, read.text("audience"), Audience.UNKNOWN)
+        if self.readable is None:
+            return Audience.UNKNOWN
+        if self.sobject == "Lead":
+            if "Company" not in self.readable:
+                return Audience.UNKNOWN
+            company = _key(str(row.get("Company") or ""))
+            first, last = str(row.get("FirstName") or ""), str(row.get("LastName") or "")
+            names = {_key(f"{first} {last}"), _key(last), _key(f"{last} {first}")}
+            return Audience.B2C if not company or company in self.b2c_companies or company in names else Audience.B2B
+        if row.get("IsPersonAccount") is True or value_at(row, "Account.IsPersonAccount") is True:
+            return Audience.B2C  # a Person Account is a consumer
+        if "AccountId" not in self.readable:
+            return Audience.UNKNOWN
+        if not row.get("AccountId"):
+            return Audience.B2C  # a private contact: no business behind it
+        account = value_at(row, "Account.Name")
+        if account is not None and _key(str(account)) in self.b2c_accounts:
+            return Audience.B2C  # a placeholder account for individuals
+        return Audience.B2B
 
     def _lifecycle(self, value: str | None) -> Lifecycle:
         if self.sobject == "Lead":
@@ -148,12 +203,20 @@ class ObjectMap:
 
 
 class _Reader:
-    def __init__(self, row: Mapping[str, Any], fields: Mapping[str, str]) -> None:
-        self._row, self._fields = row, fields
+    def __init__(
+        self, row: Mapping[str, Any], fields: Mapping[str, str], fallbacks: Mapping[str, tuple[str, ...]]
+    ) -> None:
+        self._row, self._fields, self._fallbacks = row, fields, fallbacks
 
     def _value(self, name: str) -> tuple[Any, str]:
         path = self._fields.get(name)
-        return (None, name) if path is None else (value_at(self._row, path), path)
+        if path is None:
+            return None, name
+        for candidate in (path, *self._fallbacks.get(name, ())):
+            value = value_at(self._row, candidate)
+            if value not in (None, ""):
+                return value, candidate
+        return None, path
 
     def text(self, name: str) -> str | None:
         return _text(*self._value(name))
@@ -223,10 +286,13 @@ def consent_from_row(row: Mapping[str, Any]) -> Consent:
     )
 
 
-def with_consents(record: PersonRecord, rows: Sequence[Mapping[str, Any]]) -> PersonRecord:
+def with_consents(record: PersonRecord, rows: Sequence[Mapping[str, Any]], omap: ObjectMap) -> PersonRecord:
     """The record with its consent rows, as Consents and in `raw` (ids kept for erasure)."""
     consents = tuple(consent_from_row(row) for row in rows)
-    return replace(record, consents=consents, raw={**record.raw, CONSENTS_KEY: [plain(row) for row in rows]})
+    return replace(
+        record, consents=consents, raw={**record.raw, CONSENTS_KEY: [plain(row) for row in rows]},
+        parental_consent=record.parental_consent or omap.parental_in(rows),
+    )  # fmt: skip
 
 
 def plain(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -252,10 +318,9 @@ def _required(value: dt.datetime | None, path: str) -> dt.datetime:
     return value
 
 
-def _country(value: str | None) -> str | None:
-    """ISO-3166 alpha-2 from a country-code field; free text ("France") is not guessed at."""
-    value = value.strip() if value else None
-    return value.upper() if value and _COUNTRY.fullmatch(value) else None
+def _key(value: str) -> str:
+    """A name as compared: case, spacing and surrounding punctuation ignored."""
+    return " ".join(value.casefold().split()).strip(" .-")
 
 
 def _enum(kind: type[_E], value: str | None, default: _E) -> _E:

@@ -58,6 +58,8 @@ def condition_where(condition: Condition, omap: ObjectMap) -> Expr:
         return TRUE if holds(_constant(name, omap), op, value) else FALSE
     if name in ("audience", "legal_basis") or (name == "country" and not path.endswith("CountryCode")):
         return TRUE  # the canonical value is derived from the stored one: no exact SOQL for it
+    if name in omap.fallbacks or name == "parental_consent":
+        return TRUE  # read from several fields (or consent rows too): no single SOQL condition says it
     try:
         return _typed(path, omap.kind_of(path), op, value)
     except (TypeError, ValueError):

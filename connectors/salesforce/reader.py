@@ -6,6 +6,7 @@ org's URI limit (no child subquery reaches them from Contact: their parent is th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
@@ -31,6 +32,7 @@ class Reader:
 
     def __init__(self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap]) -> None:
         self.crm, self.client, self.maps = crm, client, maps
+        self.unknown_countries: Counter[str] = Counter()  # by object: a country value no lookup recognised
 
     # -- pull -------------------------------------------------------------------------------------------
 
@@ -161,7 +163,10 @@ class Reader:
         records = []
         for row in rows:
             try:
-                records.append(omap.to_record(self.crm, row))
+                record = omap.to_record(self.crm, row)
+                records.append(record)
+                if record.country is None and _country_text(omap, row):
+                    self.unknown_countries[omap.sobject] += 1
             except MappingError as exc:
                 log.warning(
                     "salesforce_record_skipped", connector=self.crm, object=omap.sobject,
@@ -171,13 +176,13 @@ class Reader:
 
     def _with_consents(self, omap: ObjectMap, records: list[PersonRecord]) -> list[PersonRecord]:
         """Attaches consent rows; an anonymised record has none worth a query (gomme deleted them first)."""
-        if not omap.data_protection:
+        if not omap.data_protection or not omap.consents:
             return records
         parties = [str(r.raw["IndividualId"]) for r in records if r.raw.get("IndividualId") and not r.anonymised]
         if not parties:
             return records
         found = self.consents(parties)
-        return [with_consents(r, found.get(str(r.raw.get("IndividualId")), ())) for r in records]
+        return [with_consents(r, found.get(str(r.raw.get("IndividualId")), ()), omap) for r in records]
 
     def consents(self, parties: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Consent rows by Individual id, in as few `PartyId IN (...)` queries as the URI limit allows."""
@@ -204,6 +209,11 @@ class Reader:
             chunk.append(record_id)
         if chunk:
             yield chunk
+
+
+def _country_text(omap: ObjectMap, row: Mapping[str, Any]) -> bool:
+    paths = (omap.fields.get("country"), *omap.fallbacks.get("country", ()))
+    return any(str(value_at(row, path) or "").strip() for path in paths if path)
 
 
 def _url_length(soql: Soql) -> int:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from gomme.connectors.parental import DEFAULT_PARENTAL_PHRASES
 from gomme.connectors.records import Lifecycle
 from gomme.connectors.settings import EnvVarName
 
@@ -64,6 +65,15 @@ STANDARD_FIELD_TYPES: dict[str, FieldKind] = {
     "CreatedDate": "datetime", "LastModifiedDate": "datetime",
 }  # fmt: skip
 
+DEFAULT_B2C_ACCOUNT_NAMES: tuple[str, ...] = (
+    "individuals", "individual", "private individuals", "private customers", "consumers", "b2c",
+    "particuliers", "particulier", "clients particuliers", "privatkunden", "privatpersonen",
+)  # fmt: skip
+DEFAULT_B2C_LEAD_COMPANIES: tuple[str, ...] = (
+    "[not provided]", "not provided", "n/a", "na", "none", "-", "private", "individual", "particulier", "privé",
+    "prive", "privat", "privatperson",
+)  # fmt: skip
+
 DEFAULT_LIFECYCLE_MAP: dict[str, Lifecycle] = {
     "Prospect": Lifecycle.PROSPECT,
     "Customer - Direct": Lifecycle.CUSTOMER,
@@ -117,6 +127,12 @@ class SalesforceSettings(BaseModel):
     contract_end_field: FieldPath | None = None
     restricted_field: FieldPath | None = None
     lifecycle_map: dict[str, Lifecycle] = Field(default_factory=lambda: dict(DEFAULT_LIFECYCLE_MAP))
+    # B2B or B2C without an `audience` field (docs/clocks.md "Audience"): contacts of these placeholder Accounts
+    # and Leads with these companies (or none, or their own name) are private individuals.
+    b2c_account_names: list[str] = Field(default_factory=lambda: list(DEFAULT_B2C_ACCOUNT_NAMES))
+    b2c_lead_companies: list[str] = Field(default_factory=lambda: list(DEFAULT_B2C_LEAD_COMPANIES))
+    # A consent row whose CaptureSource says a parent or guardian consented is parental consent (Art 8(1)).
+    parental_consent_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PARENTAL_PHRASES))
     # -- what is written --
     anonymised_marker: str = Field(default="ANONYMISED", min_length=1, max_length=40)
     anonymise_fields: dict[AnonymisedObject, list[FieldPath]] = Field(

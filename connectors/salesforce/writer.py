@@ -10,6 +10,7 @@ succeeded, and `anonymised` is read back only when the Individual is clean too.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from gomme.connectors.errors import RetryableError
 from gomme.connectors.records import PersonRecord
 from gomme.connectors.salesforce import bulk
 from gomme.connectors.salesforce.client import SalesforceClient
+from gomme.connectors.salesforce.describe import OrgSchema
 from gomme.connectors.salesforce.mapping import CONSENTS_KEY, OPT_OUT_NAMES, ObjectMap
 from gomme.connectors.salesforce.reader import CONSENT_OBJECT
 
@@ -33,6 +35,7 @@ ALREADY_DELETED = "ENTITY_IS_DELETED"
 _NOTE_PREFIX = "notes."
 _IDENTIFYING = ("email", "first_name", "phone", "birthdate")
 Kind = Literal["insert", "update", "delete"]
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 
 
 class RowsLocked(RetryableError):
@@ -46,6 +49,7 @@ class Target:
     individual_id: str | None
     individual_clean: bool
     consent_ids: tuple[str, ...]
+    person_account_id: str | None = None  # a Person Account's contact is written through its Account
 
     @classmethod
     def of(cls, record: PersonRecord, omap: ObjectMap) -> Target:
@@ -57,10 +61,14 @@ class Target:
             and all(individual.get(name) in (None, "") for name in omap.individual_anonymise_fields)
         )
         consents = raw.get(CONSENTS_KEY) or ()
+        person_account = raw.get("IsPersonAccount") is True or (
+            isinstance(raw.get("Account"), Mapping) and raw["Account"].get("IsPersonAccount") is True
+        )
         return cls(
             individual_id=str(raw["IndividualId"]) if raw.get("IndividualId") else None,
             individual_clean=clean,
             consent_ids=tuple(str(row["Id"]) for row in consents if isinstance(row, Mapping) and row.get("Id")),
+            person_account_id=str(raw["AccountId"]) if person_account and raw.get("AccountId") else None,
         )
 
 
@@ -105,8 +113,10 @@ class _Plan:
 class Writer:
     """Applies batches of changes for one connector."""
 
-    def __init__(self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap]) -> None:
-        self.crm, self.client, self.maps = crm, client, maps
+    def __init__(
+        self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap], schema: OrgSchema | None = None
+    ) -> None:
+        self.crm, self.client, self.maps, self.schema = crm, client, maps, schema
         settings = client.settings
         self._threshold, self._hard_delete = settings.bulk_threshold, settings.hard_delete
 
@@ -157,8 +167,13 @@ class Writer:
                 person.update(_anonymised_person(omap))
                 erase_individual = omap.erase_individual
             elif action is Action.RECTIFY:
-                _rectified(omap, change.values, person, individual)
-        sobject, record_id = omap.sobject, change.record_id
+                unwritable = _rectified(omap, change.values, person, individual)
+                if unwritable:
+                    detail = f"not writable by the integration user: {', '.join(unwritable)}"
+                    plan.error = ("FIELD_NOT_WRITABLE", detail)
+                    return plan
+        sobject: str = omap.sobject
+        record_id = change.record_id
         if erase_individual and target.individual_id:
             plan.writes += [Write(change.change_id, "delete", CONSENT_OBJECT, cid) for cid in target.consent_ids]
             if not target.individual_clean:
@@ -168,11 +183,27 @@ class Writer:
         elif individual and omap.data_protection:
             created = {"LastName": RESTRICTED_INDIVIDUAL_NAME, **individual}
             plan.writes.append(Write(change.change_id, "insert", "Individual", None, created))
+        if target.person_account_id is not None:
+            # Person Account: the person contact is edited and deleted through its Account (docs/salesforce-orgs.md).
+            sobject, record_id, person = "Account", target.person_account_id, self._on_account(person)
         if Action.DELETE in actions:
             plan.writes.append(Write(change.change_id, "delete", sobject, record_id))
         elif person:
             plan.writes.append(Write(change.change_id, "update", sobject, record_id, person))
         return plan
+
+    def _on_account(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Contact fields as the person account's: `PersonX`, the same name, or `X__pc`; unwritable ones dropped."""
+        account = self.schema.object("Account") if self.schema else None
+        moved: dict[str, Any] = {}
+        for name, value in fields.items():
+            candidates = [f"{name[:-3]}__pc"] if name.endswith("__c") else [f"Person{name}", name]
+            for candidate in candidates:
+                info = account.field(candidate) if account else None
+                if info is not None and info.updateable:
+                    moved[candidate] = value
+                    break
+        return moved
 
     def _estimate(self, plans: Sequence[_Plan]) -> int:
         """Calls the batch will take, so that a batch never starts without room in the allowance."""
@@ -258,7 +289,7 @@ class Writer:
                     continue
                 if kind == "insert" and code is None:
                     self._link(write, str(result.get("id")), plans)
-                self._record(write, code, plans)
+                self._record(write, code, plans, _fields_named(result))
             for write in pending[len(results) :]:
                 self._record(write, "NO_RESULT", plans)
             pending = locked
@@ -301,11 +332,11 @@ class Writer:
         update.fields["IndividualId"] = individual_id
 
     @staticmethod
-    def _record(write: Write, code: str | None, plans: Mapping[str, _Plan]) -> None:
+    def _record(write: Write, code: str | None, plans: Mapping[str, _Plan], fields: str = "") -> None:
         plan = plans[write.change_id]
         if code is not None and plan.error is None:
             what = "consent row" if write.sobject == CONSENT_OBJECT else write.sobject
-            plan.error = (code, f"{write.kind} of the {what} failed")
+            plan.error = (code, f"{write.kind} of the {what} failed" + (f" on {fields}" if fields else ""))
 
     def _result(self, plan: _Plan) -> ChangeResult:
         change_id = plan.change.change_id
@@ -313,6 +344,13 @@ class Writer:
             log.warning("salesforce_change_failed", connector=self.crm, change_id=change_id, code=plan.error[0])
             return ChangeResult(change_id, Outcome.FAILED, plan.error[0], plan.error[1])
         return ChangeResult(change_id, Outcome.APPLIED, detail=plan.done_detail)
+
+
+def _fields_named(result: Mapping[str, Any]) -> str:
+    """The field names Salesforce's per-record error lists (`fields`), never its message (it may quote values)."""
+    names = [str(name) for error in result.get("errors") or () if isinstance(error, Mapping)
+             for name in error.get("fields") or () if _FIELD_NAME.fullmatch(str(name))]  # fmt: skip
+    return ", ".join(dict.fromkeys(names))
 
 
 def _code(result: Mapping[str, Any], kind: Kind) -> str | None:
@@ -327,6 +365,8 @@ def _code(result: Mapping[str, Any], kind: Kind) -> str | None:
 def _set_flags(omap: ObjectMap, names: Iterable[str], person: dict[str, Any], individual: dict[str, Any]) -> None:
     for name in names:
         path = omap.fields.get(name)
+        if path and not omap.can_write(path):
+            continue  # hidden or read-only for the integration user: reported once by `fit`
         if path and path.startswith("Individual.") and path.count(".") == 1:
             individual[path.split(".", 1)[1]] = True
         elif path and "." not in path:
@@ -336,20 +376,28 @@ def _set_flags(omap: ObjectMap, names: Iterable[str], person: dict[str, Any], in
 def _anonymised_person(omap: ObjectMap) -> dict[str, Any]:
     """Every personal field of the record cleared, LastName (required) set to the marker: nothing derived."""
     fields: dict[str, Any] = dict.fromkeys(omap.anonymise_fields)
-    fields.update(dict.fromkeys(path for path in omap.notes.values() if "." not in path))
-    fields.update(dict.fromkeys(p for name in _IDENTIFYING if (p := omap.fields.get(name)) and "." not in p))
+    fields.update(dict.fromkeys(path for path in omap.notes.values() if "." not in path and omap.can_write(path)))
+    fields.update(dict.fromkeys(
+        p for name in _IDENTIFYING if (p := omap.fields.get(name)) and "." not in p and omap.can_write(p)
+    ))  # fmt: skip
     fields["LastName"] = omap.marker
     return fields
 
 
-def _rectified(omap: ObjectMap, values: Mapping[str, Any], person: dict[str, Any], individual: dict[str, Any]) -> None:
-    """Art 16: each corrected canonical field on the record, or on its Individual for `Individual.X` paths."""
+def _rectified(
+    omap: ObjectMap, values: Mapping[str, Any], person: dict[str, Any], individual: dict[str, Any]
+) -> list[str]:
+    """Art 16: each corrected canonical field on the record, or on its Individual; returns the unwritable ones."""
+    unwritable = []
     for name, value in values.items():
         path = omap.fields.get(name) or ""
-        if path.startswith("Individual.") and path.count(".") == 1:
+        if path and not omap.can_write(path):
+            unwritable.append(path)
+        elif path.startswith("Individual.") and path.count(".") == 1:
             individual[path.split(".", 1)[1]] = value
         elif path and "." not in path:
             person[path] = value
+    return unwritable
 
 
 def _anonymised_individual(omap: ObjectMap) -> dict[str, Any]:

@@ -60,6 +60,11 @@ def summarise(report: SweepReport, console: Console, guard: ChangeLimitValue | N
         console.print(f"  [bold red]aborted[/]: the plan changes {report.planned} of {base}, more than "
                       f"--max-changes {guard}; nothing was written. Check the plan, then raise the limit.",
                       soft_wrap=True)
+    for notice in report.notices:
+        console.print(f"  note: {notice}", soft_wrap=True, markup=False, highlight=False)
+    errors = report.outcome.errors + report.resumed.errors
+    for error, count in errors.most_common(10):
+        console.print(f"  failed {count}: {error}", soft_wrap=True, markup=False, highlight=False)
     if report.error:
         console.print(f"  [bold red]error:[/] {report.error}", soft_wrap=True, markup=False)
 

@@ -73,16 +73,27 @@ class Harness:
         return self.org.create("Individual", **{"FirstName": "Ada", "LastName": "Example", **fields})
 
     def calls(self, kind: str | None = None) -> list[responses.Call]:
-        """The API calls seen by `responses` (logins excluded unless asked), in order."""
+        """The API calls seen by `responses`, in order: logins, and the describes a connector reads once before
+        its first query (tests/connectors/test_salesforce_describe.py counts those), excluded unless asked."""
         wanted = [call for call in self.mock.calls if "/services/data/" in call.request.url]
-        return [c for c in wanted if kind is None or _kind(c) == kind]
+        return [c for c in wanted if (kind is None and _kind(c) != "describe") or _kind(c) == kind]
 
     def soql(self) -> list[str]:
         return list(self.org.queries)
 
 
+def fitted(connector: SalesforceConnector) -> SalesforceConnector:
+    """The connector once it has read the org's describes, with its call counters back at zero."""
+    assert connector.maps
+    connector.client.session.statuses.clear()
+    connector.client.session.calls = 0
+    return connector
+
+
 def _kind(call: responses.Call) -> str:
     url = call.request.url
+    if url.split("?")[0].rstrip("/").endswith("/describe"):
+        return "describe"
     if "/composite/" in url:
         return f"composite {call.request.method}"
     if "/jobs/ingest" in url:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -12,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
-from salesforce_testkit import HOST, Harness, pull_all, settings
+from salesforce_testkit import HOST, Harness, fitted, pull_all, settings
 
 from gomme.connectors.base import PullQuery
 from gomme.connectors.errors import FatalError, RetryableError
@@ -106,7 +107,8 @@ def test_an_expired_session_is_renewed_once_and_the_call_repeated_with_its_heade
     for index in range(450):
         sf.contact(Email=f"p{index}@example.com")
     connector = connect(sf, tmp_path, instance_url=None, batch_size=200, objects=["Contact"], **PASSWORD)
-    sf.org.faults.expire_session_after = 2  # the login, the query, then the second page finds it expired
+    fitted(connector)  # the login and the describes
+    sf.org.faults.expire_session_after = 2  # the query, then the second page finds it expired
     records, _ = pull_all(connector)
     assert len(records) == 450 and len(logins(sf)) == 2
     pages = [c for c in sf.calls() if "/query/" in c.request.url]
@@ -120,14 +122,14 @@ def test_an_expired_access_token_stops_the_run_with_a_clear_message(sf: Harness)
     sf.org.expire_session()
     with pytest.raises(FatalError, match="INVALID_SESSION_ID"):
         pull_all(sf.connector())
-    assert logins(sf) == [] and len(sf.calls()) == 1
+    assert logins(sf) == [] and len(sf.calls("describe")) == 1  # the first call: nothing more
 
 
 def test_a_fresh_session_refused_again_is_not_retried_in_a_loop(sf: Harness, tmp_path: Path) -> None:
     sf.org.faults.sessions_expire = True
     with pytest.raises(FatalError, match="freshly opened session"):
         pull_all(connect(sf, tmp_path, instance_url=None, **PASSWORD))
-    assert len(logins(sf)) == 2 and len(sf.calls()) == 2
+    assert len(logins(sf)) == 2 and len(sf.calls("describe")) == 2
 
 
 # -- retries --------------------------------------------------------------------------------------------
@@ -135,8 +137,9 @@ def test_a_fresh_session_refused_again_is_not_retried_in_a_loop(sf: Harness, tmp
 
 def test_503s_are_retried_with_exponential_backoff_and_jitter(sf: Harness) -> None:
     sf.contact()
+    connector = fitted(sf.connector(objects=["Contact"], backoff_seconds=1.0))
     sf.org.faults.unavailable_next = 3
-    records, _ = pull_all(sf.connector(objects=["Contact"], backoff_seconds=1.0))
+    records, _ = pull_all(connector)
     assert len(records) == 1 and len(sf.calls()) == 4
     assert len(sf.sleeps) == 3 and all(0 <= pause <= 2**i for i, pause in enumerate(sf.sleeps))
 
@@ -156,9 +159,10 @@ def test_connection_resets_are_retried(sf: Harness) -> None:
 
 
 def test_a_lasting_outage_gives_up_after_the_configured_attempts(sf: Harness) -> None:
+    connector = fitted(sf.connector(max_attempts=4))
     sf.org.faults.unavailable_next = 100
     with pytest.raises(RetryableError):
-        pull_all(sf.connector(max_attempts=4))
+        pull_all(connector)
     assert len(sf.calls()) == 4
 
 
@@ -175,10 +179,19 @@ def test_request_limit_exceeded_waits_long_and_retries_only_a_little(sf: Harness
 
 
 def test_errors_the_caller_must_fix_are_not_retried_and_carry_no_personal_data(sf: Harness) -> None:
-    connector = sf.connector(contact_fields={"phone": "No_Such_Field__c"})
-    with pytest.raises(FatalError, match=r"INVALID_FIELD.*field mapping") as caught:
+    connector = fitted(sf.connector())
+    connector.maps["contact"] = replace(connector.maps["contact"], fields={"email": "Email", "phone": "No_Such__c"},
+                                        readable=None)  # fmt: skip
+    with pytest.raises(FatalError, match=r"INVALID_FIELD\): no field No_Such__c on Contact; .*field mapping") as caught:
         list(connector.find("secret.person@example.com"))
     assert "secret.person" not in str(caught.value) and len(sf.calls()) == 1 and sf.sleeps == []
+
+
+def test_a_named_field_the_org_lacks_stops_before_any_query(sf: Harness) -> None:
+    connector = sf.connector(contact_fields={"phone": "No_Such_Field__c"})
+    with pytest.raises(FatalError, match=r"contact_fields.phone: Contact.No_Such_Field__c does not exist"):
+        list(connector.find("secret.person@example.com"))
+    assert sf.calls() == []
 
 
 # -- the allowance reserve and the rate limiter -----------------------------------------------------------
@@ -187,9 +200,10 @@ def test_errors_the_caller_must_fix_are_not_retried_and_carry_no_personal_data(s
 def test_the_run_stops_before_eating_into_the_reserve(sf: Harness) -> None:
     for index in range(450):
         sf.contact(Email=f"p{index}@example.com")
+    connector = fitted(sf.connector(batch_size=200, objects=["Contact"]))
     sf.org.used, sf.org.daily_limit = 898, 1000  # 900 may be used with a 10% reserve
     with pytest.raises(BudgetExhausted, match=r"900 of 1000 calls .* reserve_percent = 10"):
-        pull_all(sf.connector(batch_size=200, objects=["Contact"]))
+        pull_all(connector)
     assert len(sf.calls()) == 2 and sf.org.used == 900  # the query and one more page, then nothing
 
 
@@ -241,7 +255,9 @@ def test_one_pooled_session_serves_every_call(sf: Harness) -> None:
     connector = sf.connector()
     pull_all(connector)
     connector.size()
-    assert connector.calls == len(sf.calls()) == 4  # a query and a count per object, every one counted
+    # a query and a count per object, and one describe per object read (Contact, Lead, Individual, consent rows,
+    # Account), every one counted
+    assert connector.calls == len(sf.calls()) + len(sf.calls("describe")) == 4 + 5
     assert connector.client.call("peek", lambda org: org.session) is connector.client.session
 
 
@@ -290,8 +306,8 @@ def test_the_cursor_of_an_unchanged_org_is_stable(sf: Harness) -> None:
 
 def test_usage_reports_calls_by_status_and_the_allowance_left(sf: Harness) -> None:
     sf.contact()
+    connector = fitted(sf.connector(objects=["Contact"]))
     sf.org.used, sf.org.daily_limit = 100, 15_000
     sf.org.faults.unavailable_next = 1
-    connector = sf.connector(objects=["Contact"])
     pull_all(connector)
     assert connector.usage() == {"calls": {"503": 1, "200": 1}, "budget_remaining": 15_000 - 102}

@@ -1,4 +1,4 @@
-"""A stateful in-memory Salesforce org behind `responses`: SOQL, paging, sObject Collections, Bulk 2.0, faults.
+"""A stateful in-memory Salesforce org behind `responses`: SOQL, paging, describe, sObject Collections, Bulk 2.0.
 
 Contacts, Leads, Individuals, Accounts, ContactPointTypeConsents (and DataUsePurposes) live in dicts; the
 REST endpoints gomme uses are served by callbacks on `https://<host>/services/data/vXX.X/...`, logins on
@@ -7,6 +7,11 @@ REST endpoints gomme uses are served by callbacks on `https://<host>/services/da
 `Faults`: bursts (`*_next`, consumed as they fire) and seeded rates, so later tests can run at 10%; a lost
 answer is a call carried out in full whose connection then drops.
 Usable outside pytest: `with responses.RequestsMock() as mock: org.register(mock)`.
+
+By default the org is set up like gomme's defaults; the constructor options make it look like an org an admin set
+up (ORGS.md): fields hidden from or read-only for the integration user (field-level security), State and Country
+picklists off, renamed Account types, Person Accounts, Data Protection and Privacy off, private contacts hidden by
+sharing.
 """
 
 from __future__ import annotations
@@ -22,11 +27,37 @@ from urllib.parse import parse_qs, urlparse
 import requests
 import responses
 from fakes.salesforce_bulk import BulkJobs
-from fakes.salesforce_http import Call, Faults, Response, answer, batch_size, error, kind_of, result
-from fakes.salesforce_schema import KEY_PREFIX, SCHEMA, Field, check_value, relationship, render
+from fakes.salesforce_describe import DEFAULT_ACCOUNT_TYPES, describe_object, label_of, modified_since
+from fakes.salesforce_http import Call, Failure, Faults, Response, answer, batch_size, error, kind_of, result
+from fakes.salesforce_schema import (
+    KEY_PREFIX,
+    PERSON_MIRROR,
+    READ_ONLY,
+    Field,
+    build_schema,
+    check_value,
+    is_person_field,
+    relationship,
+    render,
+)
 from fakes.salesforce_soql import Query, SoqlError, evaluate, parse, sort_key
 
 URI_LIMIT = 16_384
+SCHEMA_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # when the org's objects last changed, unless a test changes one
+_FLS = ("Unable to create/update fields: {}. Please check the security settings of this field and verify that it is "
+        "read/write for your profile or permission set.")  # fmt: skip
+_NO_COLUMN = ("If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. "
+              "Please reference your WSDL or the describe call for the appropriate names.")  # fmt: skip
+_NO_RELATIONSHIP = ("If you are attempting to use a custom relationship, be sure to append the '__r' after the "
+                    "custom relationship name. Please reference your WSDL or the describe call for the appropriate "
+                    "names.")  # fmt: skip
+_NO_TYPE = ("If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please "
+            "reference your WSDL or the describe call for the appropriate names.")  # fmt: skip
+# Writing to (or deleting) a person contact through the Contact object. The code and message are those of an
+# update of a person contact reported in github.com/SFDO-Community/declarative-lookup-rollup-summaries/issues/544
+# ("INVALID_PERSON_ACCOUNT_OPERATION, cannot reference person contact"); the StatusCode list documents the code as
+# "You cannot delete a person account". Not confirmed by an official page: the delete message is unverified.
+_PERSON_CONTACT = ("INVALID_PERSON_ACCOUNT_OPERATION", "cannot reference person contact")
 
 
 class FakeSalesforce:
@@ -43,15 +74,38 @@ class FakeSalesforce:
         clock: Callable[[], dt.datetime] | None = None,
         custom_fields: dict[str, dict[str, Field]] | None = None,
         token: str = "fake-token",
+        hidden_fields: dict[str, set[str]] | None = None,
+        read_only_fields: dict[str, set[str]] | None = None,
+        country_picklists: bool = True,
+        account_types: list[str] | None = None,
+        person_accounts: bool = False,
+        data_protection: bool = True,
+        private_contacts_visible: bool = True,
     ) -> None:
+        """`hidden_fields`: per object, fields the integration user cannot see (absent from describe, INVALID_FIELD
+        when named); `read_only_fields`: visible but not editable; `country_picklists=False`: no *CountryCode /
+        *StateCode fields; `account_types`: Account.Type picklist values describe reports; `person_accounts`:
+        Person Accounts enabled (see `create_person_account`); `data_protection=False`: no Individual, consent
+        objects or IndividualId; `private_contacts_visible=False`: contacts without an AccountId are invisible."""
         self.host, self.version = host, api_version
         self.daily_limit, self.used = daily_limit, used
         self.faults = faults or Faults()
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.schema = {name: dict(fields) for name, fields in SCHEMA.items()}
-        for sobject, extra in (custom_fields or {}).items():
-            self.schema[sobject].update(extra)
-        self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in SCHEMA}
+        self.person_accounts, self.private_contacts_visible = person_accounts, private_contacts_visible
+        self.account_types = tuple(account_types) if account_types is not None else DEFAULT_ACCOUNT_TYPES
+        self.schema = build_schema(
+            custom_fields=custom_fields, country_picklists=country_picklists, data_protection=data_protection,
+            person_accounts=person_accounts, hidden_fields=hidden_fields,
+        )  # fmt: skip
+        self.read_only = {name: set(fields) & READ_ONLY for name, fields in self.schema.items()}
+        for sobject, names in (read_only_fields or {}).items():
+            unknown = set(names) - set(self.schema.get(sobject, {}))
+            if unknown:
+                raise ValueError(f"read_only_fields: {sobject}.{sorted(unknown)} not fields of this org")
+            self.read_only[sobject] |= set(names)
+        self.schema_changed_at = dict.fromkeys(self.schema, SCHEMA_EPOCH)
+        self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.schema}
+        self._person_contacts: dict[str, str] = {}  # person account id → its person contact id
         self.deleted: dict[str, str] = {}  # id → object, in the recycle bin
         self.purged: set[str] = set()
         self.tokens = {token}
@@ -71,10 +125,40 @@ class FakeSalesforce:
         record_id = f"{KEY_PREFIX[sobject]}{next(self._counter):012d}AAA"
         now = self.clock()
         row = {"Id": record_id, "CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now, **fields}
+        if self.person_accounts and sobject in ("Account", "Contact"):
+            row.setdefault("IsPersonAccount", False)
         self.tables[sobject][record_id] = row
         if sobject == "ContactPointTypeConsent" and row.get("PartyId"):
             self._by_party.setdefault(row["PartyId"], {})[record_id] = None
         return record_id
+
+    def create_person_account(self, **fields: Any) -> tuple[str, str]:
+        """A person account and its person contact (Account-side names: PersonEmail, PersonBirthdate, X__pc…);
+        returns (account id, person contact id). The contact mirrors the person fields, as Salesforce keeps it."""
+        if not self.person_accounts:
+            raise ValueError("Person Accounts are not enabled in this org (person_accounts=True)")
+        name = " ".join(str(fields[n]) for n in ("FirstName", "LastName") if fields.get(n))
+        account_id = self.create("Account", **{"Name": name, **fields, "IsPersonAccount": True})
+        account = self.tables["Account"][account_id]
+        mirrored = {target: value for field, value in account.items() if (target := _mirror(field))}
+        contact_id = self.create("Contact", **mirrored, AccountId=account_id, IsPersonAccount=True)
+        account["PersonContactId"] = contact_id
+        self._person_contacts[account_id] = contact_id
+        return account_id, contact_id
+
+    def add_field(self, sobject: str, name: str, field: Field) -> None:
+        """An admin adds a field (or grants access to it): describe answers 200 again after If-Modified-Since."""
+        self.schema[sobject][name] = field
+        self.schema_changed_at[sobject] = self.clock()
+
+    def hide_field(self, sobject: str, name: str) -> None:
+        """An admin removes the integration user's access to a field."""
+        del self.schema[sobject][name]
+        self.schema_changed_at[sobject] = self.clock()
+
+    def visible(self, sobject: str, row: dict[str, Any]) -> bool:
+        """Whether sharing lets the integration user see the row (private contacts: no AccountId)."""
+        return self.private_contacts_visible or sobject != "Contact" or bool(row.get("AccountId"))
 
     def record(self, sobject: str, record_id: str) -> dict[str, Any] | None:
         return self.tables[sobject].get(record_id)
@@ -104,33 +188,49 @@ class FakeSalesforce:
         return "UNABLE_TO_LOCK_ROW" if self.faults.draw(self.faults.lock_rate) else None
 
     def update_one(self, sobject: str, record_id: str, fields: dict[str, Any]) -> str | None:
+        """None, or the error code (a `Failure`, with message and fields) of this record's update."""
         table = self.tables.get(sobject, {})
         if record_id not in table:
             return "ENTITY_IS_DELETED" if record_id in self.deleted or record_id in self.purged else "INVALID_ID_FIELD"
+        row = table[record_id]
+        refused = self._record_access(sobject, row)
+        if refused:
+            return refused
         fault = self.write_fault(record_id)
         if fault:
             return fault
+        refused = self._field_access(sobject, row, fields)
+        if refused:
+            return refused
         checked = {}
         for name, value in fields.items():
             stored, error = check_value(self.schema, sobject, name, value)
             if error:
-                return error
+                return self._value_failure(sobject, name, value, error)
             checked[name] = stored
-        table[record_id].update(checked, SystemModstamp=self.clock(), LastModifiedDate=self.clock())
+        row.update(checked, SystemModstamp=self.clock(), LastModifiedDate=self.clock())
+        if sobject == "Account" and row.get("IsPersonAccount"):
+            self._mirror_to_person_contact(row, checked)
         return None
 
     def insert_one(self, sobject: str, fields: dict[str, Any]) -> tuple[str | None, str | None]:
         fault = self.write_fault(None)
         if fault:
             return None, fault
+        refused = self._field_access(sobject, None, fields)
+        if refused:
+            return None, refused
         checked = {}
         for name, value in fields.items():
             stored, error = check_value(self.schema, sobject, name, value)
             if error:
-                return None, error
+                return None, self._value_failure(sobject, name, value, error)
             checked[name] = stored
         missing = [n for n, f in self.schema[sobject].items() if f.required and checked.get(n) in (None, "")]
-        return (None, "REQUIRED_FIELD_MISSING") if missing else (self.create(sobject, **checked), None)
+        if missing:  # message format unverified
+            message = f"Required fields are missing: [{', '.join(missing)}]"
+            return None, Failure("REQUIRED_FIELD_MISSING", message, missing)
+        return self.create(sobject, **checked), None
 
     def delete_one(self, record_id: str, *, hard: bool = False) -> str | None:
         if record_id in self.purged or (record_id in self.deleted and not hard):
@@ -138,9 +238,20 @@ class FakeSalesforce:
         sobject = next((name for name, table in self.tables.items() if record_id in table), None)
         if sobject is None and record_id not in self.deleted:
             return "INVALID_CROSS_REFERENCE_KEY"
+        if sobject is not None:
+            refused = self._record_access(sobject, self.tables[sobject][record_id])
+            if refused:
+                return refused
         fault = self.write_fault(record_id)
         if fault:
             return fault
+        person_contact = self._person_contacts.get(record_id)
+        for each in (record_id, person_contact) if person_contact else (record_id,):
+            self._remove(each, hard=hard)
+        return None
+
+    def _remove(self, record_id: str, *, hard: bool) -> None:
+        sobject = next((name for name, table in self.tables.items() if record_id in table), None)
         if sobject is not None:
             row = self.tables[sobject].pop(record_id)
             if sobject == "ContactPointTypeConsent":
@@ -149,7 +260,53 @@ class FakeSalesforce:
         if hard:
             self.deleted.pop(record_id, None)
             self.purged.add(record_id)
+
+    def _record_access(self, sobject: str, row: dict[str, Any]) -> Failure | None:
+        """Refusals of a write or delete for the record as a whole (person contacts, sharing)."""
+        if sobject == "Contact" and row.get("IsPersonAccount"):
+            return Failure(*_PERSON_CONTACT)  # a person contact is edited and deleted through its account
+        if not self.visible(sobject, row):
+            return Failure("INSUFFICIENT_ACCESS_OR_READONLY")
         return None
+
+    def _field_access(self, sobject: str, row: dict[str, Any] | None, fields: dict[str, Any]) -> Failure | None:
+        """Refusals for the fields a write names: read-only for the user (FLS or system) or wrong kind of account."""
+        if sobject == "Account" and self.person_accounts:
+            person = bool(row and row.get("IsPersonAccount"))
+            bad = [] if person else [n for n in fields if is_person_field(n)]
+            if bad:  # seen in practitioner reports (texei/texei-sfdx-plugin#51, SFDX-Data-Move-Utility#378)
+                message = f"Account: bad field names on insert/update call: {', '.join(bad)}"
+                return Failure("INVALID_FIELD_FOR_INSERT_UPDATE", message, bad)
+        read_only = self.read_only.get(sobject, set())
+        if sobject == "Account" and row and row.get("IsPersonAccount"):
+            # a person account's Name is FirstName + LastName (SFDX-Data-Move-Utility#6, b2c-crm-sync#267)
+            read_only = read_only | {"Name"}
+        refused = [name for name in fields if name in read_only]
+        return Failure("INVALID_FIELD_FOR_INSERT_UPDATE", _FLS.format(", ".join(refused)), refused) if refused else None
+
+    def _value_failure(self, sobject: str, name: str, value: Any, code: str) -> Failure:
+        """The message Salesforce gives for a value it refuses (formats unverified; they may quote the value)."""
+        label = label_of(sobject, name)
+        length = self.schema[sobject][name].length if name in self.schema[sobject] else 0
+        messages = {
+            "REQUIRED_FIELD_MISSING": f"Required fields are missing: [{name}]",
+            "STRING_TOO_LONG": f"{label}: data value too large: {value} (max length={length})",
+            "INVALID_EMAIL_ADDRESS": f"{label}: invalid email address: {value}",
+            "INVALID_TYPE_ON_FIELD_IN_RECORD": f"{label}: value not of required type: {value}",
+            "INVALID_FIELD": f"No such column '{name}' on sobject of type {sobject}",
+            "INVALID_FIELD_FOR_INSERT_UPDATE": _FLS.format(name),
+        }
+        return Failure(code, messages.get(code, ""), [name])
+
+    def _mirror_to_person_contact(self, account: dict[str, Any], changed: dict[str, Any]) -> None:
+        """Salesforce keeps a person account's two rows in step, timestamps included."""
+        contact = self.tables["Contact"].get(account.get("PersonContactId") or "")
+        if contact is None:
+            return
+        contact.update({target: value for name, value in changed.items() if (target := _mirror(name))})
+        contact.update(SystemModstamp=account["SystemModstamp"], LastModifiedDate=account["LastModifiedDate"])
+        if {"FirstName", "LastName"} & changed.keys():
+            account["Name"] = " ".join(str(account[n]) for n in ("FirstName", "LastName") if account.get(n))
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
@@ -158,6 +315,7 @@ class FakeSalesforce:
         routes: list[tuple[str, str, Callable[[Any], Response]]] = [
             ("GET", base + r"query/?\?.*", self._query),
             ("GET", base + r"query/[^/?]+$", self._query_more),
+            ("GET", base + r"sobjects/[A-Za-z0-9_]+/describe/?$", self._describe),
             *[
                 (method, base + r"composite/sobjects/?(\?.*)?$", self._composite)
                 for method in ("PATCH", "POST", "DELETE")
@@ -246,6 +404,20 @@ class FakeSalesforce:
         self.tokens = {token}
         return token
 
+    # -- describe -------------------------------------------------------------------------------------
+
+    def _describe(self, request: Any) -> Response:
+        """sObject Describe; 304 without a body when the object did not change since If-Modified-Since ✔ (REST API
+        guide "Get Object Metadata Changes"). A 304 is counted like any call (unverified)."""
+        name = urlparse(request.url).path.rstrip("/").split("/")[-2]
+        sobject = next((known for known in self.schema if known.lower() == name.lower()), None)
+        if sobject is None:
+            return error(404, "NOT_FOUND", "The requested resource does not exist")
+        if not modified_since(request.headers.get("If-Modified-Since"), self.schema_changed_at[sobject]):
+            return 304, {}, ""
+        read_only = self.read_only[sobject]
+        return answer(200, describe_object(sobject, self.schema[sobject], read_only, self.account_types, self.version))
+
     # -- queries --------------------------------------------------------------------------------------
 
     def _query(self, request: Any) -> Response:
@@ -253,14 +425,18 @@ class FakeSalesforce:
         self.queries.append(text)
         query = parse(text)
         if query.sobject not in self.schema:
-            raise SoqlError("INVALID_TYPE", f"sObject type '{query.sobject}' is not supported")
+            message = f"sObject type '{query.sobject}' is not supported. {_NO_TYPE}"
+            raise SoqlError("INVALID_TYPE", _pointed(text, query.sobject, message, after_from=True))
         for path in (*query.fields, *_fields_of(query.where), *(name for name, _ in query.order_by)):
             if path not in ("COUNT()", "FIELDS(ALL)"):
-                self._resolve(query.sobject, None, path)
+                try:
+                    self._resolve(query.sobject, None, path)
+                except SoqlError as exc:
+                    raise SoqlError(exc.code, _pointed(text, path, str(exc))) from None
         if "FIELDS(ALL)" in query.fields and (query.limit is None or query.limit > 200):
             raise SoqlError("MALFORMED_QUERY", "FIELDS(ALL) needs a LIMIT of 200 at most")
-        rows = [row for row in self._candidates(query)
-                if evaluate(query.where, lambda path, row=row: self._resolve(query.sobject, row, path))]  # fmt: skip
+        rows = [row for row in self._candidates(query) if self.visible(query.sobject, row)
+                and evaluate(query.where, lambda path, row=row: self._resolve(query.sobject, row, path))]  # fmt: skip
         if query.is_count:
             return answer(200, {"totalSize": len(rows), "done": True, "records": []})
         if query.order_by:
@@ -309,14 +485,15 @@ class FakeSalesforce:
     def _resolve(self, sobject: str, row: dict[str, Any] | None, path: str) -> tuple[str, Any]:
         *links, name = path.split(".")
         for link in links:
-            found = relationship(sobject, link) if link[0].isupper() else None
+            found = relationship(sobject, link, self.schema) if link[0].isupper() else None
             if found is None:
-                raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{link}'")
+                message = f"Didn't understand relationship '{link}' in field path. {_NO_RELATIONSHIP}"
+                raise SoqlError("INVALID_FIELD", message)
             reference, sobject = found
             row = self.tables[sobject].get(row.get(reference) or "") if row else None
         spec = self.schema[sobject].get(name)
         if spec is None:
-            raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'")
+            raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'. {_NO_COLUMN}")
         return spec.type, (row.get(name) if row else None)
 
     def _render(self, sobject: str, row: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
@@ -333,7 +510,7 @@ class FakeSalesforce:
         if len(parts) == 1:
             out[parts[0]] = render(row.get(parts[0]))
             return
-        found = relationship(sobject, parts[0])
+        found = relationship(sobject, parts[0], self.schema)
         assert found is not None
         reference, target = found
         related = self.tables[target].get(row.get(reference) or "")
@@ -360,6 +537,13 @@ class FakeSalesforce:
         types = [record["attributes"]["type"] for record in records]
         if sum(1 for i, t in enumerate(types) if i == 0 or t != types[i - 1]) > 10:
             return error(400, "INVALID_BATCH_REQUEST", "more than 10 chunks of types")
+        for record, sobject in zip(records, types, strict=True):  # a field the user cannot see fails the request
+            if sobject not in self.schema:  # code and message unverified
+                return error(400, "INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
+            unknown = next((n for n in record if n not in ("attributes", "id", "Id") and n not in self.schema[sobject]),
+                           None)  # fmt: skip
+            if unknown:
+                return error(400, "INVALID_FIELD", f"No such column '{unknown}' on sobject of type {sobject}")
         results = []
         for record, sobject in zip(records, types, strict=True):
             fields = {k: v for k, v in record.items() if k not in ("attributes", "id", "Id")}
@@ -370,6 +554,24 @@ class FakeSalesforce:
                 record_id = record.get("id") or record.get("Id")
                 results.append(result(record_id, self.update_one(sobject, record_id, fields)))
         return answer(200, results)
+
+
+def _mirror(name: str) -> str | None:
+    """The person contact's field a person account's field mirrors, if any."""
+    return PERSON_MIRROR.get(name) or (f"{name[:-4]}__c" if name.endswith("__pc") else None)
+
+
+def _pointed(text: str, token: str, message: str, *, after_from: bool = False) -> str:
+    """A SOQL error message as Salesforce words it: the statement's line, a caret, `ERROR at Row:r:Column:c`."""
+    pattern = (r"\bfrom\s+" if after_from else "") + r"(?<![\w.])(" + re.escape(token) + r")(?![\w.])"
+    match = re.search(pattern, text, re.IGNORECASE)
+    at = match.start(1) if match else 0
+    row = text.count("\n", 0, at) + 1
+    line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at)
+    column = at - line_start + 1
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    return f"\n{line}\n{' ' * (column - 1)}^\nERROR at Row:{row}:Column:{column}\n{message}"
 
 
 def _fields_of(node: Any) -> list[str]:

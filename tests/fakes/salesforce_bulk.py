@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fakes.salesforce_http import bulk_error
+
 if TYPE_CHECKING:
     import responses
     from fakes.salesforce import FakeSalesforce
@@ -29,12 +31,16 @@ class Job:
     succeeded: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
+    error_message: str | None = None  # why the job Failed as a whole
 
     def info(self) -> dict[str, Any]:
-        return {
+        info = {
             "id": self.id, "object": self.sobject, "operation": self.operation, "state": self.state,
             "numberRecordsProcessed": len(self.succeeded) + len(self.failed), "numberRecordsFailed": len(self.failed),
         }  # fmt: skip
+        if self.error_message:
+            info["errorMessage"] = self.error_message
+        return info
 
 
 class BulkJobs:
@@ -105,6 +111,13 @@ class BulkJobs:
         return _csv(job.header, [])
 
     def _process(self, job: Job) -> None:
+        for text in job.data:  # a column the user cannot see fails the whole job, nothing processed
+            header = next(csv.reader(io.StringIO(text)), [])
+            unknown = next((name for name in header if name != "Id" and name not in self.org.schema[job.sobject]), None)
+            if unknown and job.operation == "update":  # wording as observed (amp-labs/connectors#118)
+                job.state, job.error_message = "Failed", f"InvalidBatch : Field name not found : {unknown}"
+                job.header = header
+                return
         job.state = "JobComplete"
         for text in job.data:
             reader = csv.DictReader(io.StringIO(text))
@@ -120,7 +133,7 @@ class BulkJobs:
                 if code is None:
                     job.succeeded.append({"sf__Created": "false", **outcome})
                 else:
-                    job.failed.append({"sf__Error": f"{code}:(fake):--", **outcome})
+                    job.failed.append({"sf__Error": bulk_error(code), **outcome})
 
 
 def _json(status: int, body: Any) -> Response:

@@ -67,15 +67,50 @@ class Faults:
 @dataclass(frozen=True)
 class Call:
     method: str
-    kind: str  # query, query_more, composite, bulk, login
+    kind: str  # query, query_more, composite, bulk, describe, login
     path: str
     soql: str = ""  # the statement a query or query_more page belongs to
 
 
+class Failure(str):
+    """A per-record error code (compares equal to the bare code) with the `message` and `fields` Salesforce sends."""
+
+    message: str
+    fields: tuple[str, ...]
+
+    def __new__(cls, code: str, message: str = "", fields: tuple[str, ...] | list[str] = ()) -> Failure:
+        made = super().__new__(cls, code)
+        made.message, made.fields = message or MESSAGES.get(code, "(fake)"), tuple(fields)
+        return made
+
+
+# Messages of the per-record codes that carry no detail. ENTITY_IS_DELETED and INSUFFICIENT_ACCESS_OR_READONLY
+# are quoted from errors seen in the wild (github.com/SFDO-Community/declarative-lookup-rollup-summaries/issues/317,
+# help.salesforce.com article 005305352); the others are unverified wording.
+MESSAGES = {
+    "ENTITY_IS_DELETED": "entity is deleted",
+    "INSUFFICIENT_ACCESS_OR_READONLY": "insufficient access rights on object id",
+    "INVALID_CROSS_REFERENCE_KEY": "invalid cross reference id",
+    "INVALID_ID_FIELD": "invalid record id",
+    "UNABLE_TO_LOCK_ROW": "unable to obtain exclusive access to this record",
+}
+
+
 def result(record_id: str | None, code: str | None) -> dict[str, Any]:
+    """One SaveResult of sObject Collections: `errors` items carry statusCode, message and fields."""
     if code is None:
         return {"id": record_id, "success": True, "errors": []}
-    return {"id": record_id, "success": False, "errors": [{"statusCode": code, "message": "(fake)", "fields": []}]}
+    failure = code if isinstance(code, Failure) else Failure(code)
+    error = {"statusCode": str(failure), "message": failure.message, "fields": list(failure.fields)}
+    return {"id": record_id, "success": False, "errors": [error]}
+
+
+def bulk_error(code: str) -> str:
+    """The `sf__Error` cell of a Bulk API failedResults row: `CODE:message:fields --` (fields joined by `;`,
+    the separator for several fields is unverified)."""
+    failure = code if isinstance(code, Failure) else Failure(code)
+    fields = ";".join(failure.fields)
+    return f"{failure}:{failure.message}:{fields + ' ' if fields else ''}--"
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -98,6 +133,8 @@ def kind_of(request: Any) -> str:
         return "composite"
     if "/query/" in path:
         return "query" if "q=" in (urlparse(request.url).query or "") else "query_more"
+    if re.search(r"/sobjects/[^/]+/describe/?$", path):
+        return "describe"
     return "other"
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 READ_ONLY = frozenset({"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "LastActivityDate", "IsConverted",
-                       "IsDeleted"})  # fmt: skip
+                       "IsDeleted", "IsPersonAccount", "PersonContactId"})  # fmt: skip
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -41,8 +41,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "AssistantPhone": Field("phone", 40), "Title": _text(128), "Department": _text(80), "Birthdate": Field("date"),
         "Description": Field("textarea", 32000), "MailingStreet": Field("textarea", 255), "MailingCity": _text(40),
         "MailingState": _text(80), "MailingPostalCode": _text(20), "MailingCountry": _text(80),
-        "MailingCountryCode": Field("picklist", 10), "OtherStreet": Field("textarea", 255), "OtherCity": _text(40),
-        "OtherState": _text(80), "OtherPostalCode": _text(20), "OtherCountry": _text(80),
+        "MailingCountryCode": Field("picklist", 10), "MailingStateCode": Field("picklist", 10),
+        "OtherStreet": Field("textarea", 255), "OtherCity": _text(40), "OtherState": _text(80),
+        "OtherPostalCode": _text(20), "OtherCountry": _text(80), "OtherCountryCode": Field("picklist", 10),
+        "OtherStateCode": Field("picklist", 10), "Salutation": Field("picklist", 40),
         "LastActivityDate": Field("date"),
     },
     "Lead": {
@@ -51,7 +53,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "LastName": _text(80, required=True), "Company": _text(255, required=True), "Email": Field("email", 80),
         "Title": _text(128), "Description": Field("textarea", 32000), "Street": Field("textarea", 255),
         "City": _text(40), "State": _text(80), "PostalCode": _text(20), "Country": _text(80),
-        "CountryCode": Field("picklist", 10), "Status": Field("picklist", 40), "IsConverted": Field("boolean"),
+        "CountryCode": Field("picklist", 10), "StateCode": Field("picklist", 10), "Status": Field("picklist", 40),
+        "IsConverted": Field("boolean"),
         "LastActivityDate": Field("date"),
     },
     "Individual": {
@@ -61,7 +64,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "HasOptedOutSolicit", "ShouldForget", "SendIndividualData", "CanStorePiiElsewhere",
         )},
     },
-    "Account": {**_SYSTEM, "Name": _text(255, required=True), "Type": Field("picklist", 40)},
+    "Account": {
+        **_SYSTEM, "Name": _text(255, required=True), "Type": Field("picklist", 40), "Phone": Field("phone", 40),
+        "Fax": Field("phone", 40), "Description": Field("textarea", 32000),
+        **{f"{kind}{part}": field for kind in ("Billing", "Shipping") for part, field in (
+            ("Street", Field("textarea", 255)), ("City", _text(40)), ("State", _text(80)), ("PostalCode", _text(20)),
+            ("Country", _text(80)), ("CountryCode", Field("picklist", 10)), ("StateCode", Field("picklist", 10)),
+        )},
+    },
     "ContactPointTypeConsent": {
         **_SYSTEM, "Name": _text(255, required=True), "PartyId": Field("reference", 18, target="Individual"),
         "ContactPointType": Field("picklist", 40), "PrivacyConsentStatus": Field("picklist", 40),
@@ -75,10 +85,84 @@ KEY_PREFIX = {"Contact": "003", "Lead": "00Q", "Account": "001", "Individual": "
               "ContactPointTypeConsent": "0ZY", "DataUsePurpose": "0ZZ"}  # fmt: skip
 
 
-def relationship(sobject: str, name: str) -> tuple[str, str] | None:
-    """(reference field, target object) of a relationship name (`Individual` → IndividualId), if any."""
-    field = SCHEMA[sobject].get(f"{name}Id")
-    return (f"{name}Id", field.target) if field and field.type == "reference" and field.target else None
+# -- how an admin set the org up ---------------------------------------------------------------------------
+
+DATA_PROTECTION_OBJECTS = ("Individual", "ContactPointTypeConsent", "DataUsePurpose")
+# Account field of a person account → the person contact's field it mirrors (custom `X__pc` → `X__c` besides).
+PERSON_MIRROR = {
+    "FirstName": "FirstName", "LastName": "LastName", "Salutation": "Salutation", "PersonEmail": "Email",
+    "PersonMobilePhone": "MobilePhone", "PersonHomePhone": "HomePhone", "PersonOtherPhone": "OtherPhone",
+    "PersonAssistantPhone": "AssistantPhone", "PersonAssistantName": "AssistantName", "PersonTitle": "Title",
+    "PersonDepartment": "Department", "PersonBirthdate": "Birthdate", "PersonMailingStreet": "MailingStreet",
+    "PersonMailingCity": "MailingCity", "PersonMailingState": "MailingState",
+    "PersonMailingPostalCode": "MailingPostalCode", "PersonMailingCountry": "MailingCountry",
+    "PersonMailingCountryCode": "MailingCountryCode", "PersonMailingStateCode": "MailingStateCode",
+    "PersonHasOptedOutOfEmail": "HasOptedOutOfEmail", "PersonHasOptedOutOfFax": "HasOptedOutOfFax",
+    "PersonDoNotCall": "DoNotCall", "PersonIndividualId": "IndividualId", "Phone": "Phone", "Fax": "Fax",
+    "Description": "Description",
+    # system fields: a person account's two rows share their timestamps
+    "CreatedDate": "CreatedDate", "LastModifiedDate": "LastModifiedDate", "SystemModstamp": "SystemModstamp",
+    "LastActivityDate": "LastActivityDate",
+}  # fmt: skip
+_PERSON_ACCOUNT_FIELDS = {
+    "IsPersonAccount": Field("boolean"), "PersonContactId": Field("reference", 18, target="Contact"),
+    "FirstName": _text(40), "LastName": _text(80), "Salutation": Field("picklist", 40),
+    "PersonEmail": Field("email", 80), "PersonTitle": _text(128), "PersonDepartment": _text(80),
+    **{f"Person{kind}Phone": Field("phone", 40) for kind in ("Mobile", "Home", "Other", "Assistant")},
+    "PersonAssistantName": _text(40), "PersonBirthdate": Field("date"),
+    "PersonMailingStreet": Field("textarea", 255), "PersonMailingCity": _text(40), "PersonMailingState": _text(80),
+    "PersonMailingPostalCode": _text(20), "PersonMailingCountry": _text(80),
+    "PersonMailingCountryCode": Field("picklist", 10), "PersonMailingStateCode": Field("picklist", 10),
+    "PersonHasOptedOutOfEmail": Field("boolean"), "PersonHasOptedOutOfFax": Field("boolean"),
+    "PersonDoNotCall": Field("boolean"), "PersonIndividualId": Field("reference", 18, target="Individual"),
+}  # fmt: skip
+
+
+def is_person_field(name: str) -> bool:
+    """Account fields that exist only on person accounts (a business account refuses them)."""
+    return name in _PERSON_ACCOUNT_FIELDS or name.endswith("__pc")
+
+
+def build_schema(
+    *,
+    custom_fields: dict[str, dict[str, Field]] | None = None,
+    country_picklists: bool = True,
+    data_protection: bool = True,
+    person_accounts: bool = False,
+    hidden_fields: dict[str, set[str]] | None = None,
+) -> dict[str, dict[str, Field]]:
+    """The objects and fields the integration user sees in an org set up this way."""
+    schema = {name: dict(fields) for name, fields in SCHEMA.items()}
+    for sobject, extra in (custom_fields or {}).items():
+        schema[sobject].update(extra)
+    if person_accounts:
+        schema["Account"].update(_PERSON_ACCOUNT_FIELDS)
+        mirrored = {f"{name[:-3]}__pc": field for name, field in schema["Contact"].items() if name.endswith("__c")}
+        schema["Account"].update(mirrored)
+        schema["Contact"]["IsPersonAccount"] = Field("boolean")
+    if not country_picklists:  # State and Country/Territory Picklists off: no *CountryCode / *StateCode fields
+        for fields in schema.values():
+            for name in [n for n in fields if n.endswith(("CountryCode", "StateCode"))]:
+                del fields[name]
+    if not data_protection:  # Data Protection and Privacy off: no Individual, no consent objects, no lookups
+        for name in DATA_PROTECTION_OBJECTS:
+            del schema[name]
+        for fields in schema.values():
+            for name in [n for n, f in fields.items() if f.type == "reference" and f.target not in schema]:
+                del fields[name]
+    for sobject, names in (hidden_fields or {}).items():
+        for name in names:
+            if name not in schema.get(sobject, {}):
+                raise ValueError(f"hidden_fields: {sobject}.{name} is not a field of this org")
+            del schema[sobject][name]
+    return schema
+
+
+def relationship(sobject: str, name: str, schema: dict[str, dict[str, Field]] = SCHEMA) -> tuple[str, str] | None:
+    """(reference field, target object) of a relationship name (`Individual` → IndividualId, `Foo__r` → Foo__c)."""
+    reference = f"{name[:-3]}__c" if name.endswith("__r") else f"{name}Id"
+    field = schema.get(sobject, {}).get(reference)
+    return (reference, field.target) if field and field.type == "reference" and field.target else None
 
 
 def check_value(schema: dict[str, dict[str, Field]], sobject: str, name: str, value: Any) -> tuple[Any, str | None]:
