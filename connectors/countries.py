@@ -69,7 +69,12 @@ _ALIASES: Final[Mapping[str, str]] = {
     "Holland": "NL",
     # The EU's own two-letter code for Greece (Interinstitutional Style Guide), used in EU VAT numbers and forms.
     "EL": "GR",
+    # Names the bundled catalogues lack: English usage before "Türkiye", and Luxembourg in Luxembourgish.
+    "Turkey": "TR",
+    "Lëtzebuerg": "LU",
 }
+# Values that are valid codes but, in a CRM's country field, mean "not available": left unknown, never Namibia.
+_NOT_A_COUNTRY: Final[frozenset[str]] = frozenset({"na", "n a"})
 
 # Letters that NFKD does not split into base + mark, folded to what people type on a keyboard without them.
 _FOLD: Final = str.maketrans(
@@ -192,6 +197,8 @@ def _lookup() -> _Lookup:
     codes: dict[str, str] = {}
     ambiguous: set[str] = set()
     for key, found in (*primary.items(), *((k, v) for k, v in derived.items() if k not in primary)):
+        if key in _NOT_A_COUNTRY:
+            continue
         if len(found) == 1:
             codes[key] = next(iter(found))
         else:

@@ -18,21 +18,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
+from gomme.connectors.countries import country_code
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.records import Lifecycle, OptOuts, PersonRecord
 
 # ISO 3166-1 alpha-2, officially assigned codes.
-_COUNTRY_CODES = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW
-    BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI
-    FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN
-    IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME
-    MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF
-    PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
-    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE
-    YT ZA ZM ZW
-"""
-_COUNTRIES = frozenset(_COUNTRY_CODES.split())
 _TRUE = frozenset(("true", "1", "yes"))
 _FALSE = frozenset(("false", "0", "no"))
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -85,9 +75,10 @@ def _iso_datetime(value: object) -> dt.datetime:
 
 
 def _country(value: object) -> str:
-    code = value.strip().upper() if isinstance(value, str) else ""
-    if code not in _COUNTRIES:
-        raise ValueError("not an ISO-3166 alpha-2 country code")
+    """A code or a name as people type it ("FR", "France", "Allemagne"); anything unrecognised is refused."""
+    code = country_code(value) if isinstance(value, str) else None
+    if code is None:
+        raise ValueError("not a country gomme recognises (an ISO-3166 code or a country name)")
     return code
 
 

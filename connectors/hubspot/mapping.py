@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gomme.connectors.changes import Action, PlannedChange
+from gomme.connectors.countries import country_code
 from gomme.connectors.hubspot.settings import HubSpotSettings, legal_basis_key
+from gomme.connectors.parental import DEFAULT_PARENTAL_PHRASES, mentions_parental_consent
 from gomme.connectors.records import (
     RECTIFIABLE_FIELDS,
     Audience,
@@ -33,17 +35,6 @@ READ_ONLY: frozenset[str] = frozenset({
     "hs_last_sales_activity_timestamp", "hs_createdate", "hs_lastmodifieddate",
 })  # fmt: skip
 
-_COUNTRIES: Mapping[str, str] = {
-    "france": "FR", "germany": "DE", "deutschland": "DE", "spain": "ES", "españa": "ES", "italy": "IT",
-    "italia": "IT", "belgium": "BE", "belgique": "BE", "belgië": "BE", "netherlands": "NL",
-    "the netherlands": "NL", "nederland": "NL", "luxembourg": "LU", "austria": "AT", "österreich": "AT",
-    "switzerland": "CH", "schweiz": "CH", "suisse": "CH", "ireland": "IE", "portugal": "PT", "poland": "PL",
-    "sweden": "SE", "denmark": "DK", "finland": "FI", "norway": "NO", "greece": "GR", "czechia": "CZ",
-    "czech republic": "CZ", "slovakia": "SK", "slovenia": "SI", "croatia": "HR", "hungary": "HU",
-    "romania": "RO", "bulgaria": "BG", "estonia": "EE", "latvia": "LV", "lithuania": "LT", "malta": "MT",
-    "cyprus": "CY", "iceland": "IS", "liechtenstein": "LI", "united kingdom": "GB", "uk": "GB",
-    "great britain": "GB", "united states": "US", "usa": "US", "united states of america": "US", "canada": "CA",
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +52,7 @@ class EmailPreferences:
 
     consents: tuple[Consent, ...]
     opted_out: bool
+    explanations: tuple[str, ...] = ()  # the statuses' legal-basis explanations (free text, may name a parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +65,7 @@ class PropertyMap:
     lifecycle: Mapping[str, Lifecycle]
     legal_basis: Mapping[str, LegalBasis]
     anonymise_extra: tuple[str, ...]
+    parental_phrases: tuple[str, ...] = DEFAULT_PARENTAL_PHRASES
 
     @classmethod
     def from_settings(cls, settings: HubSpotSettings) -> PropertyMap:
@@ -83,6 +76,7 @@ class PropertyMap:
             lifecycle=dict(settings.lifecycle_map),
             legal_basis=dict(settings.legal_basis_map),
             anonymise_extra=tuple(settings.anonymise_properties),
+            parental_phrases=tuple(settings.parental_consent_phrases),
         )
 
     def requested(self) -> list[str]:
@@ -104,8 +98,14 @@ class PropertyMap:
         return (name,) if name else ()
 
 
-def to_person(crm: str, obj: Mapping[str, Any], pmap: PropertyMap, prefs: EmailPreferences | None) -> PersonRecord:
-    """One contact as the canonical record; `prefs` only when subscription statuses were read."""
+def to_person(
+    crm: str, obj: Mapping[str, Any], pmap: PropertyMap, prefs: EmailPreferences | None, *, basis_tracked: bool = False
+) -> PersonRecord:
+    """One contact as the canonical record; `prefs` only when subscription statuses were read.
+
+    `basis_tracked`: the portal has the legal-basis property (GDPR settings on), so an empty one means none
+    is recorded (`LegalBasis.NONE`), not "not known".
+    """
     props: Mapping[str, Any] = obj.get("properties") or {}
 
     def text(field: str) -> str | None:
@@ -143,8 +143,9 @@ def to_person(crm: str, obj: Mapping[str, Any], pmap: PropertyMap, prefs: EmailP
         notes={note: value for note, name in pmap.notes.items() if (value := _text(props.get(name)))},
         raw={**props, "id": str(obj.get("id"))},
         audience=_audience(text("audience")),
-        legal_basis=_legal_basis(text("legal_basis"), pmap.legal_basis),
-        parental_consent=flag("parental_consent"),
+        legal_basis=_legal_basis(text("legal_basis"), pmap.legal_basis, basis_tracked),
+        parental_consent=flag("parental_consent")
+        or (prefs is not None and mentions_parental_consent(prefs.explanations, pmap.parental_phrases)),
     )
 
 
@@ -263,16 +264,6 @@ def parse_bool(value: Any) -> bool:
     return _text(value) in ("true", "True", "1", "yes")
 
 
-def country_code(value: str | None) -> str | None:
-    """ISO 3166 alpha-2 from HubSpot's free-text country; unknown names give None rather than a guess."""
-    if value is None:
-        return None
-    text = value.strip()
-    if len(text) == 2 and text.isalpha():
-        return text.upper()
-    return _COUNTRIES.get(text.lower())
-
-
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -284,8 +275,10 @@ def _audience(value: str | None) -> Audience:
     return {"b2b": Audience.B2B, "b2c": Audience.B2C}.get((value or "").strip().lower(), Audience.UNKNOWN)
 
 
-def _legal_basis(value: str | None, known: Mapping[str, LegalBasis]) -> LegalBasis:
-    """The first recognised basis of a multi-select (`;`-separated) value."""
+def _legal_basis(value: str | None, known: Mapping[str, LegalBasis], tracked: bool) -> LegalBasis:
+    """The first recognised basis of a multi-select (`;`-separated) value; NONE when tracked and empty."""
+    if not (value or "").strip():
+        return LegalBasis.NONE if tracked else LegalBasis.UNKNOWN
     for part in (value or "").split(";"):
         basis = known.get(legal_basis_key(part))
         if basis is not None:

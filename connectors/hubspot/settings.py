@@ -6,6 +6,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from gomme.connectors.parental import DEFAULT_PARENTAL_PHRASES
 from gomme.connectors.records import LegalBasis, Lifecycle
 from gomme.connectors.settings import EnvVarName
 
@@ -86,6 +87,8 @@ class HubSpotSettings(BaseModel):
     lifecycle_map: dict[str, Lifecycle] = Field(default_factory=lambda: dict(DEFAULT_LIFECYCLE_MAP))
     legal_basis_map: dict[str, LegalBasis] = Field(default_factory=lambda: dict(DEFAULT_LEGAL_BASIS_MAP))
     read_subscriptions: bool = False
+    # A subscription status whose legal-basis explanation says a parent or guardian consented (Art 8(1)).
+    parental_consent_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PARENTAL_PHRASES))
     # The account's published limits (CRM_APIS.md B3); the client-side limiter uses `limit_fraction` of each.
     requests_per_10s: int = Field(default=100, ge=1, le=250)
     search_requests_per_second: int = Field(default=4, ge=1, le=5)

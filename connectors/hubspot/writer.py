@@ -24,7 +24,7 @@ from gomme.connectors.hubspot.mapping import (
     write_plan,
 )
 from gomme.connectors.hubspot.reader import BATCH_SIZE
-from gomme.connectors.hubspot.subscriptions import Subscriptions
+from gomme.connectors.hubspot.subscriptions import Subscriptions, email_key
 
 _CODES = {"OBJECT_NOT_FOUND": "NOT_FOUND"}
 ANONYMISED_DETAIL = "pseudonymised: HubSpot keeps property history and the old address's subscription statuses"
@@ -108,21 +108,25 @@ class Writer:
         return WritePlan(properties, plan.unsubscribe, plan.delete, plan.anonymise)
 
     def _unsubscribe(self, items: list[_Item]) -> None:
+        """Every addressed email off all email: one batch call per 100 (v4); a failed email fails its change."""
         if not items:
             return
         emails = self._emails([item.change.record_id for item in items])
+        addressed: list[tuple[_Item, str]] = []
         for item in items:
             record_id = item.change.record_id
             if record_id not in emails:
                 item.fail("NOT_FOUND", "record not found")
-                continue
-            email = emails[record_id]
-            if not email:
-                continue  # no address, nothing to send to
-            try:
-                self._subscriptions.unsubscribe_all(email)
-            except HubSpotApiError as error:
-                item.fail(error.code, "unsubscribe failed")
+            elif emails[record_id]:
+                addressed.append((item, str(emails[record_id])))
+            # no address: nothing to send to
+        if not addressed:
+            return
+        outcomes = self._subscriptions.unsubscribe_all_many([email for _, email in addressed])
+        for item, email in addressed:
+            code = outcomes.get(email_key(email), "NO_RESULT")
+            if code is not None:
+                item.fail(code, "unsubscribe failed")
 
     def _update(self, items: list[_Item]) -> None:
         for chunk in _unique_chunks(items):

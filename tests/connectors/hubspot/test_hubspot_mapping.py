@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from gomme.connectors.changes import Action, PlannedChange
+from gomme.connectors.countries import country_code
 from gomme.connectors.hubspot.mapping import (
     EmailPreferences,
     InvalidChange,
     PropertyMap,
-    country_code,
     parse_date,
     parse_datetime,
     to_person,
