@@ -255,9 +255,24 @@ def parse_date(value: Any) -> dt.date | None:
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            return None
+            return _day_first(text)
     moment = parse_datetime(text)
     return None if moment is None else moment.date()
+
+
+def _day_first(text: str) -> dt.date | None:
+    """A date typed by hand, `31/12/2009` or `31.12.2009`; only when day and month cannot be swapped."""
+    parts = text.replace(".", "/").replace("-", "/").split("/")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts) or len(parts[2]) != 4:
+        return None
+    first, second, year = (int(part) for part in parts)
+    if first <= 12 and second <= 12 and first != second:
+        return None  # 03/04: March or April? never guessed
+    day, month = (first, second) if second <= 12 else (second, first)
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
 
 
 def parse_bool(value: Any) -> bool:

@@ -234,11 +234,11 @@ class Subscriptions:
         outcomes: dict[str, str | None] = {}
         for result in _list(body.get("results")):
             outcomes[email_key(str(result.get("subscriberIdString") or ""))] = None
-        for error in errors:
-            named = _named(error)
+        for failure in errors:
+            named = _named(failure)
             for key, _ in chunk:
                 if key in named and key not in outcomes:
-                    outcomes[key] = str(error.get("category") or "ERROR")
+                    outcomes[key] = str(failure.get("category") or "ERROR")
         unsure = [(key, address) for key, address in chunk if key not in outcomes]
         if unsure:  # an error that names no address: read back whether each is off everywhere
             read = self._read_v4(unsure)

@@ -55,6 +55,7 @@ def fit(name: str, settings: SalesforceSettings, schema: OrgSchema) -> Fitted:
     if data_protection and not consents:
         notices.append(f"{CONSENT_OBJECT}: not available to the integration user: consent rows are not read")
     maps: dict[str, ObjectMap] = {}
+    shared: dict[str, list[str]] = {}  # legal_hold_field / restricted_field: per object where it is missing
     for sobject in settings.objects:
         if not schema.has(sobject):
             problems.append(f"connectors.{name}.objects: {sobject} is not available to the integration user")
@@ -63,6 +64,14 @@ def fit(name: str, settings: SalesforceSettings, schema: OrgSchema) -> Fitted:
         maps[sobject.lower()] = fitter.fitted(consents)
         problems += fitter.problems
         notices += fitter.notices
+        for canonical, text in fitter.shared_missing.items():
+            shared.setdefault(canonical, []).append(text)
+    for texts in shared.values():
+        # A custom field an admin created on Contact only is fine: the Leads simply do not have it.
+        if len(texts) == len(maps):
+            problems += texts
+        else:
+            notices += [f"{text}; read on the other objects only" for text in texts]
     if problems:
         raise FatalError(
             "the Salesforce org does not match the configuration (nothing was read or written):\n  "
@@ -79,6 +88,7 @@ class _ObjectFitter:
         self.name, self.settings, self.schema, self.sobject, self.dp = name, settings, schema, sobject, dp
         self.problems: list[str] = []
         self.notices: list[str] = []
+        self.shared_missing: dict[str, str] = {}
         self.base = ObjectMap.from_settings(settings, sobject)
 
     def fitted(self, consents: bool) -> ObjectMap:
@@ -112,6 +122,8 @@ class _ObjectFitter:
             if self._explicit(canonical):
                 if self._visible(path):
                     fields[canonical] = path
+                elif self._config_path(canonical).endswith("_field"):
+                    self.shared_missing[canonical] = f"{self._config_path(canonical)}: {self._missing(path)}"
                 else:
                     self._problem(f"{self._config_path(canonical)}: {self._missing(path)}")
                 continue

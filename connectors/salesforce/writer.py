@@ -165,6 +165,10 @@ class Writer:
                 person.update(notes)
             elif action in (Action.ANONYMISE, Action.DELETE):
                 person.update(_anonymised_person(omap))
+                if omap.sobject == "Lead" and self._updateable("Lead", "Company"):
+                    # Required, so never cleared: a B2C Lead's Company is often the person's own name, and a small
+                    # company next to a title is a quasi-identifier (GDPR.md §7 step 3).
+                    person["Company"] = omap.marker
                 erase_individual = omap.erase_individual
             elif action is Action.RECTIFY:
                 unwritable = _rectified(omap, change.values, person, individual)
@@ -191,6 +195,10 @@ class Writer:
         elif person:
             plan.writes.append(Write(change.change_id, "update", sobject, record_id, person))
         return plan
+
+    def _updateable(self, sobject: str, field: str) -> bool:
+        info = self.schema.resolve(sobject, field) if self.schema else None
+        return info is not None and info.updateable
 
     def _on_account(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Contact fields as the person account's: `PersonX`, the same name, or `X__pc`; unwritable ones dropped."""

@@ -7,7 +7,9 @@ The real hubspot-api-client talks to it over HTTP (urllib3, which `responses` ca
 - rate limits as sliding windows (per `Limits`), answered with HubSpot's 429 body and the
   `X-HubSpot-RateLimit-*` headers (search answers carry none, the daily ones are not sent for OAuth);
 - injectable faults, queued (`inject`) or at a rate (`fault_rate`): 429 bursts, 5xx, timeouts,
-  connection resets, and "lost" (the request is applied, then the connection drops without answer).
+  connection resets, and "lost" (the request is applied, then the connection drops without answer);
+- the communication-preferences v4 batch endpoints, which a portal without them (or an app without the
+  batch scopes: Marketing Hub Enterprise only) refuses: `v4=False` answers `v4_refusal` (404, or 403).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/communication-preferences/v3/definitions"), "prefs.definitions"),
     ("GET", re.compile(r"/communication-preferences/v3/status/email/(.+)"), "prefs.status"),
     ("POST", re.compile(r"/communication-preferences/v3/(unsubscribe|subscribe)"), "prefs."),
+    ("POST", re.compile(r"/communication-preferences/v4/statuses/batch/read"), "prefs.batch_read"),
+    (
+        "POST",
+        re.compile(r"/communication-preferences/v4/statuses/batch/unsubscribe-all"),
+        "prefs.batch_unsubscribe_all",
+    ),
     ("POST", re.compile(r"/oauth/v1/token"), "oauth.token"),
 ]
 
@@ -82,6 +90,8 @@ class FakeHubSpot:
     limits: Limits = field(default_factory=Limits)
     timeout_delay: float = 1.0
     seed: int = 0
+    v4: bool = True  # the communication-preferences v4 batch endpoints exist (else `v4_refusal` answers)
+    v4_refusal: int = 404
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
     rate_limited: collections.Counter[str] = field(default_factory=collections.Counter)
     faults_done: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -269,6 +279,13 @@ class FakeHubSpot:
             return 200, portal.email_status(unquote(match.group(1)))
         if route in ("prefs.unsubscribe", "prefs.subscribe"):
             return 200, portal.change_status(body, "NOT_SUBSCRIBED" if route == "prefs.unsubscribe" else "SUBSCRIBED")
+        if route in ("prefs.batch_read", "prefs.batch_unsubscribe_all"):
+            if not self.v4:
+                return _v4_refused(self.v4_refusal)
+            channel = query.get("channel", [None])[0]
+            if route == "prefs.batch_read":
+                return portal.batch_statuses(body, channel)
+            return portal.batch_unsubscribe_all(body, channel)
         return 404, {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"}
 
     def _token(self, form: Any) -> tuple[int, dict[str, str], Any]:
@@ -400,6 +417,19 @@ def _decode(raw: bytes, content_type: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+def _v4_refused(status: int) -> tuple[int, dict[str, Any]]:
+    if status == 403:
+        return 403, {
+            "status": "error",
+            "message": "This app hasn't been granted all required scopes to make this call.",
+            "correlationId": "00000000-0000-4000-8000-000000000000",
+            "category": "MISSING_SCOPES",
+            "errors": [{"message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": ["subscription-status-batch-read"]}}],
+        }  # fmt: skip
+    return status, {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"}
 
 
 def _rate_limit_body(policy: str) -> dict[str, Any]:

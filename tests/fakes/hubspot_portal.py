@@ -11,8 +11,15 @@ Served over HTTP by `fakes.hubspot.FakeHubSpot`. Faithful to the documented API 
 - gdpr-delete deletes the contact and blocklists its email (by `idProperty=email`, an unknown address
   is blocklisted too); creating a contact, or setting an email, that is blocklisted fails with 400.
 - lastmodifieddate moves only when a value changes; "" clears a property.
-- communication preferences: a status response lists only the explicit statuses of the address;
-  unsubscribing an address already NOT_SUBSCRIBED answers 400.
+- communication preferences: a v3 status response lists only the explicit statuses of the address;
+  unsubscribing an address already NOT_SUBSCRIBED answers 400. Statuses are stored in v3's words
+  (SUBSCRIBED / NOT_SUBSCRIBED), each with its legal basis, explanation, source and time.
+- communication preferences v4 (batch): a read lists every subscription type for each address, those
+  without an explicit status as NOT_SPECIFIED, in v4's words (SUBSCRIBED / UNSUBSCRIBED / NOT_SPECIFIED),
+  with `subscriptionId` a number; ≤ 100 inputs (the documentation states no maximum: the CRM batch limit);
+  an input that is not an email address, or one in `v4_rejected`, fails alone (207 with `errors`).
+  Unsubscribe-all sets every type NOT_SUBSCRIBED and marks the address opted out portal-wide (a v3 read
+  then says PORTAL_WIDE_STATUS); doing it again changes nothing (NO_STATUS_CHANGE), never a 400.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import itertools
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +42,8 @@ from fakes.hubspot_search import (
     iso,
     run_search,
 )
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,20 @@ class Contact:
     updated: str
 
 
+@dataclass(frozen=True, slots=True)
+class StatusDetail:
+    """What HubSpot keeps with an explicit status besides its value (v4 shows them all, v3 the basis)."""
+
+    legal_basis: str | None = None
+    explanation: str | None = None
+    timestamp: str | None = None
+    source: str | None = None
+
+
+V3_TO_V4 = {"SUBSCRIBED": "SUBSCRIBED", "NOT_SUBSCRIBED": "UNSUBSCRIBED"}
+V4_TO_V3 = {"SUBSCRIBED": "SUBSCRIBED", "UNSUBSCRIBED": "NOT_SUBSCRIBED", "NOT_SUBSCRIBED": "NOT_SUBSCRIBED"}
+
+
 @dataclass
 class Portal:
     """Contacts by id (ids grow), a property schema, subscription types and per-address statuses."""
@@ -82,7 +106,10 @@ class Portal:
         {"id": "102", "name": "Product updates", "purpose": "Marketing"},
         {"id": "103", "name": "One to one", "purpose": "Sales"},
     ])  # fmt: skip
-    statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, str]] = field(default_factory=dict)  # address → type id → v3 status
+    status_details: dict[str, dict[str, StatusDetail]] = field(default_factory=dict)
+    opted_out_all: set[str] = field(default_factory=set)  # addresses unsubscribed from all email (portal-wide)
+    v4_rejected: set[str] = field(default_factory=set)  # addresses the v4 batch endpoints fail, one by one
     lock: threading.RLock = field(default_factory=threading.RLock)
     ids: list[int] = field(default_factory=list)
     _emails: dict[str, int] = field(default_factory=dict)
@@ -108,9 +135,30 @@ class Portal:
             contact = self.contacts.get(int(record_id))
             return None if contact is None else dict(contact.properties)
 
-    def set_status(self, email: str, subscription_id: str, status: str) -> None:
+    def set_status(
+        self,
+        email: str,
+        subscription_id: str,
+        status: str,
+        legal_basis: str | None = None,
+        explanation: str | None = None,
+        at: dt.datetime | None = None,
+        *,
+        source: str | None = "IMPORT",
+    ) -> None:
+        """An explicit status, in v3's or v4's words; NOT_SPECIFIED removes it. Timestamped now unless `at`."""
+        key = email.strip().lower()
         with self.lock:
-            self.statuses.setdefault(email.strip().lower(), {})[subscription_id] = status
+            if status == "NOT_SPECIFIED":
+                self.statuses.get(key, {}).pop(subscription_id, None)
+                self.status_details.get(key, {}).pop(subscription_id, None)
+                return
+            self.statuses.setdefault(key, {})[subscription_id] = V4_TO_V3[status]
+            if status == "SUBSCRIBED":
+                self.opted_out_all.discard(key)
+            stamp = iso(at or self.clock())
+            detail = StatusDetail(legal_basis, explanation, stamp, source)
+            self.status_details.setdefault(key, {})[subscription_id] = detail
 
     def status_of(self, email: str) -> dict[str, str]:
         with self.lock:
@@ -229,9 +277,10 @@ class Portal:
 
     def email_status(self, email: str) -> dict[str, Any]:
         with self.lock:
-            known = self.statuses.get(email.strip().lower(), {})
+            key = email.strip().lower()
+            known = self.statuses.get(key, {})
             return {"recipient": email, "subscriptionStatuses": [
-                self._status_body(definition, known[definition["id"]])
+                self._status_body(key, definition, known[definition["id"]])
                 for definition in self.definitions if definition["id"] in known
             ]}  # fmt: skip
 
@@ -241,12 +290,91 @@ class Portal:
         if not email or definition is None:
             raise PortalError(400, "VALIDATION_ERROR", "emailAddress and a valid subscriptionId are required")
         with self.lock:
-            known = self.statuses.setdefault(email.strip().lower(), {})
+            key = email.strip().lower()
+            known = self.statuses.setdefault(key, {})
             if known.get(subscription) == status:
                 verb = "unsubscribed from" if status == "NOT_SUBSCRIBED" else "subscribed to"
                 raise PortalError(400, "VALIDATION_ERROR", f"{email} is already {verb} subscription {subscription}")
             known[subscription] = status
-            return self._status_body(definition, status)
+            detail = StatusDetail(body.get("legalBasis"), body.get("legalBasisExplanation"), iso(self.clock()), "API")
+            self.status_details.setdefault(key, {})[subscription] = detail
+            if status == "SUBSCRIBED":
+                self.opted_out_all.discard(key)
+            return self._status_body(key, definition, status)
+
+    # -- communication preferences v4 (batch) ------------------------------------------------------------------
+
+    def batch_statuses(self, body: Any, channel: str | None) -> tuple[int, dict[str, Any]]:
+        """`POST /communication-preferences/v4/statuses/batch/read?channel=EMAIL`: every type, per address."""
+        addresses = self._v4_inputs(body, channel)
+        results, errors = [], []
+        with self.lock:
+            for address in addresses:
+                if self._v4_refuses(address):
+                    errors.append(self._v4_error(address))
+                    continue
+                key = str(address).strip().lower()
+                statuses = [self._v4_status(key, definition) for definition in self.definitions]
+                results.append({"subscriberIdString": key, "statuses": statuses})
+        return (207 if errors else 200), _batch_body(results, errors)
+
+    def batch_unsubscribe_all(self, body: Any, channel: str | None) -> tuple[int, dict[str, Any]]:
+        """`POST /communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL`: idempotent."""
+        addresses = self._v4_inputs(body, channel)
+        results, errors = [], []
+        with self.lock:
+            for address in addresses:
+                if self._v4_refuses(address):
+                    errors.append(self._v4_error(address))
+                    continue
+                key = str(address).strip().lower()
+                known = self.statuses.setdefault(key, {})
+                details = self.status_details.setdefault(key, {})
+                changed = key not in self.opted_out_all or any(
+                    known.get(d["id"]) != "NOT_SUBSCRIBED" for d in self.definitions
+                )
+                stamp = iso(self.clock())
+                for definition in self.definitions:
+                    if known.get(definition["id"]) != "NOT_SUBSCRIBED":
+                        known[definition["id"]] = "NOT_SUBSCRIBED"
+                        details[definition["id"]] = StatusDetail(timestamp=stamp, source="API")
+                self.opted_out_all.add(key)
+                reason = "REQUESTED_CHANGE_OCCURRED" if changed else "NO_STATUS_CHANGE"
+                statuses = [{**self._v4_status(key, d), "setStatusSuccessReason": reason} for d in self.definitions]
+                results.append({"subscriberIdString": key, "statuses": statuses})
+        return (207 if errors else 200), _batch_body(results, errors)
+
+    def _v4_inputs(self, body: Any, channel: str | None) -> list[Any]:
+        if channel != "EMAIL":
+            raise PortalError(400, "VALIDATION_ERROR", "channel is required and must be EMAIL")
+        return list(_inputs(body if isinstance(body, Mapping) else {}))
+
+    def _v4_refuses(self, address: Any) -> bool:
+        return not (isinstance(address, str) and _EMAIL.fullmatch(address.strip())) or (
+            address.strip().lower() in self.v4_rejected
+        )
+
+    @staticmethod
+    def _v4_error(address: Any) -> dict[str, Any]:
+        error = PortalError(400, "VALIDATION_ERROR", f"Invalid subscriber: {address}", [str(address)])
+        return {**error.body(), "status": "error"}
+
+    def _v4_status(self, key: str, definition: Mapping[str, Any]) -> dict[str, Any]:
+        status = self.statuses.get(key, {}).get(definition["id"])
+        detail = self.status_details.get(key, {}).get(definition["id"]) or StatusDetail()
+        return {
+            "subscriberIdString": key,
+            "subscriptionId": int(definition["id"]),
+            "subscriptionName": definition["name"],
+            "channel": "EMAIL",
+            "status": V3_TO_V4.get(status or "", "NOT_SPECIFIED"),
+            "source": detail.source if status else None,
+            "legalBasis": detail.legal_basis if status else None,
+            "legalBasisExplanation": detail.explanation if status else None,
+            "setStatusSuccessReason": None,
+            "timestamp": detail.timestamp if status else None,
+            "businessUnitId": 0,
+        }
 
     # -- internals ---------------------------------------------------------------------------------------------
 
@@ -325,17 +453,18 @@ class Portal:
             "archived": False,
         }
 
-    @staticmethod
-    def _status_body(definition: Mapping[str, Any], status: str) -> dict[str, Any]:
+    def _status_body(self, key: str, definition: Mapping[str, Any], status: str) -> dict[str, Any]:
+        detail = self.status_details.get(key, {}).get(definition["id"]) or StatusDetail()
+        wide = key in self.opted_out_all and status == "NOT_SUBSCRIBED"
         return {
             "id": definition["id"],
             "name": definition["name"],
             "description": definition["name"],
             "status": status,
-            "sourceOfStatus": "SUBSCRIPTION_STATUS",
+            "sourceOfStatus": "PORTAL_WIDE_STATUS" if wide else "SUBSCRIPTION_STATUS",
             "preferenceGroupName": None,
-            "legalBasis": None,
-            "legalBasisExplanation": None,
+            "legalBasis": detail.legal_basis,
+            "legalBasisExplanation": detail.explanation,
         }
 
 

@@ -35,7 +35,7 @@ def ada(hubspot: FakeHubSpot) -> str:
 
 
 def unsubscribes(hubspot: FakeHubSpot) -> list[Any]:
-    return [request.body for request in hubspot.recorded("prefs.unsubscribe")]
+    return [request.body for request in hubspot.recorded("prefs.batch_unsubscribe_all")]
 
 
 def updates(hubspot: FakeHubSpot) -> list[Any]:
@@ -43,15 +43,16 @@ def updates(hubspot: FakeHubSpot) -> list[Any]:
 
 
 EXPECTED_REQUESTS: list[tuple[Action, tuple[Action, ...], dict[str, int], dict[str, str] | None, bool]] = [
-    # action, also, calls by route, properties sent in the batch update, unsubscribed from 101 and 103
+    # action, also, calls by route, properties sent in the batch update, unsubscribed from all (v4 batch); the
+    # portal's properties were read with the record (is the legal-basis property there?), not again to write
     (Action.KEEP, (), {}, None, False),
-    (Action.RESTRICT_EMAIL, (), {"prefs.status": 1, "prefs.definitions": 1, "prefs.unsubscribe": 2}, None, True),
-    (Action.RESTRICT_ALL, (), {"prefs.status": 1, "prefs.definitions": 1, "prefs.unsubscribe": 2,
-                               "properties.list": 1, "contacts.batch_update": 1}, {"gomme_restricted": "true"}, True),
-    (Action.ANONYMISE, (), {"properties.list": 1, "contacts.batch_update": 1}, ANONYMISED, False),
-    (Action.REDACT_NOTE, (), {"properties.list": 1, "contacts.batch_update": 1}, {"message": "[redacted]"}, False),
-    (Action.RESTRICT_ALL, (Action.REDACT_NOTE,), {"prefs.status": 1, "prefs.definitions": 1, "prefs.unsubscribe": 2,
-     "properties.list": 1, "contacts.batch_update": 1}, {"gomme_restricted": "true", "message": "[redacted]"}, True),
+    (Action.RESTRICT_EMAIL, (), {"prefs.batch_unsubscribe_all": 1}, None, True),
+    (Action.RESTRICT_ALL, (), {"prefs.batch_unsubscribe_all": 1,
+                               "contacts.batch_update": 1}, {"gomme_restricted": "true"}, True),
+    (Action.ANONYMISE, (), {"contacts.batch_update": 1}, ANONYMISED, False),
+    (Action.REDACT_NOTE, (), {"contacts.batch_update": 1}, {"message": "[redacted]"}, False),
+    (Action.RESTRICT_ALL, (Action.REDACT_NOTE,), {"prefs.batch_unsubscribe_all": 1,
+     "contacts.batch_update": 1}, {"gomme_restricted": "true", "message": "[redacted]"}, True),
     (Action.DELETE, (), {"contacts.gdpr_delete": 1}, None, False),
 ]  # fmt: skip
 
@@ -79,8 +80,7 @@ def test_each_action_sends_exactly_its_requests(
     if properties is not None:
         assert updates(hubspot) == [{"inputs": [{"id": ada, "properties": properties}]}]
     if unsubscribed:
-        assert unsubscribes(hubspot) == [{"emailAddress": "ada@example.org", "subscriptionId": "101"},
-                                         {"emailAddress": "ada@example.org", "subscriptionId": "103"}]  # fmt: skip
+        assert unsubscribes(hubspot) == [{"inputs": ["ada@example.org"]}]
         assert set(hubspot.portal.status_of("ada@example.org").values()) == {"NOT_SUBSCRIBED"}
     if action is Action.DELETE:
         assert hubspot.recorded("contacts.gdpr_delete")[0].body == {"objectId": ada}  # by id: no address sent
@@ -200,7 +200,7 @@ def test_a_missing_restriction_property_stops_the_run(
 def test_the_restriction_marker_is_written_only_once_the_email_is_unsubscribed(
     hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
 ) -> None:
-    hubspot.inject("503", route="prefs.unsubscribe", times=50)
+    hubspot.inject("503", route="prefs.batch_unsubscribe_all", times=50)
     with pytest.raises(RetryableError):
         connector.apply([planned(ada, Action.RESTRICT_ALL)])
     assert "gomme_restricted" not in (hubspot.portal.get(ada) or {})
@@ -221,7 +221,7 @@ def test_without_a_recent_read_the_addresses_are_read_in_one_batch(
     seeded = [hubspot.portal.add(email=f"p{i}@example.com") for i in range(3)]
     results = list(connector.apply([planned(i, Action.RESTRICT_EMAIL) for i in [*seeded, "99999"]]))
     assert [r.error_code for r in results] == [None, None, None, "NOT_FOUND"]
-    assert hubspot.calls["contacts.batch_read"] == 1 and hubspot.calls["prefs.status"] == 3
+    assert hubspot.calls["contacts.batch_read"] == 1 and hubspot.calls["prefs.batch_unsubscribe_all"] == 1
     assert hubspot.recorded("contacts.batch_read")[0].body["properties"] == ["email"]
 
 
@@ -231,4 +231,5 @@ def test_a_contact_without_email_is_restricted_without_preference_calls(
     record_id = hubspot.portal.add(lastname="NoMail")
     (result,) = connector.apply([planned(record_id, Action.RESTRICT_ALL)])
     assert result.outcome is Outcome.APPLIED
-    assert hubspot.calls["prefs.status"] == 0 and (hubspot.portal.get(record_id) or {})["gomme_restricted"] == "true"
+    assert hubspot.calls["prefs.status"] == hubspot.calls["prefs.batch_unsubscribe_all"] == 0
+    assert (hubspot.portal.get(record_id) or {})["gomme_restricted"] == "true"

@@ -182,5 +182,6 @@ def test_dry_run_plans_without_writing_to_hubspot(
     plan = json.loads((tmp_path / "plan.json").read_text())
     expected = {i for i, person in imported.items() if expected_outcome(person) != "unchanged"}
     assert {row["record_id"] for row in plan} == expected
-    written = ("contacts.batch_update", "contacts.gdpr_delete", "contacts.batch_archive", "prefs.unsubscribe")
+    written = ("contacts.batch_update", "contacts.gdpr_delete", "contacts.batch_archive", "prefs.unsubscribe",
+               "prefs.batch_unsubscribe_all")  # fmt: skip
     assert not any(hubspot.calls[route] for route in written)
