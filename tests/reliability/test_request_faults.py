@@ -271,11 +271,11 @@ def test_a_write_applied_but_unanswered_or_locked_is_neither_redone_nor_failed(
         assert faults.lost == 1, faults.lost_calls
 
 
-# Each with expired sessions, 429s or 503s, and answers lost: 4 and 9 on both sides (on Salesforce, to a search);
-# 28 on Salesforce only, to a search and two collections PATCHes (both writes applied).
+# Each with expired sessions, 429s or 503s, and answers lost: 5 and 9 on both sides, 28 on Salesforce only (seeds
+# 0-29 all end right; these are the ones whose faults cover both CRMs and a session expiry).
 @pytest.mark.parametrize(
     ("fault_seed", "lost_on"),
-    [pytest.param(4, {"hs", "sf"}, id="4"), pytest.param(9, {"hs", "sf"}, id="9"), pytest.param(28, {"sf"}, id="28")],
+    [pytest.param(5, {"hs", "sf"}, id="5"), pytest.param(9, {"hs", "sf"}, id="9"), pytest.param(28, {"sf"}, id="28")],
 )
 def test_every_kind_of_request_completes_in_one_processing_run_despite_faults(
     tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch, fault_seed: int, lost_on: set[str]
