@@ -32,6 +32,18 @@ _INDIVIDUAL_OBJECTS = ("Individual",)
 CONSENT_OBJECT = "ContactPointTypeConsent"
 
 
+class OrgMismatch(FatalError):
+    """The org lacks or locks fields the configuration names; `notices` are the defaults skipped besides."""
+
+    def __init__(self, problems: list[str], notices: list[str]) -> None:
+        super().__init__(
+            "the Salesforce org does not match the configuration (nothing was read or written):\n  "
+            + "\n  ".join(problems)
+            + "\n  run `gomme config check --online` for the full picture"
+        )
+        self.problems, self.notices = problems, notices
+
+
 @dataclass(frozen=True, slots=True)
 class Fitted:
     """Each object's map as the org allows it, and what was skipped (reported once per run)."""
@@ -73,11 +85,7 @@ def fit(name: str, settings: SalesforceSettings, schema: OrgSchema) -> Fitted:
         else:
             notices += [f"{text}; read on the other objects only" for text in texts]
     if problems:
-        raise FatalError(
-            "the Salesforce org does not match the configuration (nothing was read or written):\n  "
-            + "\n  ".join(problems)
-            + "\n  run `gomme config check --online` for the full picture"
-        )
+        raise OrgMismatch(problems, list(dict.fromkeys(notices)))
     return Fitted(maps, tuple(dict.fromkeys(notices)))
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gomme.connectors.errors import ConnectorError, FatalError
+from gomme.connectors.salesforce.fit import OrgMismatch
 from gomme.wiring import App
 
 EXIT_OK, EXIT_BLOCKED = 0, 2
@@ -46,9 +47,11 @@ def _check(app: App, name: str) -> list[Finding]:
     try:
         with app.connector(name) as connector:
             notices = connector.notices()  # reads the describe / properties and fits the mapping
+    except OrgMismatch as mismatch:
+        return [*(Finding(name, "error", text, _fix(text)) for text in mismatch.problems),
+                *(Finding(name, "warning", text, _fix(text)) for text in mismatch.notices)]  # fmt: skip
     except FatalError as error:
-        return [Finding(name, "error", line.strip(), _fix(line)) for line in str(error).splitlines()[1:] or
-                [str(error)] if line.strip() and not line.strip().startswith("run `gomme")]  # fmt: skip
+        return [Finding(name, "error", str(error), "see the message; README, Setup")]
     except ConnectorError as error:
         return [Finding(name, "error", str(error), "check the network, instance_url/base_url and credentials")]
     rows = [Finding(name, "warning", notice, _fix(notice)) for notice in notices]

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from gomme.jobs.apply import ApplyCounts
 from gomme.jobs.guard import ChangeLimitValue
@@ -66,7 +67,7 @@ def summarise(report: SweepReport, console: Console, guard: ChangeLimitValue | N
     for error, count in errors.most_common(10):
         console.print(f"  failed {count}: {error}", soft_wrap=True, markup=False, highlight=False)
     if report.error:
-        console.print(f"  [bold red]error:[/] {report.error}", soft_wrap=True, markup=False)
+        console.print(Text("  error: ", style="bold red") + Text(report.error), soft_wrap=True)
 
 
 def _any(counts: ApplyCounts) -> bool:
