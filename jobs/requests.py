@@ -122,9 +122,14 @@ def _change_in(desk: RequestDesk, request: Request, name: str, report: RequestRe
             save_progress(db, request.id, name, status=ProgressStatus.FAILED, found=0,
                           summary={"error": type(exc).__name__}, now=desk.now)
         return
+    failed = summary.get("failed", 0)
+    if failed:
+        # A change the CRM refused leaves the request open in that CRM: it is tried again on the next run, and
+        # `request show` says which code and fields (Art 12(3): the answer is due once it is done everywhere).
+        report.failures[name] = f"{failed} change(s) failed; see `gomme request show {request.id}`"
     with session(desk.engine) as db:
-        save_progress(db, request.id, name, status=ProgressStatus.DONE, found=summary.pop("found"),
-                      summary=summary, now=desk.now)
+        save_progress(db, request.id, name, status=ProgressStatus.FAILED if failed else ProgressStatus.DONE,
+                      found=summary.pop("found"), summary=summary, now=desk.now)
 
 
 def _change_records(ctx: RunContext, request: Request) -> dict[str, int]:

@@ -74,7 +74,8 @@ def settle_all(db: Session, results: Sequence[ChangeResult], *, actor: str, now:
             raise ValueError(f"change {row.id} is already {row.status}")
     db.execute(  # ORM bulk UPDATE by primary key: one executemany for the batch
         update(Change),
-        [{"id": r.change_id, "status": r.outcome.value, "error_code": r.error_code, "settled_at": now}
+        [{"id": r.change_id, "status": r.outcome.value, "error_code": r.error_code, "settled_at": now,
+          "error_detail": r.detail[:300] if r.outcome is Outcome.FAILED and r.detail else None}
          for r in results],
     )
     audited = [_entry(rows[r.change_id], r, actor) for r in results if r.outcome is not Outcome.SKIPPED]
@@ -127,3 +128,17 @@ def abandon_plan(db: Session, run_id: str, *, code: str, now: str) -> int:
         .values(status=ChangeStatus.SKIPPED, error_code=code, settled_at=now)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE has rowcount
+
+
+def failures_of(db: Session, request_id: str, connector: str) -> list[dict[str, object]]:
+    """A request's failed changes in one CRM, counted by the CRM's code and what it named (fields, not values)."""
+    rows = db.exec(
+        select(Change.error_code, Change.error_detail).where(
+            Change.request_id == request_id, Change.connector == connector, Change.status == ChangeStatus.FAILED
+        )
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for code, detail in rows:
+        key = (code or "UNKNOWN", detail or "")
+        counts[key] = counts.get(key, 0) + 1
+    return [{"code": code, "detail": detail, "changes": n} for (code, detail), n in sorted(counts.items())]

@@ -41,6 +41,7 @@ class Change(SQLModel, table=True):
     fields: str = "[]"  # JSON list of field names
     status: str = Field(max_length=16, index=True)  # pending | applied | failed | skipped
     error_code: str | None = Field(default=None, max_length=128)
+    error_detail: str | None = Field(default=None, max_length=300)  # what the CRM named: fields, never values
     created_at: str = Field(max_length=32)
     settled_at: str | None = Field(default=None, max_length=32)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,3 +83,18 @@ def test_a_describe_that_keeps_failing_names_the_object_and_applies_nothing(worl
     assert code == 1, output
     assert re.search(r"error: Salesforce answered 503 SERVER_UNAVAILABLE to describe of (Individual|Contact)", output)
     assert world.org.calls_of("composite") == 0 and world.org.calls_of("bulk") == 0
+
+
+def test_request_show_names_the_field_salesforce_would_not_let_gomme_write(world: World) -> None:
+    world.org.read_only["Contact"].add("Phone")
+    world.org.create("Contact", LastName="Example", Email="someone@example.com", Phone="+33 1 00 00 00 00")
+    code, output = world.run("request", "rectify", "--email", "someone@example.com", "--set", "phone=+33100000001",
+                             "--now")  # fmt: skip
+    assert code == 1, output
+    request_id = re.search(r"request ([0-9a-f]{32})", output)
+    assert request_id, output
+    code, shown = world.run("request", "show", request_id.group(1))
+    failures = json.loads(shown)["progress"][0]["failures"]
+    assert failures == [{"code": "FIELD_NOT_WRITABLE", "detail": "not writable by the integration user: Phone",
+                         "changes": 1}]  # fmt: skip
+    assert "+33" not in shown

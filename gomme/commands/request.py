@@ -16,6 +16,7 @@ from sqlmodel import Session
 from gomme.commands import UsageError
 from gomme.connectors.records import RECTIFIABLE_FIELDS
 from gomme.jobs.requests import RequestReport, process, process_all
+from gomme.state.changes import failures_of
 from gomme.state.clock import stamp, utc_now
 from gomme.state.db import session
 from gomme.state.models import Request
@@ -151,7 +152,9 @@ def show_request(app: App, request_id: str, stream: IO[str]) -> int:
     with Session(app.engine()) as db:
         request = find_request(db, request_id)
         steps = [{"connector": p.connector, "status": p.status, "records_found": p.records_found,
-                  "summary": json.loads(p.summary), "updated_at": p.updated_at} for p in progress_of(db, request.id)]
+                  "summary": json.loads(p.summary), "updated_at": p.updated_at,
+                  "failures": failures_of(db, request.id, p.connector)}
+                 for p in progress_of(db, request.id)]  # fmt: skip
     stream.write(json.dumps({**_row(request, utc_now()), "progress": steps}, indent=2) + "\n")
     return 0
 
