@@ -145,8 +145,8 @@ def translate(condition: Condition, pmap: PropertyMap, schema: Mapping[str, Prop
     if field not in _DEFAULTS or field.startswith("opt_outs."):
         return ANY  # not a record field, or derived from several sources (opt-outs, subscriptions)
     names = pmap.properties_of(field)
-    infos = [schema[name] for name in names if name in schema]
-    if not names or len(infos) < len(names):
+    infos = [schema[name] for name in names if name in schema]  # a property the portal lacks is never set
+    if not infos:
         # Unmapped, or not in the portal: every record holds the field's default value.
         return ANY if _holds(_DEFAULTS.get(field), op, value) else NONE
     result = ANY

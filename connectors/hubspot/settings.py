@@ -28,7 +28,11 @@ DEFAULT_PROPERTIES: dict[str, str] = {
 OPTIONAL_FIELDS: tuple[str, ...] = ("erasure_requested", "audience", "parental_consent")
 MAPPABLE_FIELDS: frozenset[str] = frozenset((*DEFAULT_PROPERTIES, *OPTIONAL_FIELDS))
 
-DEFAULT_ACTIVITY_PROPERTIES: list[str] = ["notes_last_contacted", "hs_last_sales_activity_timestamp"]
+# Contact initiated by the person: a reply or call logged by sales, a click in a marketing email (GDPR.md §6: a
+# click counts, an open does not). A property the portal lacks is skipped and reported.
+DEFAULT_ACTIVITY_PROPERTIES: list[str] = [
+    "notes_last_contacted", "hs_last_sales_activity_timestamp", "hs_email_last_click_date",
+]  # fmt: skip
 DEFAULT_NOTE_PROPERTIES: dict[str, str] = {"description": "message"}
 # Standard identifying properties anonymise also clears (those missing from the portal are skipped).
 DEFAULT_ANONYMISE_PROPERTIES: list[str] = ["address", "city", "state", "zip", "jobtitle", "company", "website"]

@@ -62,8 +62,6 @@ contract_end_property = "contract_end_date"   # our custom date
 restriction_property = "gomme_restricted"     # created in the portal as README says
 read_subscriptions = true                     # GDPR settings on: bases and parental consent live on subscriptions
 anonymise_properties = ["address", "city", "state", "zip", "jobtitle", "company", "website"]
-# A click in an email is contact initiated by the person (GDPR.md §6); an open is not.
-activity_properties = ["notes_last_contacted", "hs_last_sales_activity_timestamp", "hs_email_last_click_date"]
 requests_per_10s = 250                        # the highest tier (the test portal enforces none)
 search_requests_per_second = 5
 limit_fraction = 1.0
