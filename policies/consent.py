@@ -119,11 +119,17 @@ class ConsentProofRule(_ChannelRule):
     b2b_exempt_bases: tuple[LegalBasis, ...] = (LegalBasis.LEGITIMATE_INTEREST,)
     exempt_lifecycles: tuple[Lifecycle, ...] = (Lifecycle.CUSTOMER,)
 
+    # Art 7(1): whoever relies on consent must show how it was given, whatever the audience. When the audience is
+    # not known, a person whose recorded basis is consent and who is subscribed on the channel must have at
+    # least one subscription that says how it was obtained (its source); one that says nothing is stopped.
+    consent_basis_proof: tuple[ProofField, ...] = ("source",)
+
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
         audience = record.audience
+        if audience not in self.audiences:
+            return self._consent_basis(record)
         if (
-            audience not in self.audiences
-            or (audience == Audience.B2B and record.legal_basis in self.b2b_exempt_bases)
+            (audience == Audience.B2B and record.legal_basis in self.b2b_exempt_bases)
             or record.lifecycle in self.exempt_lifecycles
             or self._opted_out(record)
         ):
@@ -143,6 +149,27 @@ class ConsentProofRule(_ChannelRule):
             "legal_basis": str(record.legal_basis),
             "missing": ",".join(missing) if opt_ins else "opt_in",
         }
+        return self.finding(self.action, reason, facts_)
+
+
+    def _consent_basis(self, record: PersonRecord) -> Finding | None:
+        if (
+            record.legal_basis is not LegalBasis.CONSENT
+            or not self.consent_basis_proof
+            or record.lifecycle in self.exempt_lifecycles
+            or self._opted_out(record)
+        ):
+            return None
+        subscribed = [c for c in record.consents if c.channel == self.channel and c.status is ConsentStatus.OPT_IN]
+        missing = _missing_proof(subscribed, self.consent_basis_proof) if subscribed else ()
+        if not missing:
+            return None
+        reason = (
+            f"the recorded basis is consent, but none of the {len(subscribed)} {self.channel} subscription(s) "
+            f"says how it was given (no {' or '.join(missing)})"
+        )
+        facts_ = {"channel": self.channel, "audience": str(record.audience), "legal_basis": "consent",
+                  "missing": ",".join(missing)}  # fmt: skip
         return self.finding(self.action, reason, facts_)
 
 

@@ -90,6 +90,8 @@ class SubscriptionStatus:
             purpose=self.name.strip().lower(),
             status=ConsentStatus.OPT_IN if self.status == SUBSCRIBED else ConsentStatus.OPT_OUT,
             captured_at=self.timestamp,
+            # How it was obtained, as HubSpot records it: the explanation, else the status's own legal basis.
+            source=self.explanation or self.legal_basis or None,
         )
 
 

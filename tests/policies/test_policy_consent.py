@@ -192,3 +192,23 @@ def test_the_cnil_pack_judges_proof_of_consent_where_the_law_requires_it(
 ) -> None:
     rule = next(r for r in load_policy({"extends": "cnil"}, source="t").rules if r.id == "consent-proof-email")
     assert (rule.evaluate(person(**record_fields), NOW) is not None) is fires
+
+
+@pytest.mark.parametrize(
+    ("record_fields", "fires"),
+    [
+        # the recorded basis is consent; the audience is not known (HubSpot): a subscription must say how
+        ({"legal_basis": "consent", "consents": (consent("opt_in", at(2023, 1, 1), source=None),)}, True),
+        ({"legal_basis": "consent", "consents": (consent("opt_in", at(2023, 1, 1), source="fair form"),)}, False),
+        ({"legal_basis": "consent", "consents": (consent("opt_in", None, source="CONSENT_WITH_NOTICE"),)}, False),
+        ({"legal_basis": "consent", "consents": ()}, False),  # not subscribed: nothing to stop
+        ({"legal_basis": "legitimate_interest", "consents": (consent("opt_in", at(2023, 1, 1), source=None),)},
+         False),
+        ({"legal_basis": "consent", "lifecycle": "customer",
+          "consents": (consent("opt_in", at(2023, 1, 1), source=None),)}, False),  # soft opt-in
+    ],
+)
+def test_a_consent_basis_must_show_how_consent_was_given_whatever_the_audience(
+    record_fields: dict[str, Any], fires: bool
+) -> None:
+    assert (PROOF.evaluate(person(audience="unknown", **record_fields), NOW) is not None) is fires

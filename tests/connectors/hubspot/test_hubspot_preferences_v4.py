@@ -161,8 +161,10 @@ def test_statuses_carry_the_legal_basis_explanation_time_and_purpose(
         ("103", "Sales", "UNSUBSCRIBED", "LEGITIMATE_INTEREST_PQL"),
     ]
     assert prefs.consents == (
-        Consent("email", "newsletter", ConsentStatus.OPT_IN, captured_at=SIGNED),
-        Consent("email", "one to one", ConsentStatus.OPT_OUT, captured_at=prefs.statuses[2].timestamp),
+        # how it was obtained: the explanation, else the status's legal basis (Art 7(1) proof)
+        Consent("email", "newsletter", ConsentStatus.OPT_IN, captured_at=SIGNED, source="Ticked the box at the fair"),
+        Consent("email", "one to one", ConsentStatus.OPT_OUT, captured_at=prefs.statuses[2].timestamp,
+                source="LEGITIMATE_INTEREST_PQL"),
     )
     assert prefs.explanations == ("Ticked the box at the fair",) and not prefs.opted_out
 
