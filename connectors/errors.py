@@ -26,3 +26,15 @@ class RecordError(ConnectorError):
 
 class FatalError(ConnectorError):
     """Auth or configuration problem: stop the run and show the message."""
+
+
+class MappingMismatch(FatalError):
+    """The CRM lacks or locks fields the configuration names; `notices` are the defaults it skips besides."""
+
+    def __init__(self, crm: str, problems: list[str], notices: list[str]) -> None:
+        super().__init__(
+            f"the {crm} does not match the configuration (nothing was read or written):\n  "
+            + "\n  ".join(problems)
+            + "\n  run `gomme config check --online` for the full picture"
+        )
+        self.problems, self.notices = problems, notices

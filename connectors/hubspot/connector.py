@@ -14,6 +14,7 @@ from gomme.connectors.base import Capabilities, ClosedOnExit, Condition, Pulled,
 from gomme.connectors.changes import Action, ChangeResult, PlannedChange
 from gomme.connectors.errors import RecordError
 from gomme.connectors.hubspot.client import CallStats, Transport
+from gomme.connectors.hubspot.fit import check_properties
 from gomme.connectors.hubspot.limiter import RateLimiter
 from gomme.connectors.hubspot.mapping import (
     OBJECT_TYPE,
@@ -75,6 +76,7 @@ class HubSpotConnector(ClosedOnExit):
         self._with_preferences = settings.read_subscriptions
         self._emails: OrderedDict[str, str | None] = OrderedDict()
         self._unknown_countries = 0
+        self._fit_notices: list[str] | None = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -96,10 +98,7 @@ class HubSpotConnector(ClosedOnExit):
 
     def notices(self) -> list[str]:
         """Properties gomme would use by default that the portal lacks, and values left unknown."""
-        schema = self.schema()
-        missing = sorted({name for name in (*self._pmap.fields.values(), *self._pmap.anonymise_extra,
-                                            *self._pmap.notes.values()) if name not in schema})  # fmt: skip
-        notices = [f"contact property {name}: not in the portal; not read or written" for name in missing]
+        notices = list(self._checked())
         if self._unknown_countries:
             count = self._unknown_countries
             notices.append(f"{count} contact(s) with a country gomme does not recognise (left unknown)")
@@ -118,10 +117,17 @@ class HubSpotConnector(ClosedOnExit):
             self._schema = self._reader.schema()
         return self._schema
 
+    def _checked(self) -> list[str]:
+        """The configuration checked against the portal, once, before the first read or write."""
+        if self._fit_notices is None:
+            self._fit_notices = check_properties(self.name, self.settings, self._pmap, self.schema())
+        return self._fit_notices
+
     # -- reading ----------------------------------------------------------------------------------------
 
     def pull(self, query: PullQuery) -> Pulled:
         """Streams the contacts the query selects (see PullQuery); the cursor is a `lastmodifieddate` position."""
+        self._checked()
         if _mentions(query, _PREFERENCE_FIELDS):
             self._with_preferences = True
 
@@ -134,11 +140,13 @@ class HubSpotConnector(ClosedOnExit):
 
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
         """Re-reads contacts by id (batch read, 100 per call); missing ones are not yielded."""
+        self._checked()
         wanted = [record_id for kind, record_id in ids if kind == OBJECT_TYPE and record_id.isdigit()]
         yield from self._people(self._reader.batch_read(wanted))
 
     def find(self, email: str) -> Iterator[PersonRecord]:
         """Contacts whose email matches (HubSpot compares emails ignoring case)."""
+        self._checked()
         address = email.strip()
         if not address or "email" not in self._pmap.fields:
             return
@@ -245,6 +253,7 @@ class HubSpotConnector(ClosedOnExit):
 
     def apply(self, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]:
         """Applies the batch, then yields one result per change: an APPLIED result has landed in HubSpot."""
+        self._checked()
         results = self._writer.apply(changes)
         for change in changes:
             if Action.DELETE in change.actions or Action.ANONYMISE in change.actions:

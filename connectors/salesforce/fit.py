@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from gomme.connectors.errors import FatalError
+from gomme.connectors.errors import MappingMismatch
 from gomme.connectors.salesforce.describe import OrgSchema
 from gomme.connectors.salesforce.mapping import ObjectMap
 from gomme.connectors.salesforce.settings import SalesforceObject, SalesforceSettings
@@ -30,18 +30,6 @@ _AUDIENCE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 _INDIVIDUAL_OBJECTS = ("Individual",)
 CONSENT_OBJECT = "ContactPointTypeConsent"
-
-
-class OrgMismatch(FatalError):
-    """The org lacks or locks fields the configuration names; `notices` are the defaults skipped besides."""
-
-    def __init__(self, problems: list[str], notices: list[str]) -> None:
-        super().__init__(
-            "the Salesforce org does not match the configuration (nothing was read or written):\n  "
-            + "\n  ".join(problems)
-            + "\n  run `gomme config check --online` for the full picture"
-        )
-        self.problems, self.notices = problems, notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +73,7 @@ def fit(name: str, settings: SalesforceSettings, schema: OrgSchema) -> Fitted:
         else:
             notices += [f"{text}; read on the other objects only" for text in texts]
     if problems:
-        raise OrgMismatch(problems, list(dict.fromkeys(notices)))
+        raise MappingMismatch("Salesforce org", problems, list(dict.fromkeys(notices)))
     return Fitted(maps, tuple(dict.fromkeys(notices)))
 
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from gomme.connectors.errors import ConnectorError, FatalError
-from gomme.connectors.salesforce.fit import OrgMismatch
+from gomme.connectors.errors import ConnectorError, FatalError, MappingMismatch
 from gomme.wiring import App
 
 EXIT_OK, EXIT_BLOCKED = 0, 2
@@ -47,7 +46,7 @@ def _check(app: App, name: str) -> list[Finding]:
     try:
         with app.connector(name) as connector:
             notices = connector.notices()  # reads the describe / properties and fits the mapping
-    except OrgMismatch as mismatch:
+    except MappingMismatch as mismatch:
         return [*(Finding(name, "error", text, _fix(text)) for text in mismatch.problems),
                 *(Finding(name, "warning", text, _fix(text)) for text in mismatch.notices)]  # fmt: skip
     except FatalError as error:
