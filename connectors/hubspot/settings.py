@@ -90,7 +90,8 @@ class HubSpotSettings(BaseModel):
     restriction_property: str = "gomme_restricted"
     lifecycle_map: dict[str, Lifecycle] = Field(default_factory=lambda: dict(DEFAULT_LIFECYCLE_MAP))
     legal_basis_map: dict[str, LegalBasis] = Field(default_factory=lambda: dict(DEFAULT_LEGAL_BASIS_MAP))
-    read_subscriptions: bool = False
+    # Subscription statuses are consents and opt-outs (v4 batch read: one call per 100 contacts).
+    read_subscriptions: bool = True
     # A subscription status whose legal-basis explanation says a parent or guardian consented (Art 8(1)).
     parental_consent_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PARENTAL_PHRASES))
     # The account's published limits (CRM_APIS.md B3); the client-side limiter uses `limit_fraction` of each.

@@ -136,7 +136,8 @@ class Subscriptions:
 
     def preferences(self, email: str) -> SubscriptionPreferences:
         """One address's statuses as email consents; opted out when every type (or the whole portal) is off."""
-        return self.preferences_many([email])[email_key(email)]
+        found = self.preferences_many([email]).get(email_key(email))
+        return found if found is not None else self._read_v3(email)  # a blank address: as v3 answers it
 
     def statuses(self, email: str) -> list[Mapping[str, Any]]:
         """`GET /communication-preferences/v3/status/email/{email}` (the client URL-encodes the address)."""

@@ -34,11 +34,12 @@ def test_the_connector_satisfies_the_protocol(connector: HubSpotConnector) -> No
 
 
 def test_a_full_pull_pages_the_list_endpoint_asking_only_for_mapped_properties(
-    hubspot: FakeHubSpot, connector: HubSpotConnector
+    hubspot: FakeHubSpot, connect: Connect
 ) -> None:
     # given 250 contacts
     seeded = seed(hubspot, 250)
     # when everything is pulled
+    connector = connect(read_subscriptions=False)  # subscription statuses: test_hubspot_preferences_v4.py
     records = list(connector.pull(PullQuery(everything=True)))
     # then three pages of at most 100 were read, following paging.next.after, in id order
     assert ids(records) == seeded
@@ -138,17 +139,19 @@ def test_a_pull_that_did_not_read_everything_does_not_move_the_cursor(
     assert len(records) == (query.limit or 5) and pulled.cursor == expected
 
 
-def test_subscription_statuses_are_read_only_when_a_rule_needs_them(hubspot: FakeHubSpot, connect: Connect) -> None:
+def test_subscription_statuses_are_read_by_default_else_only_when_a_rule_needs_them(
+    hubspot: FakeHubSpot, connect: Connect
+) -> None:
     seed(hubspot, 3)
     hubspot.portal.set_status("p0@example.com", "101", "NOT_SUBSCRIBED")
-    list(connect().pull(PullQuery(everything=True)))
+    list(connect(read_subscriptions=False).pull(PullQuery(everything=True)))
     assert hubspot.calls["prefs.status"] == hubspot.calls["prefs.batch_read"] == 0
     needs = PullQuery(everything=False, prefilters=((Condition("opt_outs.email", Op.EQ, False),),))
-    records = list(connect().pull(needs))
+    records = list(connect(read_subscriptions=False).pull(needs))
     assert hubspot.calls["prefs.batch_read"] == 1 and hubspot.calls["prefs.definitions"] == 1  # one for 3 emails
     assert hubspot.calls["prefs.status"] == 0
     assert [c.purpose for c in records[0].consents] == ["newsletter"]
-    assert next(iter(connect(read_subscriptions=True).pull(PullQuery(everything=True)))).consents
+    assert next(iter(connect().pull(PullQuery(everything=True)))).consents  # the default: read, in batches
 
 
 def test_get_rereads_by_id_in_batches_and_skips_missing_ones(hubspot: FakeHubSpot, connector: HubSpotConnector) -> None:
