@@ -39,6 +39,8 @@ class World:
         config = self.tmp / "config.toml"
         config.write_text(CONFIG.format(state=self.tmp / "state.db", extra=extra))
         result = runner.invoke(app, ["--config", str(config), "--log-format", "json", *args], env={"COLUMNS": "250"})
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
         return result.exit_code, result.output
 
 
