@@ -29,6 +29,7 @@ from gomme.connectors.hubspot.settings import HubSpotSettings
 from gomme.connectors.hubspot.subscriptions import BATCH_SIZE as PREFERENCES_BATCH
 from gomme.connectors.hubspot.subscriptions import Subscriptions, email_key
 from gomme.connectors.hubspot.writer import Writer
+from gomme.connectors.read_notes import ReadNotes
 from gomme.connectors.records import PersonRecord
 
 _EMAIL_CACHE = 10_000  # addresses of recently read contacts, so restrict_* need not read them again
@@ -75,7 +76,7 @@ class HubSpotConnector(ClosedOnExit):
         self._schema: dict[str, PropertyInfo] | None = None
         self._with_preferences = settings.read_subscriptions
         self._emails: OrderedDict[str, str | None] = OrderedDict()
-        self._unknown_countries = 0
+        self._read_notes = ReadNotes()
         self._fit_notices: list[str] | None = None
 
     @property
@@ -99,9 +100,7 @@ class HubSpotConnector(ClosedOnExit):
     def notices(self) -> list[str]:
         """Properties gomme would use by default that the portal lacks, and values left unknown."""
         notices = list(self._checked())
-        if self._unknown_countries:
-            count = self._unknown_countries
-            notices.append(f"{count} contact(s) with a country gomme does not recognise (left unknown)")
+        notices += self._read_notes.lines()
         return notices
 
     def close(self) -> None:
@@ -196,7 +195,11 @@ class HubSpotConnector(ClosedOnExit):
         record = to_person(self.name, contact, self._pmap, found, basis_tracked=self._basis_tracked())
         country_property = self._pmap.fields.get("country")
         if record.country is None and country_property and str(record.raw.get(country_property) or "").strip():
-            self._unknown_countries += 1
+            self._read_notes.unknown_country("contact")
+        stage_property = self._pmap.fields.get("lifecycle")
+        stage = record.raw.get(stage_property) if stage_property else None
+        if stage_property and stage and str(stage) not in self._pmap.lifecycle:
+            self._read_notes.unmapped_stage(stage_property, stage)
         return record
 
     def _people(self, contacts: Generator[Contact, None, _R] | Iterator[Contact]) -> Generator[PersonRecord, None, _R]:

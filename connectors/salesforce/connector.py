@@ -68,11 +68,8 @@ class SalesforceConnector(ClosedOnExit):
 
     def notices(self) -> list[str]:
         """Defaults the org lacks or hides, skipped (no personal data: object and field names only)."""
-        unknown = [
-            f"{count} {sobject} record(s) with a country gomme does not recognise (left unknown)"
-            for sobject, count in sorted(self._reader.unknown_countries.items())
-        ] if self._fitted else []  # fmt: skip
-        return [*self._fit().notices, *unknown]
+        read = self._reader.notes.lines() if self._fitted else []
+        return [*self._fit().notices, *read]
 
     @property
     def capabilities(self) -> Capabilities:

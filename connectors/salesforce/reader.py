@@ -6,7 +6,6 @@ org's URI limit (no child subquery reaches them from Contact: their parent is th
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
@@ -15,6 +14,7 @@ import structlog
 
 from gomme.connectors.base import PullQuery
 from gomme.connectors.errors import RecordError
+from gomme.connectors.read_notes import ReadNotes
 from gomme.connectors.records import PersonRecord
 from gomme.connectors.salesforce.client import SalesforceClient
 from gomme.connectors.salesforce.cursor import Position, Tracker
@@ -32,7 +32,7 @@ class Reader:
 
     def __init__(self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap]) -> None:
         self.crm, self.client, self.maps = crm, client, maps
-        self.unknown_countries: Counter[str] = Counter()  # by object: a country value no lookup recognised
+        self.notes = ReadNotes()
 
     # -- pull -------------------------------------------------------------------------------------------
 
@@ -166,7 +166,11 @@ class Reader:
                 record = omap.to_record(self.crm, row)
                 records.append(record)
                 if record.country is None and _country_text(omap, row):
-                    self.unknown_countries[omap.sobject] += 1
+                    self.notes.unknown_country(omap.sobject)
+                stage = omap.fields.get("lifecycle") if omap.sobject != "Lead" else None
+                value = value_at(row, stage) if stage else None
+                if stage and value and str(value).casefold() not in omap.lifecycle_map:
+                    self.notes.unmapped_stage(stage, value)
             except MappingError as exc:
                 log.warning(
                     "salesforce_record_skipped", connector=self.crm, object=omap.sobject,

@@ -77,6 +77,15 @@ def test_an_unknown_country_stays_unknown_and_is_counted(admin_org: Harness) -> 
     assert "1 Contact record(s) with a country gomme does not recognise (left unknown)" in connector.notices()
 
 
+def test_account_types_the_lifecycle_map_does_not_cover_are_reported(admin_org: Harness) -> None:
+    account = admin_org.org.create("Account", Name="Example SARL", Type="Client actif")
+    admin_org.contact(AccountId=account)
+    connector = admin_org.connector(objects=["Contact"])
+    records, _ = pull_all(connector)
+    assert [str(r.lifecycle) for r in records] == ["unknown"]
+    assert any("Account.Type values not in lifecycle_map" in n and "'Client actif' (1)" in n for n in connector.notices())
+
+
 def test_a_person_account_is_b2c_and_written_through_its_account(admin_org: Harness) -> None:
     account, person = admin_org.org.create_person_account(FirstName="Ada", LastName="Example",
                                                           PersonEmail="ada@example.com")  # fmt: skip
