@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from gomme.connectors.base import Capabilities, ClosedOnExit, Condition, Pulled, PullQuery
 from gomme.connectors.changes import Action, ChangeResult, PlannedChange
-from gomme.connectors.errors import RecordError
+from gomme.connectors.errors import FatalError, MappingMismatch, RecordError
 from gomme.connectors.hubspot.client import CallStats, Transport
 from gomme.connectors.hubspot.fit import check_properties
 from gomme.connectors.hubspot.limiter import RateLimiter
@@ -100,6 +100,13 @@ class HubSpotConnector(ClosedOnExit):
     def notices(self) -> list[str]:
         """Properties gomme would use by default that the portal lacks, and values left unknown."""
         notices = list(self._checked())
+        try:  # the communication-preferences scope (cached: a sweep has usually read the definitions already)
+            self._subscriptions.definitions()
+        except FatalError as error:
+            raise MappingMismatch("HubSpot portal", [
+                f"connectors.{self.name}: communication preferences refused ({error}); grant the app the "
+                "communication_preferences.read_write scope (statuses are read, restrictions unsubscribe)"
+            ], notices) from None
         notices += self._read_notes.lines()
         return notices
 

@@ -47,6 +47,9 @@ def check_properties(
     for canonical, prop in pmap.fields.items():
         if canonical == "restricted":
             judge("restriction_property", prop, write=True, named=True, what="")
+            if prop in schema and schema[prop].type != "bool":
+                problems.append(f"{prefix}.restriction_property: contact property {prop} is a {schema[prop].type}; "
+                                "make it a single checkbox")  # fmt: skip
             continue
         custom = {"legal_hold": "legal_hold_property", "contract_end": "contract_end_property"}.get(canonical)
         named = canonical in settings.properties or custom is not None
