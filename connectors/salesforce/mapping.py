@@ -278,12 +278,29 @@ def consent_from_row(row: Mapping[str, Any]) -> Consent:
     status = (_text(row.get("PrivacyConsentStatus"), "PrivacyConsentStatus") or "").replace(" ", "").lower()
     return Consent(
         channel=_CHANNELS.get(kind, kind),
-        purpose=purpose.strip().lower() if purpose else "marketing",
+        purpose=consent_purpose(purpose),
         status=_CONSENT_STATUS.get(status, ConsentStatus.UNKNOWN),
         captured_at=parse_datetime(row.get("CaptureDate"), "CaptureDate"),
         source=_text(row.get("CaptureSource"), "CaptureSource"),
         double_opt_in_at=parse_datetime(row.get("DoubleConsentCaptureDate"), "DoubleConsentCaptureDate"),
     )
+
+
+# DataUsePurpose names are the admin's free text ("Email Marketing", "Prospection commerciale", "Werbung"): names
+# that say marketing as a whole are the policy's `marketing` purpose; a narrower one ("Newsletter") keeps its own
+# name (lower case), so an opt-out of it is not read as withdrawing every marketing consent.
+_MARKETING_PURPOSE = re.compile(
+    r"marketing|prospect|promotion|advertis|publicit|werbung|d[ée]marchage|commercial offer|offres? commerciales?",
+    re.IGNORECASE,
+)
+
+
+def consent_purpose(name: str | None) -> str:
+    """The policy's purpose of a consent row: `marketing` without a DataUsePurpose or when its name says so."""
+    text = " ".join((name or "").split())
+    if not text or _MARKETING_PURPOSE.search(text):
+        return "marketing"
+    return text.lower()
 
 
 def with_consents(record: PersonRecord, rows: Sequence[Mapping[str, Any]], omap: ObjectMap) -> PersonRecord:

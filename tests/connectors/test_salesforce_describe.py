@@ -14,6 +14,7 @@ from salesforce_testkit import HOST, Clock, Harness, change, pull_all
 from gomme.connectors.changes import Action, Outcome
 from gomme.connectors.errors import FatalError
 from gomme.connectors.records import Audience
+from gomme.connectors.salesforce.mapping import consent_purpose
 
 
 def org_harness(**options: Any) -> Iterator[Harness]:
@@ -83,7 +84,8 @@ def test_account_types_the_lifecycle_map_does_not_cover_are_reported(admin_org: 
     connector = admin_org.connector(objects=["Contact"])
     records, _ = pull_all(connector)
     assert [str(r.lifecycle) for r in records] == ["unknown"]
-    assert any("Account.Type values not in lifecycle_map" in n and "'Client actif' (1)" in n for n in connector.notices())
+    notices = connector.notices()
+    assert any("Account.Type values not in lifecycle_map" in n and "'Client actif' (1)" in n for n in notices)
 
 
 def test_a_person_account_is_b2c_and_written_through_its_account(admin_org: Harness) -> None:
@@ -128,3 +130,12 @@ def test_dont_market_and_parental_consent_are_read_from_the_individual_and_conse
     sf.contact(IndividualId=individual)
     records, _ = pull_all(sf.connector(objects=["Contact"]))
     assert [(r.opt_outs.solicit, r.parental_consent) for r in records] == [(True, True)]
+
+
+@pytest.mark.parametrize(("name", "purpose"), [
+    (None, "marketing"), ("Marketing", "marketing"), ("Email Marketing", "marketing"),
+    ("Prospection commerciale", "marketing"), ("Newsletter", "newsletter"), ("Werbung", "marketing"),
+    ("Billing", "billing"), ("Service  Updates", "service updates"),
+])  # fmt: skip
+def test_data_use_purposes_named_as_admins_name_them(name: str | None, purpose: str) -> None:
+    assert consent_purpose(name) == purpose
