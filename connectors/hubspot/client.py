@@ -6,7 +6,7 @@ client serialises as they are, and responses are read raw (`_preload_content=Fal
 generated models costs ~7 ms per page of 100 contacts, and the raw response keeps the
 `X-HubSpot-RateLimit-*` headers the limiter reads. urllib3's own retries are off: tenacity retries
 every call, POSTs included (batch update/archive, gdpr-delete and unsubscribe are safe to repeat).
-The communication-preferences v4 batch endpoints, which the library does not wrap, go through the v3
+The communication-preferences v4 batch endpoints (read, write), which the library does not wrap, go through the v3
 package's ApiClient (`Apis.post_v4`): same pool, token, user agent, errors and raw responses.
 """
 
@@ -71,12 +71,12 @@ class Endpoint(StrEnum):
     STATUS = "prefs.status"
     UNSUBSCRIBE = "prefs.unsubscribe"
     STATUS_BATCH = "prefs.batch_read"  # v4
-    UNSUBSCRIBE_ALL_BATCH = "prefs.batch_unsubscribe_all"  # v4
+    STATUS_WRITE_BATCH = "prefs.batch_write"  # v4, per (address, type); never "unsubscribe from all"
     OAUTH = "oauth.token"
 
 
 # Endpoints a portal may lack (v4 batch: Marketing Hub Enterprise scopes): a 403 is the caller's to handle.
-_OPTIONAL: frozenset[Endpoint] = frozenset({Endpoint.STATUS_BATCH, Endpoint.UNSUBSCRIBE_ALL_BATCH})
+_OPTIONAL: frozenset[Endpoint] = frozenset({Endpoint.STATUS_BATCH, Endpoint.STATUS_WRITE_BATCH})
 
 
 @dataclass(frozen=True, slots=True)

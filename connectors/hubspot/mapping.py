@@ -48,7 +48,12 @@ class PropertyInfo:
 
 @dataclass(frozen=True, slots=True)
 class EmailPreferences:
-    """The subscription statuses of a contact's email, as consents, and whether every one is opted out."""
+    """The subscription statuses of a contact's email, as consents, and whether it is opted out of email.
+
+    `opted_out` (read as `opt_outs.email`): no marketing email may reach the address, i.e. every marketing type
+    is off (subscriptions.marketing_types) or it opted out of all email. One-to-one sales or service types may
+    stay subscribed: restrict_email leaves them, and the record must then read as opted out.
+    """
 
     consents: tuple[Consent, ...]
     opted_out: bool

@@ -1,25 +1,51 @@
-"""Email subscription statuses (communication preferences): read as consents, and unsubscribe from all.
+"""Email subscription statuses (communication preferences): read as consents; unsubscribing type by type.
 
 HubSpot enforces each subscription type itself, so a status becomes a consent whose purpose is the type's
 name (lower case): rules about the generic `marketing` purpose do not second-guess a per-type choice,
 and a rule naming a type in its `purposes` acts on it.
 
-Statuses are read with the v4 batch endpoints, 100 addresses a call (hubspot-api-client 12 does not wrap
+Statuses are read with the v4 batch endpoint, 100 addresses a call (hubspot-api-client 12 does not wrap
 v4; `Apis.post_v4` calls it over the same transport):
 - `POST /communication-preferences/v4/statuses/batch/read?channel=EMAIL` `{"inputs": [emails]}` →
   `results[]` of `{subscriberIdString, statuses[]}`, each status with `subscriptionId` (a number), `status`
   (SUBSCRIBED / UNSUBSCRIBED / NOT_SPECIFIED), `source`, `legalBasis`, `legalBasisExplanation`,
   `timestamp`, `businessUnitId`; `errors[]` for inputs that failed
   https://developers.hubspot.com/docs/api-reference/legacy/communication-preferences/status/batch/get-subscriptions
-- `POST /communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL` `{"inputs": [emails]}` →
-  the same result shape, per address
-  https://developers.hubspot.com/docs/api-reference/legacy/communication-preferences/status/batch/unsubscribe-contacts-batch
-The batch endpoints need scopes only Marketing Hub Enterprise portals can grant: on a 404 or 403 this
-connector falls back to v3 (one status call per address, one unsubscribe per type) for the rest of the run.
+
+Unsubscribing is per subscription type, never "unsubscribe from all": an opt-out of all email is portal-wide
+and has no undo (ORGS.md §12), and gomme's two actions that stop email are narrower than that:
+- `restrict_email` (withdrawn consent, no proof of consent, no recorded basis for processing) stops marketing
+  email: the address is unsubscribed from the portal's marketing types only; one-to-one sales and service
+  email stay as they are.
+- `restrict_all` (Art 18 restriction of processing) unsubscribes from every active type, one-to-one included.
+Which types are marketing (`marketing_types`): those whose definition `purpose` is "Marketing" (ignoring
+case). When no definition of the portal carries a purpose at all, every type except those named like one-to-one,
+sales or service email ("One to One", "Sales updates", "Customer Service"). When the rule selects no type, every
+type counts as marketing (else restrict_email could stop nothing). An address reads as opted out of email
+(`EmailPreferences.opted_out`) when every marketing type is off, or it is opted out portal-wide: exactly what
+restrict_email leaves, so the next sweep plans nothing more for it.
+
+Writes, in as few calls as the API allows:
+- `POST /communication-preferences/v4/statuses/batch/write` `{"inputs": [{subscriberIdString, subscriptionId,
+  channel: EMAIL, statusState: UNSUBSCRIBED, legalBasis, legalBasisExplanation}]}`, 100 inputs a call (the
+  reference states no maximum: the CRM batch limit) → `results[]` of statuses (`setStatusSuccessReason`
+  NO_STATUS_CHANGE when it already was so), `errors[]` for inputs that failed
+  https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-write
+- v3, one call per (address, type): `POST /communication-preferences/v3/unsubscribe` `{emailAddress,
+  subscriptionId, legalBasis, legalBasisExplanation}`; unsubscribing an address already off answers 400
+  https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v3/status/post-communication-preferences-v3-unsubscribe
+Types already off when the address was last read are skipped (addresses not read recently are read first, one
+batch call per 100), so a person's own opt-out keeps its source and time. Each write carries the legal basis
+LEGITIMATE_INTEREST_OTHER and the explanation "gomme: GDPR restriction (<rule id>)" (no personal data): both
+are "required for GDPR enabled portals" on v3 writes, and the references name no basis reserved for
+unsubscribes. The batch endpoints need scopes only Marketing Hub Enterprise portals can grant: on a 404 or 403
+this connector falls back to v3 for the rest of the run.
+HubSpot's legacy reference says an opt-out of a single type has no undo through the API either (only the person
+can resubscribe, from the preferences page): lifting a restriction (Art 18(3)) is the person's or an admin's.
 
 NOT_SPECIFIED (no choice recorded) gives no consent row: no consent rule reads an UNKNOWN consent, and v3
 lists only explicit statuses. An email without an explicit unsubscribe from a type may still receive it
-(portals without GDPR features subscribe by default), so "unsubscribe from all" leaves no type out.
+(portals without GDPR features subscribe by default), so unsubscribing leaves no targeted type out.
 v4's batch read holds no portal-wide ("unsubscribe from all") status; HubSpot shows it in the contact's
 `hs_email_optout`, which the mapping reads (`opt_out_email`).
 """
@@ -27,8 +53,12 @@ v4's batch read holds no portal-wide ("unsubscribe from all") status; HubSpot sh
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -45,10 +75,18 @@ UNSUBSCRIBED = "UNSUBSCRIBED"
 NOT_SPECIFIED = "NOT_SPECIFIED"
 NOT_SUBSCRIBED = "NOT_SUBSCRIBED"  # v3's word for UNSUBSCRIBED
 PORTAL_WIDE = "PORTAL_WIDE_STATUS"
+# The basis sent with each unsubscribe (GDPR portals require one; the enum has no "legal obligation").
+UNSUBSCRIBE_BASIS = "LEGITIMATE_INTEREST_OTHER"
+EXPLANATION_PREFIX = "gomme:"  # gomme's own explanations: never read back as the person's (e.g. parental consent)
 _V4_READ = "/communication-preferences/v4/statuses/batch/read"
-_V4_UNSUBSCRIBE_ALL = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
+_V4_WRITE = "/communication-preferences/v4/statuses/batch/write"
 _CHANNEL = (("channel", "EMAIL"),)
 _UNAVAILABLE = (403, 404)  # the portal lacks v4 batch, or the app its scopes
+# Addresses whose last-read statuses are kept (per connector, i.e. per run: the apply loop re-reads every record
+# just before writing it), so a write skips the types already off without another read.
+_KNOWN_MAX = 10_000
+# Type names of one-to-one (sales) and service email, for portals whose definitions carry no purpose.
+_NOT_MARKETING = re.compile(r"\bone[\s_-]*(?:to|2)[\s_-]*one\b|\bsales\b|\bservice\b", re.IGNORECASE)
 
 
 def email_key(address: str) -> str:
@@ -61,6 +99,31 @@ class Definition:
     id: str
     name: str
     purpose: str | None = None  # as the portal names it: "Marketing", "Sales" (one to one)...
+
+
+def marketing_types(definitions: Sequence[Definition]) -> tuple[Definition, ...]:
+    """The types marketing email is sent under (see the module docstring); every type when none qualifies."""
+    if any(definition.purpose for definition in definitions):
+        chosen = [d for d in definitions if (d.purpose or "").strip().casefold() == "marketing"]
+    else:
+        chosen = [d for d in definitions if not _NOT_MARKETING.search(d.name)]
+    return tuple(chosen) or tuple(definitions)
+
+
+class Scope(StrEnum):
+    """Which types an unsubscribe covers: `restrict_email` stops marketing, `restrict_all` everything."""
+
+    MARKETING = "marketing"
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """One address to unsubscribe from the types of `scope`; `explanation` goes with each status (no PII)."""
+
+    email: str
+    scope: Scope
+    explanation: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +165,38 @@ class SubscriptionPreferences(EmailPreferences):
     statuses: tuple[SubscriptionStatus, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One (address, type) to unsubscribe."""
+
+    key: str
+    address: str
+    subscription_id: str
+    explanation: str
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return self.key, self.subscription_id
+
+    def v4_input(self) -> dict[str, Any]:
+        return {
+            "subscriberIdString": self.address,
+            "subscriptionId": int(self.subscription_id) if self.subscription_id.isdigit() else self.subscription_id,
+            "channel": "EMAIL",
+            "statusState": UNSUBSCRIBED,
+            "legalBasis": UNSUBSCRIBE_BASIS,
+            "legalBasisExplanation": self.explanation,
+        }
+
+    def v3_body(self) -> dict[str, str]:
+        return {
+            "emailAddress": self.address,
+            "subscriptionId": self.subscription_id,
+            "legalBasis": UNSUBSCRIBE_BASIS,
+            "legalBasisExplanation": self.explanation,
+        }
+
+
 class Subscriptions:
     """The portal's subscription types and each email's statuses; unsubscribing is idempotent."""
 
@@ -109,6 +204,7 @@ class Subscriptions:
         self._transport = transport
         self._definitions: tuple[Definition, ...] | None = None
         self._v4_off: set[Endpoint] = set()
+        self._known: OrderedDict[str, dict[str, str]] = OrderedDict()  # email key → type id → last-read status
 
     def definitions(self) -> tuple[Definition, ...]:
         if self._definitions is None:
@@ -119,6 +215,11 @@ class Subscriptions:
                 if item.get("isActive", True)
             )
         return self._definitions
+
+    def targets(self, scope: Scope) -> tuple[str, ...]:
+        """The ids of the types an unsubscribe of `scope` covers, in the portal's order."""
+        definitions = self.definitions()
+        return tuple(d.id for d in (definitions if scope is Scope.ALL else marketing_types(definitions)))
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -132,10 +233,11 @@ class Subscriptions:
             statuses = self._read_v4(chunk)
             for key, address in chunk:
                 found[key] = statuses[key] if key in statuses else self._read_v3(address)
+                self._remember(key, {status.subscription_id: status.status for status in found[key].statuses})
         return found
 
     def preferences(self, email: str) -> SubscriptionPreferences:
-        """One address's statuses as email consents; opted out when every type (or the whole portal) is off."""
+        """One address's statuses as email consents; opted out when every marketing type (or all email) is off."""
         found = self.preferences_many([email]).get(email_key(email))
         return found if found is not None else self._read_v3(email)  # a blank address: as v3 answers it
 
@@ -149,7 +251,7 @@ class Subscriptions:
         if Endpoint.STATUS_BATCH in self._v4_off or not chunk:
             return {}
         try:
-            body = self._post_v4(Endpoint.STATUS_BATCH, _V4_READ, [address for _, address in chunk])
+            body = self._post_v4(Endpoint.STATUS_BATCH, _V4_READ, {"inputs": [a for _, a in chunk]}, _CHANNEL)
         except HubSpotApiError as error:
             if error.status in _UNAVAILABLE:
                 self._unavailable(Endpoint.STATUS_BATCH, error.status)
@@ -178,79 +280,113 @@ class Subscriptions:
         wide = any(row.get("sourceOfStatus") == PORTAL_WIDE and row.get("status") == NOT_SUBSCRIBED for row in raw)
         return _preferences(statuses, definitions, opted_out=wide)
 
+    def _remember(self, key: str, statuses: Mapping[str, str]) -> None:
+        self._known[key] = dict(statuses)
+        self._known.move_to_end(key)
+        while len(self._known) > _KNOWN_MAX:
+            self._known.popitem(last=False)
+
     # -- unsubscribing ---------------------------------------------------------------------------------------
 
-    def unsubscribe_all_many(self, emails: Sequence[str]) -> dict[str, str | None]:
-        """Unsubscribes each address from all email, keyed by `email_key`: None once done, else the error code.
+    def unsubscribe_many(self, requests: Sequence[Unsubscribe]) -> dict[str, str | None]:
+        """Unsubscribes each address from the types of its scope, keyed by `email_key`: None once done, else the
+        error code. Never from all email (no undo).
 
-        One v4 call per 100 addresses; a failure for one address fails that address only. Without v4, each
-        address is unsubscribed type by type (v3), as `unsubscribe_all`.
+        Types already off as last read are skipped (addresses not read recently are read first); the rest go
+        100 (address, type) pairs a v4 batch call, or one v3 call each once v4 is unavailable. A type already
+        off counts as done, so repeating it after a lost answer succeeds; a failure fails that address only.
         """
-        outcomes: dict[str, str | None] = {}
-        for chunk in _chunks(_unique(emails), BATCH_SIZE):
-            outcomes |= self._unsubscribe_v4(chunk)
-            for key, address in chunk:
-                if key not in outcomes:
-                    try:
-                        self.unsubscribe_all(address)
-                        outcomes[key] = None
-                    except HubSpotApiError as error:
-                        outcomes[key] = error.code
+        wanted: dict[str, tuple[str, set[str], str]] = {}  # key → (address, type ids, explanation)
+        for request in requests:
+            key = email_key(request.email)
+            if key:
+                entry = wanted.setdefault(key, (request.email.strip(), set(), request.explanation))
+                entry[1].update(self.targets(request.scope))
+        if not wanted:
+            return {}
+        cold = [address for key, (address, _, _) in wanted.items() if key not in self._known]
+        if cold:  # a read that fails leaves statuses unknown: every targeted type is written (off counts as done)
+            with suppress(HubSpotApiError):
+                self.preferences_many(cold)
+        order = {definition.id: i for i, definition in enumerate(self.definitions())}
+        writes: list[_Write] = []
+        for key, (address, types, explanation) in wanted.items():
+            known = self._known.get(key, {})
+            todo = sorted((t for t in types if known.get(t) != UNSUBSCRIBED), key=lambda t: order.get(t, len(order)))
+            writes.extend(_Write(key, address, subscription_id, explanation) for subscription_id in todo)
+        decided = self._write_v4(writes)
+        for write in writes:
+            if write.ref not in decided:
+                try:
+                    self._unsubscribe_v3(write)
+                    decided[write.ref] = None
+                except HubSpotApiError as error:
+                    decided[write.ref] = error.code
+        outcomes: dict[str, str | None] = dict.fromkeys(wanted)
+        for write in writes:
+            code = decided[write.ref]
+            if code is None:
+                self._known.setdefault(write.key, {})[write.subscription_id] = UNSUBSCRIBED
+            elif outcomes[write.key] is None:
+                outcomes[write.key] = code
         return outcomes
 
-    def unsubscribe_all(self, email: str) -> int:
-        """v3: unsubscribe from every type not already off; returns the number of unsubscribe calls made."""
-        current = {str(s.get("id")): s.get("status") for s in self.statuses(email)}
-        calls = 0
-        for definition in self.definitions():
-            if current.get(definition.id) == NOT_SUBSCRIBED:
-                continue
-            calls += 1
-            try:
-                self._unsubscribe({"emailAddress": email, "subscriptionId": definition.id})
-            except HubSpotApiError as error:
-                # A 400 most often means "already unsubscribed" (a retried call whose answer was lost):
-                # check the status rather than read the message, which holds the address.
-                if error.status != 400 or self._status_of(email, definition.id) != NOT_SUBSCRIBED:
-                    raise
-        return calls
+    def _write_v4(self, writes: list[_Write]) -> dict[tuple[str, str], str | None]:
+        """The outcome of each write v4 decided; none once v4 is unavailable (the caller goes v3)."""
+        decided: dict[tuple[str, str], str | None] = {}
+        for start in range(0, len(writes), BATCH_SIZE):
+            decided |= self._write_v4_chunk(writes[start : start + BATCH_SIZE])
+        return decided
 
-    def _unsubscribe_v4(self, chunk: list[tuple[str, str]]) -> dict[str, str | None]:
-        """The outcome of each address v4 decided; none when v4 is unavailable (the caller goes v3)."""
-        if Endpoint.UNSUBSCRIBE_ALL_BATCH in self._v4_off or not chunk:
+    def _write_v4_chunk(self, chunk: list[_Write]) -> dict[tuple[str, str], str | None]:
+        if Endpoint.STATUS_WRITE_BATCH in self._v4_off or not chunk:
             return {}
         try:
-            body = self._post_v4(Endpoint.UNSUBSCRIBE_ALL_BATCH, _V4_UNSUBSCRIBE_ALL, [a for _, a in chunk])
+            body = self._post_v4(Endpoint.STATUS_WRITE_BATCH, _V4_WRITE, {"inputs": [w.v4_input() for w in chunk]})
         except HubSpotApiError as error:
             if error.status in _UNAVAILABLE:
-                self._unavailable(Endpoint.UNSUBSCRIBE_ALL_BATCH, error.status)
+                self._unavailable(Endpoint.STATUS_WRITE_BATCH, error.status)
                 return {}
             if error.status != 400:
                 raise
             if len(chunk) == 1:
-                return {chunk[0][0]: error.code}
+                return {chunk[0].ref: error.code}
             middle = len(chunk) // 2
-            return {**self._unsubscribe_v4(chunk[:middle]), **self._unsubscribe_v4(chunk[middle:])}
+            return {**self._write_v4_chunk(chunk[:middle]), **self._write_v4_chunk(chunk[middle:])}
         errors = _list(body.get("errors"))
         if not errors:
-            return {key: None for key, _ in chunk}  # the answer may list no statuses: a 200 is done
-        outcomes: dict[str, str | None] = {}
+            return {write.ref: None for write in chunk}  # a 200: every input is done, listed or not
+        refs = {write.ref for write in chunk}
+        decided: dict[tuple[str, str], str | None] = {}
         for result in _list(body.get("results")):
-            outcomes[email_key(str(result.get("subscriberIdString") or ""))] = None
+            ref = (email_key(str(result.get("subscriberIdString") or "")), str(result.get("subscriptionId")))
+            if ref in refs and result.get("status") == UNSUBSCRIBED:
+                decided[ref] = None
         for failure in errors:
             named = _named(failure)
-            for key, _ in chunk:
-                if key in named and key not in outcomes:
-                    outcomes[key] = str(failure.get("category") or "ERROR")
-        unsure = [(key, address) for key, address in chunk if key not in outcomes]
-        if unsure:  # an error that names no address: read back whether each is off everywhere
-            read = self._read_v4(unsure)
-            for key, _ in unsure:
-                outcomes[key] = None if key in read and _all_off(read[key], self.definitions()) else "NO_RESULT"
-        return {key: outcomes[key] for key, _ in chunk if key in outcomes}
+            for write in chunk:
+                if write.key in named and write.ref not in decided:
+                    decided[write.ref] = str(failure.get("category") or "ERROR")
+        unsure = [write for write in chunk if write.ref not in decided]
+        if unsure:  # an error that names no address: read back whether each type is off
+            read = self._read_v4(list({write.key: (write.key, write.address) for write in unsure}.values()))
+            for write in unsure:
+                off = write.key in read and any(
+                    s.subscription_id == write.subscription_id and s.status == UNSUBSCRIBED
+                    for s in read[write.key].statuses
+                )
+                decided[write.ref] = None if off else "NO_RESULT"
+        return decided
 
-    def _unsubscribe(self, body: Mapping[str, str]) -> None:
-        self._transport.call(Endpoint.UNSUBSCRIBE, lambda apis, o: apis.status.unsubscribe(body, **o))
+    def _unsubscribe_v3(self, write: _Write) -> None:
+        body = write.v3_body()
+        try:
+            self._transport.call(Endpoint.UNSUBSCRIBE, lambda apis, o: apis.status.unsubscribe(body, **o))
+        except HubSpotApiError as error:
+            # A 400 most often means "already unsubscribed" (a retried call whose answer was lost):
+            # check the status rather than read the message, which holds the address.
+            if error.status != 400 or self._status_of(write.address, write.subscription_id) != NOT_SUBSCRIBED:
+                raise
 
     def _status_of(self, email: str, subscription_id: str) -> str | None:
         for status in self.statuses(email):
@@ -260,9 +396,10 @@ class Subscriptions:
 
     # -- v4 transport ----------------------------------------------------------------------------------------
 
-    def _post_v4(self, endpoint: Endpoint, path: str, addresses: list[str]) -> Mapping[str, Any]:
-        body = {"inputs": addresses}
-        response = self._transport.call(endpoint, lambda apis, o: apis.post_v4(path, body, _CHANNEL, o))
+    def _post_v4(
+        self, endpoint: Endpoint, path: str, body: Mapping[str, Any], query: Sequence[tuple[str, str]] = ()
+    ) -> Mapping[str, Any]:
+        response = self._transport.call(endpoint, lambda apis, o: apis.post_v4(path, body, query, o))
         result: Mapping[str, Any] = response.body if isinstance(response.body, Mapping) else {}
         return result
 
@@ -279,19 +416,21 @@ def _preferences(
     statuses: list[SubscriptionStatus], definitions: tuple[Definition, ...], *, opted_out: bool = False
 ) -> SubscriptionPreferences:
     consents = tuple(consent for status in statuses if (consent := status.consent()) is not None)
-    explanations = tuple(status.explanation for status in statuses if status.explanation)
+    explanations = tuple(
+        status.explanation
+        for status in statuses
+        if status.explanation and not status.explanation.startswith(EXPLANATION_PREFIX)
+    )
     return SubscriptionPreferences(
-        consents, opted_out or _all_off_statuses(statuses, definitions), explanations, statuses=tuple(statuses)
+        consents, opted_out or _marketing_off(statuses, definitions), explanations, statuses=tuple(statuses)
     )
 
 
-def _all_off(preferences: SubscriptionPreferences, definitions: tuple[Definition, ...]) -> bool:
-    return preferences.opted_out or _all_off_statuses(list(preferences.statuses), definitions)
-
-
-def _all_off_statuses(statuses: list[SubscriptionStatus], definitions: tuple[Definition, ...]) -> bool:
+def _marketing_off(statuses: list[SubscriptionStatus], definitions: tuple[Definition, ...]) -> bool:
+    """Every marketing type is explicitly off: no marketing email may reach the address."""
     off = {status.subscription_id for status in statuses if status.status == UNSUBSCRIBED}
-    return bool(definitions) and all(definition.id in off for definition in definitions)
+    marketing = marketing_types(definitions)
+    return bool(marketing) and all(definition.id in off for definition in marketing)
 
 
 def _v4_status(row: Mapping[str, Any], definitions: tuple[Definition, ...]) -> SubscriptionStatus:

@@ -3,6 +3,9 @@
 Order per batch: unsubscribe first, then property writes, then deletes. A restriction marker is thus
 only ever written once the email is unsubscribed, so a marked record is always fully restricted (a
 later sweep trusts the marker and plans nothing more).
+
+Unsubscribing is type by type (subscriptions.py): `restrict_email` from the marketing types only,
+`restrict_all` from every type; never a portal-wide "unsubscribe from all", which has no undo.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gomme.connectors.changes import ChangeResult, Outcome, PlannedChange
+from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.connectors.errors import FatalError
 from gomme.connectors.hubspot.client import Endpoint, HubSpotApiError, Transport
 from gomme.connectors.hubspot.mapping import (
@@ -24,7 +27,7 @@ from gomme.connectors.hubspot.mapping import (
     write_plan,
 )
 from gomme.connectors.hubspot.reader import BATCH_SIZE
-from gomme.connectors.hubspot.subscriptions import Subscriptions, email_key
+from gomme.connectors.hubspot.subscriptions import EXPLANATION_PREFIX, Scope, Subscriptions, Unsubscribe, email_key
 
 _CODES = {"OBJECT_NOT_FOUND": "NOT_FOUND"}
 ANONYMISED_DETAIL = "pseudonymised: HubSpot keeps property history and the old address's subscription statuses"
@@ -108,7 +111,7 @@ class Writer:
         return WritePlan(properties, plan.unsubscribe, plan.delete, plan.anonymise)
 
     def _unsubscribe(self, items: list[_Item]) -> None:
-        """Every addressed email off all email: one batch call per 100 (v4); a failed email fails its change."""
+        """Each addressed email off the types of its action (v4: 100 pairs a call); a failed email fails its change."""
         if not items:
             return
         emails = self._emails([item.change.record_id for item in items])
@@ -122,7 +125,9 @@ class Writer:
             # no address: nothing to send to
         if not addressed:
             return
-        outcomes = self._subscriptions.unsubscribe_all_many([email for _, email in addressed])
+        outcomes = self._subscriptions.unsubscribe_many(
+            [_unsubscribe_request(item.change, email) for item, email in addressed]
+        )
         for item, email in addressed:
             code = outcomes.get(email_key(email), "NO_RESULT")
             if code is not None:
@@ -174,6 +179,12 @@ class Writer:
         # By id, never by email: an email not found would be blocklisted, and no address leaves gomme.
         body = {"objectId": record_id}
         self._transport.call(Endpoint.GDPR_DELETE, lambda apis, o: apis.basic.purge(body, **o))
+
+
+def _unsubscribe_request(change: PlannedChange, email: str) -> Unsubscribe:
+    """restrict_all: every type (Art 18); restrict_email: marketing only. The explanation names the rule, no PII."""
+    scope = Scope.ALL if Action.RESTRICT_ALL in change.actions else Scope.MARKETING
+    return Unsubscribe(email, scope, f"{EXPLANATION_PREFIX} GDPR restriction ({change.rule_id[:100]})")
 
 
 def _per_id(body: Mapping[str, object] | None, ids: list[str]) -> dict[str, str | None]:

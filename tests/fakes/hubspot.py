@@ -8,8 +8,10 @@ The real hubspot-api-client talks to it over HTTP (urllib3, which `responses` ca
   `X-HubSpot-RateLimit-*` headers (search answers carry none, the daily ones are not sent for OAuth);
 - injectable faults, queued (`inject`) or at a rate (`fault_rate`): 429 bursts, 5xx, timeouts,
   connection resets, and "lost" (the request is applied, then the connection drops without answer);
-- the communication-preferences v4 batch endpoints, which a portal without them (or an app without the
-  batch scopes: Marketing Hub Enterprise only) refuses: `v4=False` answers `v4_refusal` (404, or 403).
+- the communication-preferences v4 batch endpoints (read, write per type, unsubscribe-all), which a portal
+  without them (or an app without the batch scopes: Marketing Hub Enterprise only) refuses: `v4=False` answers
+  `v4_refusal` (404, or 403). `calls["prefs.batch_unsubscribe_all"]` tells whether anyone opted an address out
+  of all email (gomme must not: it has no undo).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/communication-preferences/v3/status/email/(.+)"), "prefs.status"),
     ("POST", re.compile(r"/communication-preferences/v3/(unsubscribe|subscribe)"), "prefs."),
     ("POST", re.compile(r"/communication-preferences/v4/statuses/batch/read"), "prefs.batch_read"),
+    ("POST", re.compile(r"/communication-preferences/v4/statuses/batch/write"), "prefs.batch_write"),
     (
         "POST",
         re.compile(r"/communication-preferences/v4/statuses/batch/unsubscribe-all"),
@@ -279,12 +282,14 @@ class FakeHubSpot:
             return 200, portal.email_status(unquote(match.group(1)))
         if route in ("prefs.unsubscribe", "prefs.subscribe"):
             return 200, portal.change_status(body, "NOT_SUBSCRIBED" if route == "prefs.unsubscribe" else "SUBSCRIBED")
-        if route in ("prefs.batch_read", "prefs.batch_unsubscribe_all"):
+        if route in ("prefs.batch_read", "prefs.batch_write", "prefs.batch_unsubscribe_all"):
             if not self.v4:
                 return _v4_refused(self.v4_refusal)
             channel = query.get("channel", [None])[0]
             if route == "prefs.batch_read":
                 return portal.batch_statuses(body, channel)
+            if route == "prefs.batch_write":
+                return portal.batch_write(body)
             return portal.batch_unsubscribe_all(body, channel)
         return 404, {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"}
 

@@ -13,13 +13,22 @@ Served over HTTP by `fakes.hubspot.FakeHubSpot`. Faithful to the documented API 
 - lastmodifieddate moves only when a value changes; "" clears a property.
 - communication preferences: a v3 status response lists only the explicit statuses of the address;
   unsubscribing an address already NOT_SUBSCRIBED answers 400. Statuses are stored in v3's words
-  (SUBSCRIBED / NOT_SUBSCRIBED), each with its legal basis, explanation, source and time.
+  (SUBSCRIBED / NOT_SUBSCRIBED), each with its legal basis, explanation, source and time. With GDPR features
+  on (`gdpr`, the default: gomme's portals are EU ones, ORGS.md §8) a v3 write without `legalBasis` and
+  `legalBasisExplanation` answers 400 VALIDATION_ERROR ("required for GDPR enabled portals" per the reference;
+  the message is ours).
 - communication preferences v4 (batch): a read lists every subscription type for each address, those
   without an explicit status as NOT_SPECIFIED, in v4's words (SUBSCRIBED / UNSUBSCRIBED / NOT_SPECIFIED),
   with `subscriptionId` a number; ≤ 100 inputs (the documentation states no maximum: the CRM batch limit);
   an input that is not an email address, or one in `v4_rejected`, fails alone (207 with `errors`).
   Unsubscribe-all sets every type NOT_SUBSCRIBED and marks the address opted out portal-wide (a v3 read
   then says PORTAL_WIDE_STATUS); doing it again changes nothing (NO_STATUS_CHANGE), never a 400.
+  Batch write (`statuses/batch/write`, no query string): ≤ 100 inputs `{subscriberIdString, subscriptionId,
+  channel, statusState, legalBasis, legalBasisExplanation}`, each applied alone; an input with a bad address,
+  channel, state, type or legal basis (or, in a GDPR portal, none) fails alone (207 with `errors` naming the
+  address in `context.ids`); writing the status an address already has changes nothing and answers
+  NO_STATUS_CHANGE (its legal basis, explanation and time stay), never an error. Whether v4 requires the basis
+  in GDPR portals is not documented: the fake asks for it as v3 does.
 """
 
 from __future__ import annotations
@@ -88,6 +97,10 @@ class StatusDetail:
 
 
 V3_TO_V4 = {"SUBSCRIBED": "SUBSCRIBED", "NOT_SUBSCRIBED": "UNSUBSCRIBED"}
+LEGAL_BASES = frozenset({
+    "LEGITIMATE_INTEREST_PQL", "LEGITIMATE_INTEREST_CLIENT", "PERFORMANCE_OF_CONTRACT", "CONSENT_WITH_NOTICE",
+    "NON_GDPR", "PROCESS_AND_STORE", "LEGITIMATE_INTEREST_OTHER",
+})  # fmt: skip
 V4_TO_V3 = {"SUBSCRIBED": "SUBSCRIBED", "UNSUBSCRIBED": "NOT_SUBSCRIBED", "NOT_SUBSCRIBED": "NOT_SUBSCRIBED"}
 
 
@@ -110,6 +123,7 @@ class Portal:
     status_details: dict[str, dict[str, StatusDetail]] = field(default_factory=dict)
     opted_out_all: set[str] = field(default_factory=set)  # addresses unsubscribed from all email (portal-wide)
     v4_rejected: set[str] = field(default_factory=set)  # addresses the v4 batch endpoints fail, one by one
+    gdpr: bool = True  # GDPR features on: status writes need a legal basis and its explanation
     lock: threading.RLock = field(default_factory=threading.RLock)
     ids: list[int] = field(default_factory=list)
     _emails: dict[str, int] = field(default_factory=dict)
@@ -289,6 +303,10 @@ class Portal:
         definition = next((d for d in self.definitions if d["id"] == subscription), None)
         if not email or definition is None:
             raise PortalError(400, "VALIDATION_ERROR", "emailAddress and a valid subscriptionId are required")
+        if self.gdpr and not (body.get("legalBasis") and body.get("legalBasisExplanation")):
+            raise PortalError(400, "VALIDATION_ERROR", "legalBasis and legalBasisExplanation are required")
+        if body.get("legalBasis") is not None and body.get("legalBasis") not in LEGAL_BASES:
+            raise PortalError(400, "VALIDATION_ERROR", f"Invalid legalBasis: {body.get('legalBasis')}")
         with self.lock:
             key = email.strip().lower()
             known = self.statuses.setdefault(key, {})
@@ -344,6 +362,57 @@ class Portal:
                 results.append({"subscriberIdString": key, "statuses": statuses})
         return (207 if errors else 200), _batch_body(results, errors)
 
+    def batch_write(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """`POST /communication-preferences/v4/statuses/batch/write`: each input alone; idempotent."""
+        inputs = list(_inputs(body if isinstance(body, Mapping) else {}))
+        results, errors = [], []
+        with self.lock:
+            for raw in inputs:
+                item: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+                address = item.get("subscriberIdString")
+                definition = next((d for d in self.definitions if d["id"] == str(item.get("subscriptionId"))), None)
+                problem = self._v4_write_problem(item, definition)
+                if problem is not None or definition is None:
+                    errors.append(self._v4_error(address, problem or "Invalid subscriptionId"))
+                    continue
+                key = str(address).strip().lower()
+                wanted = V4_TO_V3.get(str(item["statusState"]))  # None: NOT_SPECIFIED
+                current = self.statuses.get(key, {}).get(definition["id"])
+                reason = "NO_STATUS_CHANGE"
+                if current != wanted:
+                    reason = "RESUBSCRIBE_OCCURRED" if current == "NOT_SUBSCRIBED" else "REQUESTED_CHANGE_OCCURRED"
+                    if wanted is None:
+                        self.statuses.get(key, {}).pop(definition["id"], None)
+                        self.status_details.get(key, {}).pop(definition["id"], None)
+                    else:
+                        self.statuses.setdefault(key, {})[definition["id"]] = wanted
+                        detail = StatusDetail(
+                            item.get("legalBasis"), item.get("legalBasisExplanation"), iso(self.clock()), "API"
+                        )
+                        self.status_details.setdefault(key, {})[definition["id"]] = detail
+                        if wanted == "SUBSCRIBED":
+                            self.opted_out_all.discard(key)
+                results.append({**self._v4_status(key, definition), "setStatusSuccessReason": reason})
+        return (207 if errors else 200), _batch_body(results, errors)
+
+    def _v4_write_problem(self, item: Mapping[str, Any], definition: Mapping[str, Any] | None) -> str | None:
+        address = item.get("subscriberIdString")
+        if self._v4_refuses(address):
+            return f"Invalid subscriber: {address}"
+        if item.get("channel") != "EMAIL":
+            return "channel is required and must be EMAIL"
+        if item.get("statusState") not in ("SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"):
+            return "statusState must be SUBSCRIBED, UNSUBSCRIBED or NOT_SPECIFIED"
+        if definition is None or not isinstance(item.get("subscriptionId"), int):
+            return "subscriptionId must be the id (a number) of a subscription type"
+        basis = item.get("legalBasis")
+        if basis is not None and basis not in LEGAL_BASES:
+            return f"Invalid legalBasis: {basis}"
+        explained = bool(basis and item.get("legalBasisExplanation"))
+        if self.gdpr and item.get("statusState") != "NOT_SPECIFIED" and not explained:
+            return "legalBasis and legalBasisExplanation are required"
+        return None
+
     def _v4_inputs(self, body: Any, channel: str | None) -> list[Any]:
         if channel != "EMAIL":
             raise PortalError(400, "VALIDATION_ERROR", "channel is required and must be EMAIL")
@@ -355,8 +424,8 @@ class Portal:
         )
 
     @staticmethod
-    def _v4_error(address: Any) -> dict[str, Any]:
-        error = PortalError(400, "VALIDATION_ERROR", f"Invalid subscriber: {address}", [str(address)])
+    def _v4_error(address: Any, message: str | None = None) -> dict[str, Any]:
+        error = PortalError(400, "VALIDATION_ERROR", message or f"Invalid subscriber: {address}", [str(address)])
         return {**error.body(), "status": "error"}
 
     def _v4_status(self, key: str, definition: Mapping[str, Any]) -> dict[str, Any]:

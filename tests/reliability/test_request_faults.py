@@ -256,7 +256,7 @@ def test_a_write_applied_but_unanswered_or_locked_is_neither_redone_nor_failed(
     with faulty_world(tmp_path, f"sqlite:///{tmp_path}/state.db", monkeypatch, fault_seed=0) as world:
         world.hs.clear_faults()
         world.sf.faults = faults = CountedFaults(retry_after="0")
-        for route in ("contacts.batch_update", "prefs.batch_unsubscribe_all"):
+        for route in ("contacts.batch_update", "prefs.batch_write"):
             world.hs.inject("lost", route=route)
         row = world.salesforce(target)
         locked = [world.sf_ids[target.id], *([row["IndividualId"]] if row.get("IndividualId") else [])]

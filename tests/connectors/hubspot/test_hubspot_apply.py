@@ -35,31 +35,41 @@ def ada(hubspot: FakeHubSpot) -> str:
     return record_id
 
 
-def unsubscribes(hubspot: FakeHubSpot) -> list[Any]:
-    return [request.body for request in hubspot.recorded("prefs.batch_unsubscribe_all")]
+def unsubscribes(hubspot: FakeHubSpot) -> list[tuple[str, int, str]]:
+    """(address, type, state) of each per-type v4 write, in order."""
+    return [
+        (item["subscriberIdString"], item["subscriptionId"], item["statusState"])
+        for request in hubspot.recorded("prefs.batch_write")
+        for item in request.body["inputs"]
+    ]
 
 
 def updates(hubspot: FakeHubSpot) -> list[Any]:
     return [request.body for request in hubspot.recorded("contacts.batch_update")]
 
 
-EXPECTED_REQUESTS: list[tuple[Action, tuple[Action, ...], dict[str, int], dict[str, str] | None, bool]] = [
-    # action, also, calls by route, properties sent in the batch update, unsubscribed from all (v4 batch); the
-    # portal's properties were read with the record (is the legal-basis property there?), not again to write
-    (Action.KEEP, (), {}, None, False),
-    (Action.RESTRICT_EMAIL, (), {"prefs.batch_unsubscribe_all": 1}, None, True),
-    (Action.RESTRICT_ALL, (), {"prefs.batch_unsubscribe_all": 1,
-                               "contacts.batch_update": 1}, {"gomme_restricted": "true"}, True),
-    (Action.ANONYMISE, (), {"contacts.batch_update": 1}, ANONYMISED, False),
-    (Action.REDACT_NOTE, (), {"contacts.batch_update": 1}, {"message": "[redacted]"}, False),
-    (Action.RESTRICT_ALL, (Action.REDACT_NOTE,), {"prefs.batch_unsubscribe_all": 1,
-     "contacts.batch_update": 1}, {"gomme_restricted": "true", "message": "[redacted]"}, True),
-    (Action.DELETE, (), {"contacts.gdpr_delete": 1}, None, False),
+MARKETING_OFF = {"101": "NOT_SUBSCRIBED", "102": "NOT_SUBSCRIBED"}  # 103 (one to one) untouched: never set
+ALL_OFF = {**MARKETING_OFF, "103": "NOT_SUBSCRIBED"}
+EXPECTED_REQUESTS: list[
+    tuple[Action, tuple[Action, ...], dict[str, int], dict[str, str] | None, tuple[str, ...], dict[str, str] | None]
+] = [
+    # action, also, calls by route, properties sent in the batch update, the types unsubscribed (one v4 batch
+    # write; those already off, as read with the record, are skipped), the statuses left; the portal's properties
+    # were read with the record (is the legal-basis property there?), not again to write
+    (Action.KEEP, (), {}, None, (), None),
+    (Action.RESTRICT_EMAIL, (), {"prefs.batch_write": 1}, None, ("101",), MARKETING_OFF),
+    (Action.RESTRICT_ALL, (), {"prefs.batch_write": 1,
+                               "contacts.batch_update": 1}, {"gomme_restricted": "true"}, ("101", "103"), ALL_OFF),
+    (Action.ANONYMISE, (), {"contacts.batch_update": 1}, ANONYMISED, (), None),
+    (Action.REDACT_NOTE, (), {"contacts.batch_update": 1}, {"message": "[redacted]"}, (), None),
+    (Action.RESTRICT_ALL, (Action.REDACT_NOTE,), {"prefs.batch_write": 1, "contacts.batch_update": 1},
+     {"gomme_restricted": "true", "message": "[redacted]"}, ("101", "103"), ALL_OFF),
+    (Action.DELETE, (), {"contacts.gdpr_delete": 1}, None, (), None),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("action", "also", "calls", "properties", "unsubscribed"), EXPECTED_REQUESTS,
+    ("action", "also", "calls", "properties", "unsubscribed", "left"), EXPECTED_REQUESTS,
     ids=[f"{row[0]}{'+' if row[1] else ''}{'+'.join(row[1])}" for row in EXPECTED_REQUESTS],
 )  # fmt: skip
 def test_each_action_sends_exactly_its_requests(
@@ -70,7 +80,8 @@ def test_each_action_sends_exactly_its_requests(
     also: tuple[Action, ...],
     calls: dict[str, int],
     properties: dict[str, str] | None,
-    unsubscribed: bool,
+    unsubscribed: tuple[str, ...],
+    left: dict[str, str] | None,
 ) -> None:
     values = {"notes.description": "[redacted]"} if Action.REDACT_NOTE in (action, *also) else {}
     list(connector.get([("contact", ada)]))  # the apply loop re-reads every record just before writing it
@@ -80,9 +91,10 @@ def test_each_action_sends_exactly_its_requests(
     assert dict(hubspot.calls) == calls
     if properties is not None:
         assert updates(hubspot) == [{"inputs": [{"id": ada, "properties": properties}]}]
-    if unsubscribed:
-        assert unsubscribes(hubspot) == [{"inputs": ["ada@example.org"]}]
-        assert set(hubspot.portal.status_of("ada@example.org").values()) == {"NOT_SUBSCRIBED"}
+    assert unsubscribes(hubspot) == [("ada@example.org", int(t), "UNSUBSCRIBED") for t in unsubscribed]
+    if left is not None:
+        assert hubspot.portal.status_of("ada@example.org") == left
+        assert not hubspot.portal.opted_out_all  # never opted out of all email (no undo)
     if action is Action.DELETE:
         assert hubspot.recorded("contacts.gdpr_delete")[0].body == {"objectId": ada}  # by id: no address sent
         assert hubspot.portal.get(ada) is None and "ada@example.org" in hubspot.portal.blocklist
@@ -110,7 +122,7 @@ def test_applying_twice_succeeds_and_changes_nothing_more(
     (result,) = connector.apply([planned(ada, action)])
     assert result.outcome is Outcome.APPLIED
     assert hubspot.portal.get(ada) == before  # lastmodifieddate included: nothing was changed
-    assert hubspot.calls["prefs.unsubscribe"] == 0  # every type is already off
+    assert hubspot.calls["prefs.unsubscribe"] == hubspot.calls["prefs.batch_write"] == 0  # every type is off
 
 
 def test_a_207_gives_each_record_its_own_outcome(hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str) -> None:
@@ -196,7 +208,7 @@ def test_a_missing_restriction_property_stops_the_run(
     hubspot.portal.properties.pop("gomme_restricted")
     with pytest.raises(FatalError, match="restriction_property: contact property gomme_restricted: not in the portal"):
         connector.apply([planned(ada, Action.RESTRICT_ALL)])
-    assert hubspot.calls["contacts.batch_update"] == hubspot.calls["prefs.batch_unsubscribe_all"] == 0  # no write
+    assert hubspot.calls["contacts.batch_update"] == hubspot.calls["prefs.batch_write"] == 0  # no write
 
 
 def test_a_named_property_the_portal_lacks_stops_before_any_read(hubspot: FakeHubSpot, connect: Connect) -> None:
@@ -211,7 +223,7 @@ def test_a_named_property_the_portal_lacks_stops_before_any_read(hubspot: FakeHu
 def test_the_restriction_marker_is_written_only_once_the_email_is_unsubscribed(
     hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
 ) -> None:
-    hubspot.inject("503", route="prefs.batch_unsubscribe_all", times=50)
+    hubspot.inject("503", route="prefs.batch_write", times=50)
     with pytest.raises(RetryableError):
         connector.apply([planned(ada, Action.RESTRICT_ALL)])
     assert "gomme_restricted" not in (hubspot.portal.get(ada) or {})
@@ -232,7 +244,8 @@ def test_without_a_recent_read_the_addresses_are_read_in_one_batch(
     seeded = [hubspot.portal.add(email=f"p{i}@example.com") for i in range(3)]
     results = list(connector.apply([planned(i, Action.RESTRICT_EMAIL) for i in [*seeded, "99999"]]))
     assert [r.error_code for r in results] == [None, None, None, "NOT_FOUND"]
-    assert hubspot.calls["contacts.batch_read"] == 1 and hubspot.calls["prefs.batch_unsubscribe_all"] == 1
+    assert hubspot.calls["contacts.batch_read"] == 1 and hubspot.calls["prefs.batch_write"] == 1
+    assert hubspot.calls["prefs.batch_read"] == 1  # not read recently: the statuses first, 100 addresses a call
     assert hubspot.recorded("contacts.batch_read")[0].body["properties"] == ["email"]
 
 
@@ -242,5 +255,5 @@ def test_a_contact_without_email_is_restricted_without_preference_calls(
     record_id = hubspot.portal.add(lastname="NoMail")
     (result,) = connector.apply([planned(record_id, Action.RESTRICT_ALL)])
     assert result.outcome is Outcome.APPLIED
-    assert hubspot.calls["prefs.status"] == hubspot.calls["prefs.batch_unsubscribe_all"] == 0
+    assert hubspot.calls["prefs.status"] == hubspot.calls["prefs.batch_read"] == hubspot.calls["prefs.batch_write"] == 0
     assert (hubspot.portal.get(record_id) or {})["gomme_restricted"] == "true"

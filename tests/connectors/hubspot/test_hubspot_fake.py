@@ -101,10 +101,18 @@ def test_statuses_list_explicit_ones_and_a_second_unsubscribe_is_refused(hubspot
     statuses = status_api.get_email_status("ada+news@example.org").subscription_statuses
     assert [(s.id, s.status) for s in statuses] == [("101", "SUBSCRIBED")]
     request = {"emailAddress": "ada+news@example.org", "subscriptionId": "101"}
+    with pytest.raises(PrefsApiException) as unexplained:  # GDPR features on: a legal basis is required
+        status_api.unsubscribe(request)
+    assert unexplained.value.status == 400
+    request |= {"legalBasis": "LEGITIMATE_INTEREST_OTHER", "legalBasisExplanation": "test"}
     assert status_api.unsubscribe(request).status == "NOT_SUBSCRIBED"
     with pytest.raises(PrefsApiException) as refused:
         status_api.unsubscribe(request)
     assert refused.value.status == 400
+    hubspot.portal.gdpr = False  # without GDPR features, no basis is needed
+    assert status_api.unsubscribe({"emailAddress": "ada+news@example.org", "subscriptionId": "102"}).status == (
+        "NOT_SUBSCRIBED"
+    )
 
 
 def test_gdpr_delete_by_email_blocklists_an_address_never_seen(hubspot: FakeHubSpot, client: HubSpot) -> None:

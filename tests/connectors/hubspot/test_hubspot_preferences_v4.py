@@ -21,7 +21,7 @@ from gomme.connectors.records import Consent, ConsentStatus, PersonRecord
 
 EVERYTHING = PullQuery(everything=True)
 SIGNED = dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.UTC)
-ALL_OFF = {"101": "NOT_SUBSCRIBED", "102": "NOT_SUBSCRIBED", "103": "NOT_SUBSCRIBED"}
+MARKETING_OFF = {"101": "NOT_SUBSCRIBED", "102": "NOT_SUBSCRIBED"}  # 103 is one-to-one sales email: left alone
 
 
 def seed(hubspot: FakeHubSpot, count: int) -> list[str]:
@@ -100,11 +100,14 @@ def test_without_v4_statuses_are_read_with_v3_for_the_rest_of_the_run(
     assert all(c.captured_at is None for record in records for c in record.consents)  # v3 has no time
     logged = capsys.readouterr().out
     assert logged.count("hubspot_prefs_v4_unavailable") == 1 and "example.com" not in logged
-    # and unsubscribing goes type by type (v3), the batch tried once
+    # and unsubscribing goes type by type (v3), the batch tried once, the types already off (as read) skipped:
+    # p0 was off product updates already, p1 had no status at all
     results = list(connector.apply([planned(record.id, Action.RESTRICT_EMAIL) for record in records[:2]]))
     assert all(r.outcome is Outcome.APPLIED for r in results)
-    assert hubspot.calls["prefs.batch_unsubscribe_all"] == 1 and hubspot.calls["prefs.unsubscribe"] == 5
-    assert hubspot.portal.status_of("p0@example.com") == hubspot.portal.status_of("p1@example.com") == ALL_OFF
+    assert hubspot.calls["prefs.batch_write"] == 1 and hubspot.calls["prefs.unsubscribe"] == 3
+    assert hubspot.calls["prefs.status"] == 150 and hubspot.calls["prefs.batch_unsubscribe_all"] == 0
+    assert hubspot.portal.status_of("p0@example.com") == hubspot.portal.status_of("p1@example.com") == MARKETING_OFF
+    assert {r.body["legalBasis"] for r in hubspot.recorded("prefs.unsubscribe")} == {"LEGITIMATE_INTEREST_OTHER"}
 
 
 def test_an_address_a_207_fails_is_read_alone_with_v3(hubspot: FakeHubSpot, connect: Connect) -> None:
@@ -163,8 +166,13 @@ def test_statuses_carry_the_legal_basis_explanation_time_and_purpose(
     assert prefs.consents == (
         # how it was obtained: the explanation, else the status's legal basis (Art 7(1) proof)
         Consent("email", "newsletter", ConsentStatus.OPT_IN, captured_at=SIGNED, source="Ticked the box at the fair"),
-        Consent("email", "one to one", ConsentStatus.OPT_OUT, captured_at=prefs.statuses[2].timestamp,
-                source="LEGITIMATE_INTEREST_PQL"),
+        Consent(
+            "email",
+            "one to one",
+            ConsentStatus.OPT_OUT,
+            captured_at=prefs.statuses[2].timestamp,
+            source="LEGITIMATE_INTEREST_PQL",
+        ),
     )
     assert prefs.explanations == ("Ticked the box at the fair",) and not prefs.opted_out
 
@@ -188,21 +196,22 @@ def test_every_type_off_is_opted_out(hubspot: FakeHubSpot, connect: Connect) -> 
     assert [r.opt_outs.email for r in records] == [False, True]
 
 
-def test_unsubscribe_all_is_one_batch_call_per_100_and_idempotent(hubspot: FakeHubSpot, connect: Connect) -> None:
-    # given 150 contacts
+def test_unsubscribing_is_100_pairs_a_batch_call_and_idempotent(hubspot: FakeHubSpot, connect: Connect) -> None:
+    # given 150 contacts, a third of them off product updates already
     seeded = seed(hubspot, 150)
     connector = connect()
-    # when each is restricted
+    # when each is restricted (restrict_email), without a recent read
     results = list(connector.apply([planned(i, Action.RESTRICT_EMAIL) for i in seeded]))
-    # then two batch calls unsubscribed every address from every type
+    # then their statuses were read (2 calls), and 250 (address, marketing type) pairs written in 3 calls
     assert all(r.outcome is Outcome.APPLIED for r in results)
-    assert [len(r.body["inputs"]) for r in hubspot.recorded("prefs.batch_unsubscribe_all")] == [100, 50]
+    assert hubspot.calls["prefs.batch_read"] == 2
+    assert [len(r.body["inputs"]) for r in hubspot.recorded("prefs.batch_write")] == [100, 100, 50]
     assert hubspot.calls["prefs.status"] == hubspot.calls["prefs.unsubscribe"] == 0
-    assert all(hubspot.portal.status_of(f"p{i}@example.com") == ALL_OFF for i in range(150))
-    # and doing it again changes nothing and succeeds
+    assert all(hubspot.portal.status_of(f"p{i}@example.com") == MARKETING_OFF for i in range(150))
+    # and doing it again writes nothing (every marketing type is off) and succeeds
     again = list(connector.apply([planned(i, Action.RESTRICT_EMAIL) for i in seeded[:3]]))
     assert all(r.outcome is Outcome.APPLIED for r in again)
-    assert hubspot.calls["prefs.batch_unsubscribe_all"] == 3
+    assert hubspot.calls["prefs.batch_write"] == 3 and hubspot.calls["prefs.batch_unsubscribe_all"] == 0
 
 
 def test_an_address_the_batch_unsubscribe_fails_fails_its_change_only(hubspot: FakeHubSpot, connect: Connect) -> None:
@@ -222,7 +231,7 @@ def test_an_error_naming_no_address_is_checked_by_reading_back(
     hubspot: FakeHubSpot, connect: Connect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     anonymous = {"status": "error", "category": "VALIDATION_ERROR", "message": "invalid input", "context": {}}
-    monkeypatch.setattr(Portal, "_v4_error", staticmethod(lambda address: anonymous))
+    monkeypatch.setattr(Portal, "_v4_error", staticmethod(lambda address, message=None: anonymous))
     seeded = seed(hubspot, 3)
     hubspot.portal.v4_rejected.add("p2@example.com")
     results = list(connect().apply([planned(i, Action.RESTRICT_EMAIL) for i in seeded]))
@@ -233,10 +242,10 @@ def test_an_error_naming_no_address_is_checked_by_reading_back(
 
 def test_a_lost_batch_unsubscribe_answer_is_repeated_safely(hubspot: FakeHubSpot, connector: HubSpotConnector) -> None:
     (record_id,) = seed(hubspot, 1)
-    hubspot.inject("lost", route="prefs.batch_unsubscribe_all")
+    hubspot.inject("lost", route="prefs.batch_write")
     (result,) = connector.apply([planned(record_id, Action.RESTRICT_EMAIL)])
-    assert result.outcome is Outcome.APPLIED and hubspot.calls["prefs.batch_unsubscribe_all"] == 2
-    assert hubspot.portal.status_of("p0@example.com") == ALL_OFF
+    assert result.outcome is Outcome.APPLIED and hubspot.calls["prefs.batch_write"] == 2
+    assert hubspot.portal.status_of("p0@example.com") == MARKETING_OFF
 
 
 def test_retried_batch_reads_log_no_address(
@@ -244,7 +253,7 @@ def test_retried_batch_reads_log_no_address(
 ) -> None:
     seed(hubspot, 3)
     hubspot.inject("503", route="prefs.batch_read", times=2)
-    hubspot.inject("reset", route="prefs.batch_unsubscribe_all", times=1)
+    hubspot.inject("reset", route="prefs.batch_write", times=1)
     connector = connect(read_subscriptions=True)
     records = list(connector.pull(EVERYTHING))
     list(connector.apply([planned(r.id, Action.RESTRICT_EMAIL) for r in records]))
@@ -254,7 +263,7 @@ def test_retried_batch_reads_log_no_address(
 
 
 def test_the_fake_refuses_more_than_100_inputs_and_a_missing_channel(hubspot: FakeHubSpot) -> None:
-    def post(path: str, inputs: list[str]) -> urllib3.BaseHTTPResponse:
+    def post(path: str, inputs: list[Any]) -> urllib3.BaseHTTPResponse:
         return urllib3.request(
             "POST", f"{hubspot.url}/communication-preferences/v4/statuses/batch/{path}",
             body=json.dumps({"inputs": inputs}), headers={"Authorization": f"Bearer {TOKEN}",
@@ -265,5 +274,16 @@ def test_the_fake_refuses_more_than_100_inputs_and_a_missing_channel(hubspot: Fa
     assert too_many.status == 400 and too_many.json()["category"] == "VALIDATION_ERROR"
     assert post("unsubscribe-all", ["p0@example.com"]).status == 400  # no channel
     assert hubspot.calls["prefs.batch_read"] == 1 and hubspot.calls["prefs.batch_unsubscribe_all"] == 1
+    write = {
+        "subscriberIdString": "p0@example.com",
+        "subscriptionId": 101,
+        "channel": "EMAIL",
+        "statusState": "UNSUBSCRIBED",
+        "legalBasis": "LEGITIMATE_INTEREST_OTHER",
+        "legalBasisExplanation": "x",
+    }
+    too_many = post("write", [write] * 101)
+    assert too_many.status == 400 and too_many.json()["category"] == "VALIDATION_ERROR"
+    assert hubspot.portal.status_of("p0@example.com") == {}  # nothing applied
     hubspot.v4 = False
     assert post("read?channel=EMAIL", ["p0@example.com"]).status == 404

@@ -148,11 +148,12 @@ def test_sweep_apply_leaves_each_contact_as_the_law_requires(
                 assert now is not None and now["lastname"] == "ANONYMISED", record_id
                 assert not {"email", "firstname", "phone", "date_of_birth", "message"} & set(now), record_id
                 assert (now.get("country"), now["lifecyclestage"]) == (person.country, STAGES[person.lifecycle])
-            case "restricted":
+            case "restricted":  # restrict_all: every type off, one to one included
                 assert now is not None and now["gomme_restricted"] == "true" and now["email"] == person.email
                 assert hubspot.portal.status_of(person.email or "") == {
                     "101": "NOT_SUBSCRIBED", "102": "NOT_SUBSCRIBED", "103": "NOT_SUBSCRIBED"
                 }  # fmt: skip
+    assert not hubspot.portal.opted_out_all and hubspot.calls["prefs.batch_unsubscribe_all"] == 0  # type by type
 
     changed = {record_id for record_id, outcome in outcomes.items() if outcome != "unchanged"}
     engine = make_engine(state_url)
@@ -183,5 +184,5 @@ def test_dry_run_plans_without_writing_to_hubspot(
     expected = {i for i, person in imported.items() if expected_outcome(person) != "unchanged"}
     assert {row["record_id"] for row in plan} == expected
     written = ("contacts.batch_update", "contacts.gdpr_delete", "contacts.batch_archive", "prefs.unsubscribe",
-               "prefs.batch_unsubscribe_all")  # fmt: skip
+               "prefs.batch_write", "prefs.batch_unsubscribe_all")  # fmt: skip
     assert not any(hubspot.calls[route] for route in written)

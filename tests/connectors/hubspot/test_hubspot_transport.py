@@ -51,9 +51,7 @@ def test_the_client_side_limiter_keeps_under_the_accounts_limits(hubspot: FakeHu
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "502", "503", "timeout", "reset"])
-@pytest.mark.parametrize(
-    "route", ["contacts.list", "contacts.search", "contacts.batch_update", "prefs.batch_unsubscribe_all"]
-)
+@pytest.mark.parametrize("route", ["contacts.list", "contacts.search", "contacts.batch_update", "prefs.batch_write"])
 def test_transient_failures_are_retried_for_every_method(
     hubspot: FakeHubSpot, connector: HubSpotConnector, fault: str, route: str
 ) -> None:
@@ -75,7 +73,7 @@ def test_transient_failures_are_retried_for_every_method(
     [
         ("contacts.batch_update", Action.ANONYMISE, None),
         ("contacts.gdpr_delete", Action.DELETE, "already deleted"),
-        ("prefs.batch_unsubscribe_all", Action.RESTRICT_EMAIL, None),
+        ("prefs.batch_write", Action.RESTRICT_EMAIL, None),
         ("contacts.batch_archive", Action.DELETE, "archived"),
     ],
 )
@@ -95,7 +93,7 @@ def test_retries_that_run_out_raise_a_retryable_error_without_personal_data(
     hubspot: FakeHubSpot, connector: HubSpotConnector, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (record_id,) = seed(hubspot, 1)
-    hubspot.inject("reset", route="prefs.batch_unsubscribe_all", times=99)  # the body holds the address
+    hubspot.inject("reset", route="prefs.batch_write", times=99)  # the body holds the address
     with pytest.raises(RetryableError) as failed:
         connector.apply([planned(record_id, Action.RESTRICT_EMAIL)])
     assert "network error" in str(failed.value)
@@ -160,7 +158,7 @@ def test_one_connection_pool_serves_every_api(hubspot: FakeHubSpot, connector: H
     list(connector.pull(EVERYTHING))
     list(connector.pull(PROSPECTS))
     connector.apply([planned(record_id, Action.RESTRICT_ALL) for record_id in seeded[:5]])
-    used = {"contacts.list", "contacts.search", "prefs.batch_unsubscribe_all", "contacts.batch_update"}
+    used = {"contacts.list", "contacts.search", "prefs.batch_write", "contacts.batch_update"}
     assert used <= set(hubspot.calls) and hubspot.connections == 1
 
 
