@@ -46,7 +46,8 @@ def check_properties(
 
     for canonical, prop in pmap.fields.items():
         if canonical == "restricted":
-            judge("restriction_property", prop, write=True, named=True, what="")
+            judge("restriction_property", prop, write=True, named="restriction_property" in explicit,
+                  what="restrict_all fails until it is created (a single checkbox)")  # fmt: skip
             if prop in schema and schema[prop].type != "bool":
                 problems.append(f"{prefix}.restriction_property: contact property {prop} is a {schema[prop].type}; "
                                 "make it a single checkbox")  # fmt: skip

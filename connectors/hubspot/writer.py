@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
-from gomme.connectors.errors import FatalError
 from gomme.connectors.hubspot.client import Endpoint, HubSpotApiError, Transport
 from gomme.connectors.hubspot.mapping import (
     OBJECT_TYPE,
@@ -102,9 +101,10 @@ class Writer:
             if info is not None and not info.read_only and name not in READ_ONLY:
                 properties[name] = value
             elif name == restriction:
-                raise FatalError(
-                    f"connectors.{self.name}: restriction_property '{name}' is missing or read-only in the portal; "
-                    "create it as a single checkbox contact property"
+                # Reported once by `check_properties`; each restriction fails alone, before any write for it.
+                raise InvalidChange(
+                    "RESTRICTION_PROPERTY_MISSING",
+                    f"restriction_property {name} is missing or read-only in the portal: create it as a checkbox",
                 )
             elif not (plan.anonymise and name != self._pmap.fields.get("last_name", "lastname")):
                 raise InvalidChange("READ_ONLY_PROPERTY", f"property {name} is missing or read-only")

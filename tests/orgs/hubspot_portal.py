@@ -41,6 +41,7 @@ LI_PROSPECT = f"Legitimate interest {DASH} prospect/lead"
 CONTRACT = "Performance of a contract"
 CONSENT = "Freely given consent from contact"
 MARKETING_TYPES = ("101", "102")  # Newsletter, Product updates (purpose Marketing); 103 is one-to-one sales email
+ONE_TO_ONE = "103"
 MARKER = "ANONYMISED"
 Status = tuple[str, str | None, str | None]  # status, legalBasis, legalBasisExplanation
 
@@ -173,10 +174,17 @@ class HubSpotPortal:
             if prefs_now != prefs_was:
                 problems.append("subscription statuses changed")
         elif expected in ("restrict_email", "restrict_all"):
-            subscribed = [t for t in MARKETING_TYPES if prefs_was.get("statuses", {}).get(t) == "SUBSCRIBED"]
-            still = [t for t in subscribed if prefs_now.get("statuses", {}).get(t) != "NOT_SUBSCRIBED"]
+            # restrict_email stops marketing only (one-to-one stays as it was); restrict_all stops every type.
+            # Neither may opt the address out of all email: HubSpot has no undo for that (ORGS.md §12).
+            statuses_was, statuses_now = prefs_was.get("statuses", {}), prefs_now.get("statuses", {})
+            stopped = MARKETING_TYPES if expected == "restrict_email" else (*MARKETING_TYPES, ONE_TO_ONE)
+            still = [t for t in stopped if statuses_now.get(t) != "NOT_SUBSCRIBED"]
             if still:
-                problems.append(f"still subscribed to marketing type(s) {still}")
+                problems.append(f"still subscribed to type(s) {still}")
+            if expected == "restrict_email" and statuses_now.get(ONE_TO_ONE) != statuses_was.get(ONE_TO_ONE):
+                problems.append("the one-to-one type changed")
+            if prefs_now.get("opted_out_all") != prefs_was.get("opted_out_all"):
+                problems.append("the address was opted out of all email")
             allowed = {"gomme_restricted"} if expected == "restrict_all" else set()
             if expected == "restrict_all" and now.get("gomme_restricted") != "true":
                 problems.append("gomme_restricted not set")
@@ -357,7 +365,7 @@ def build_hubspot_portal(now: dt.datetime | None = None) -> HubSpotPortal:
     # -- legal bases and subscriptions (GDPR settings on) --
     s.contact("subscribed with empty processing legal basis", detail="subscription without basis either",
               basis=None, contacted=recent, domain="example.org",
-              subscriptions={"101": ("SUBSCRIBED", None, None)})  # fmt: skip
+              subscriptions={"101": ("SUBSCRIBED", None, None), "103": ("SUBSCRIBED", None, None)})  # fmt: skip
     s.contact("subscribed with empty processing legal basis", detail="subscription with its own consent basis",
               basis=None, contacted=recent, domain="example.org", subscriptions=b2c)  # fmt: skip
     s.contact("empty processing legal basis, not subscribed", basis=None, contacted=recent,

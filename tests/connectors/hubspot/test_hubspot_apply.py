@@ -202,11 +202,24 @@ def test_read_only_properties_are_never_sent(hubspot: FakeHubSpot, connector: Hu
     assert (redact.outcome, redact.error_code) == (Outcome.FAILED, "READ_ONLY_PROPERTY")
 
 
-def test_a_missing_restriction_property_stops_the_run(
+def test_a_missing_default_restriction_property_fails_each_restriction_alone_before_writing(
     hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
 ) -> None:
+    bo = hubspot.portal.add(email="bo@example.org", lastname="Sample")
+    hubspot.portal.set_status("bo@example.org", "101", "SUBSCRIBED")
     hubspot.portal.properties.pop("gomme_restricted")
-    with pytest.raises(FatalError, match="restriction_property: contact property gomme_restricted: not in the portal"):
+    results = list(connector.apply([planned(ada, Action.RESTRICT_ALL), planned(bo, Action.RESTRICT_EMAIL)]))
+    assert [(r.outcome, r.error_code) for r in results] == [
+        (Outcome.FAILED, "RESTRICTION_PROPERTY_MISSING"), (Outcome.APPLIED, None)]
+    assert hubspot.calls["contacts.batch_update"] == 0  # nothing written for the restriction that could not be
+    assert any("gomme_restricted: not in the portal" in n for n in connector.notices())
+
+
+def test_a_named_restriction_property_the_portal_lacks_stops_the_run(
+    hubspot: FakeHubSpot, connect: Connect, ada: str
+) -> None:
+    connector = connect(restriction_property="our_restriction_flag")
+    with pytest.raises(FatalError, match="restriction_property: contact property our_restriction_flag: not in"):
         connector.apply([planned(ada, Action.RESTRICT_ALL)])
     assert hubspot.calls["contacts.batch_update"] == hubspot.calls["prefs.batch_write"] == 0  # no write
 
