@@ -141,23 +141,23 @@ class RetentionRule(RuleBase):
         return record.contract_end is not None and record.contract_end >= now.date()
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
-        """Every record whose clock may have run out: each of the clock's dates before the cutoff or empty."""
+        """A superset of the records whose clock may have run out, in as few groups as CRM searches allow.
+
+        The latest of the clock's dates is before the cutoff only if every date set is: the first one when it is
+        set, else the second, else the fallback (a group each; records whose later date is recent pass the
+        prefilter and are kept by `evaluate`).
+        """
         cutoff = self.after.before(now)
         lifecycle = Condition("lifecycle", Op.EQ, self.lifecycle)
-        fields = _CLOCK_FIELDS[self.clock]
-
-        def before(name: str) -> Condition:
-            return Condition(name, Op.LT, cutoff.date() if name == "contract_end" else cutoff)
-
-        groups: list[FilterGroup] = []
-        first, second = fields
-        groups.append((lifecycle, NOT_ANONYMISED, before(first), before(second)))
-        groups.append((lifecycle, NOT_ANONYMISED, before(first), Condition(second, Op.IS_NULL)))
-        groups.append((lifecycle, NOT_ANONYMISED, Condition(first, Op.IS_NULL), before(second)))
+        fields = list(_CLOCK_FIELDS[self.clock])
         fallback = _FALLBACK[self.clock]
         if fallback is not None and self.lifecycle is not Lifecycle.CUSTOMER:
-            nulls = tuple(Condition(name, Op.IS_NULL) for name in fields)
-            groups.append((lifecycle, NOT_ANONYMISED, *nulls, before(fallback)))
+            fields.append(fallback)
+        groups: list[FilterGroup] = []
+        for position, name in enumerate(fields):
+            nulls = tuple(Condition(f, Op.IS_NULL) for f in fields[:position])
+            limit = cutoff.date() if name == "contract_end" else cutoff
+            groups.append((lifecycle, NOT_ANONYMISED, *nulls, Condition(name, Op.LT, limit)))
         return tuple(groups)
 
 

@@ -199,29 +199,28 @@ def test_clock_and_legal_basis_default_per_lifecycle(lifecycle: str, clock: str,
 def test_prospect_prefilter_groups_push_the_cutoff_down() -> None:
     cutoff = at(2021, 11, 23)
     prospect, live = Condition("lifecycle", Op.EQ, Lifecycle.PROSPECT), Condition("anonymised", Op.EQ, False)
-    last, created = Condition("last_activity_at", Op.LT, cutoff), Condition("created_at", Op.LT, cutoff)
     assert PROSPECT.prefilters(NOW) == (
-        (prospect, live, last, created),
-        (prospect, live, last, Condition("created_at", Op.IS_NULL)),
-        (prospect, live, Condition("last_activity_at", Op.IS_NULL), created),
+        (prospect, live, Condition("last_activity_at", Op.LT, cutoff)),
+        (prospect, live, Condition("last_activity_at", Op.IS_NULL), Condition("created_at", Op.LT, cutoff)),
     )
 
 
 def test_customer_prefilter_needs_every_date_past_and_one_set() -> None:
     groups = CUSTOMER.prefilters(NOW)
     assert groups is not None
-    assert len(groups) == 3
+    assert len(groups) == 2
     assert matches(person(lifecycle="customer", contract_end=dt.date(2020, 1, 1)), groups)
     assert matches(person(lifecycle="customer", last_activity_at=at(2020, 1, 1)), groups)
     assert not matches(person(lifecycle="customer", created_at=at(2010, 1, 1)), groups)
-    assert not matches(person(lifecycle="customer", contract_end=dt.date(2020, 1, 1), last_activity_at=at(2023, 1, 1)),
-                       groups)  # fmt: skip
+    # a superset: a later contact keeps this one, but only `evaluate` can tell (one date per group here)
+    assert matches(person(lifecycle="customer", contract_end=dt.date(2020, 1, 1), last_activity_at=at(2023, 1, 1)),
+                   groups)  # fmt: skip
 
 
 def test_former_customer_prefilter_selects_each_fallback_clock() -> None:
     groups = FORMER.prefilters(NOW)
     assert groups is not None
-    assert len(groups) == 4
+    assert len(groups) == 3
     assert matches(person(lifecycle="former_customer", contract_end=dt.date(2020, 1, 1)), groups)
     assert matches(person(lifecycle="former_customer", last_activity_at=at(2020, 1, 1)), groups)
     assert matches(person(lifecycle="former_customer", created_at=at(2020, 1, 1)), groups)
