@@ -58,12 +58,17 @@ def condition_where(condition: Condition, omap: ObjectMap) -> Expr:
         return TRUE if holds(_constant(name, omap), op, value) else FALSE
     if name in ("audience", "legal_basis") or (name == "country" and not path.endswith("CountryCode")):
         return TRUE  # the canonical value is derived from the stored one: no exact SOQL for it
-    if name in omap.fallbacks or name == "parental_consent":
-        return TRUE  # read from several fields (or consent rows too): no single SOQL condition says it
+    if name == "parental_consent":
+        return TRUE  # consent rows can say it too: no SOQL condition on the record does
+    paths = (path, *omap.fallbacks.get(name, ()))  # the first non-empty one is the value (mapping._Reader)
     try:
-        return _typed(path, omap.kind_of(path), op, value)
+        exprs = [_typed(candidate, omap.kind_of(candidate), op, value) for candidate in paths]
     except (TypeError, ValueError):
         return TRUE  # a value of a type this field cannot be compared with: widen, never fail at the org
+    if len(exprs) == 1:
+        return exprs[0]
+    # Empty only when every place is; otherwise the value is one of them: any of them matching is a superset.
+    return all_of(exprs) if op is Op.IS_NULL or (op is Op.EQ and value is None) else any_of(exprs)
 
 
 def _typed(path: str, kind: str, op: Op, value: Any) -> Expr:

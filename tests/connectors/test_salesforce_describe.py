@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS
 from salesforce_testkit import HOST, Clock, Harness, change, pull_all
 
+from gomme.connectors.base import Condition, Op, PullQuery
 from gomme.connectors.changes import Action, Outcome
 from gomme.connectors.errors import FatalError
 from gomme.connectors.records import Audience
@@ -139,3 +141,13 @@ def test_dont_market_and_parental_consent_are_read_from_the_individual_and_conse
 ])  # fmt: skip
 def test_data_use_purposes_named_as_admins_name_them(name: str | None, purpose: str) -> None:
     assert consent_purpose(name) == purpose
+
+
+def test_a_prefilter_on_a_field_read_from_two_places_finds_the_value_in_either(sf: Harness) -> None:
+    """Birth date: the Individual's, else the Contact's own; pushdown must not lose either (it is a superset)."""
+    child = sf.contact(Birthdate=dt.date(2015, 6, 1))
+    adult = sf.contact(Birthdate=dt.date(1980, 6, 1))
+    other_child = sf.contact(IndividualId=sf.individual(BirthDate=dt.date(2014, 1, 1)))
+    query = PullQuery(everything=False, prefilters=((Condition("birthdate", Op.GT, dt.date(2008, 1, 1)),),))
+    records, _ = pull_all(sf.connector(objects=["Contact"]), query)
+    assert sorted(r.id for r in records) == sorted([child, other_child]) and adult not in {r.id for r in records}
