@@ -16,6 +16,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,11 +90,14 @@ class Response:
 class HubSpotApiError(FatalError):
     """A 4xx answer the caller may handle (404, 400, 409); fatal if nobody does. Carries codes, never text."""
 
-    def __init__(self, endpoint: Endpoint, status: int, category: str | None, ids: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, endpoint: Endpoint, status: int, category: str | None, ids: tuple[str, ...] = (), named: str = ""
+    ) -> None:
         super().__init__(f"HubSpot {endpoint} answered {status} {category or ''}".rstrip())
         self.status = status
         self.category = category
         self.ids = ids
+        self.named = named  # properties and error codes its message names, e.g. "lifecyclestage INVALID_OPTION"
 
     @property
     def code(self) -> str:
@@ -282,7 +286,7 @@ class Transport:
             return FatalError(f"connectors.{self.name}: TLS error talking to {self.settings.host}")
         context = error.get("context") or {}
         ids = tuple(str(i) for i in context.get("ids") or ()) if isinstance(context, dict) else ()
-        return HubSpotApiError(endpoint, status, str(category) if category else None, ids)
+        return HubSpotApiError(endpoint, status, str(category) if category else None, ids, _named(error))
 
     # -- auth ------------------------------------------------------------------------------------------------
 
@@ -370,3 +374,19 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
         return None if value is None else float(value)
     except ValueError:
         return None
+
+
+# HubSpot's validation message embeds JSON naming each bad property and its error ("Property values were not
+# valid: [{...,"error":"INVALID_OPTION","name":"lifecyclestage"}]"): only those identifiers are kept, never the
+# message, which can quote the value.
+_NAMED = re.compile(r'\\?"error\\?"\s*:\s*\\?"([A-Z_]{2,64})\\?"|\\?"name\\?"\s*:\s*\\?"([a-z0-9_]{1,100})\\?"')
+
+
+def _named(error: Mapping[str, Any]) -> str:
+    """`property ERROR_CODE` pairs from a HubSpot error body, in order; empty when it names none."""
+    codes: list[str] = []
+    names: list[str] = []
+    for code, name in _NAMED.findall(str(error.get("message") or "")):
+        (codes if code else names).append(code or name)
+    pairs = [f"{name} {code}" for name, code in zip(names, codes, strict=False)] or names
+    return ", ".join(dict.fromkeys(pairs))

@@ -66,6 +66,7 @@ class Writer:
         self._subscriptions = subscriptions
         self._delete_mode = delete_mode
         self._schema = schema
+        self._named: dict[str, str] = {}  # record id → what HubSpot's error named (properties, codes)
         self._emails = emails
 
     def apply(self, changes: Sequence[PlannedChange]) -> list[ChangeResult]:
@@ -135,11 +136,13 @@ class Writer:
 
     def _update(self, items: list[_Item]) -> None:
         for chunk in _unique_chunks(items):
+            self._named.clear()
             errors = self._batch_update([(item.change.record_id, item.plan.properties) for item in chunk if item.plan])
             for item in chunk:
                 code = errors.get(item.change.record_id)
                 if code is not None:
-                    item.fail(code, "record not found" if code == "NOT_FOUND" else None)
+                    named = self._named.get(item.change.record_id)
+                    item.fail(code, "record not found" if code == "NOT_FOUND" else (f"on {named}" if named else None))
 
     def _batch_update(self, inputs: list[tuple[str, dict[str, str]]]) -> dict[str, str | None]:
         """record id → error code (None when saved); a whole-batch 400/409 is bisected to find the bad inputs."""
@@ -150,6 +153,8 @@ class Writer:
             if error.status not in (400, 409):
                 raise
             if len(inputs) == 1:
+                if error.named:
+                    self._named[inputs[0][0]] = error.named
                 return {inputs[0][0]: error.code}
             middle = len(inputs) // 2
             return {**self._batch_update(inputs[:middle]), **self._batch_update(inputs[middle:])}

@@ -497,10 +497,13 @@ class Portal:
     def _check_writable(self, properties: Mapping[str, Any]) -> None:
         for name in properties:
             definition = self.properties.get(name)
+            # HubSpot's shape: the per-property verdicts as JSON inside the message (error code and name).
             if definition is None:
-                raise PortalError(400, "VALIDATION_ERROR", f'Property "{name}" does not exist')
+                raise PortalError(400, "VALIDATION_ERROR", _invalid(name, "PROPERTY_DOESNT_EXIST",
+                                                                    f'Property \\"{name}\\" does not exist'))
             if definition.read_only:
-                raise PortalError(400, "VALIDATION_ERROR", f'"{name}" is a read only property; its value cannot be set')
+                raise PortalError(400, "VALIDATION_ERROR", _invalid(name, "READ_ONLY_VALUE",
+                                                                    f"{name} is a read only property"))
 
     def _check_email(self, email: str | None, record_id: int) -> None:
         if not email:
@@ -583,3 +586,8 @@ def _with_missing(results: list[dict[str, Any]], missing: list[str]) -> tuple[in
         missing,
     )
     return 207, _batch_body(results, [error.body()])
+
+
+def _invalid(name: str, code: str, text: str) -> str:
+    return (f'Property values were not valid: [{{"isValid":false,"message":"{text}","error":"{code}",'
+            f'"name":"{name}","localizedErrorMessage":"{text}"}}]')

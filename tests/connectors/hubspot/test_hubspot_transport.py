@@ -12,6 +12,7 @@ from gomme.connectors.base import Condition, Op, PullQuery
 from gomme.connectors.changes import Action, Outcome
 from gomme.connectors.errors import FatalError, RetryableError
 from gomme.connectors.hubspot import HubSpotConnector
+from gomme.connectors.hubspot.client import _named
 from gomme.connectors.hubspot.limiter import RateLimiter, Window
 from gomme.connectors.records import Lifecycle
 
@@ -185,3 +186,13 @@ def test_usage_reports_calls_by_status_and_the_daily_allowance_left(connector: H
     usage = connector.usage()
     assert usage["calls"].get("200", 0) >= 1 and set(usage["calls"]) <= {"200", "207", "429", "network"}
     assert usage["budget_remaining"] is None or usage["budget_remaining"] > 0
+
+
+@pytest.mark.parametrize(("message", "named"), [
+    ('Property values were not valid: [{"isValid":false,"message":"x@example.org is not valid","error":'
+     '"INVALID_EMAIL","name":"email"},{"isValid":false,"error":"INVALID_OPTION","name":"lifecyclestage"}]',
+     "email INVALID_EMAIL, lifecyclestage INVALID_OPTION"),
+    ("Duplicate IDs found in batch input", ""),
+])  # fmt: skip
+def test_a_validation_error_keeps_the_properties_and_codes_it_names_never_the_value(message: str, named: str) -> None:
+    assert _named({"message": message, "category": "VALIDATION_ERROR"}) == named
