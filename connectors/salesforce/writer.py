@@ -108,6 +108,7 @@ class _Plan:
     writes: list[Write] = field(default_factory=list)
     error: tuple[str, str] | None = None  # (code, PII-free detail)
     done_detail: str | None = None
+    person_account_id: str | None = None  # the person is written through this Account
 
 
 class Writer:
@@ -190,6 +191,7 @@ class Writer:
         if target.person_account_id is not None:
             # Person Account: the person contact is edited and deleted through its Account (docs/salesforce-orgs.md).
             sobject, record_id, person = "Account", target.person_account_id, self._on_account(person)
+            plan.person_account_id = target.person_account_id
         if Action.DELETE in actions:
             plan.writes.append(Write(change.change_id, "delete", sobject, record_id))
         elif person:
@@ -334,10 +336,13 @@ class Writer:
         plan = plans[write.change_id]
         update = next((w for w in plan.writes if w.kind == "update" and w.sobject != "Individual"), None)
         if update is None:
-            update = Write(write.change_id, "update", self.maps[plan.change.object_type].sobject,
-                           plan.change.record_id)  # fmt: skip
+            if plan.person_account_id is not None:
+                update = Write(write.change_id, "update", "Account", plan.person_account_id)
+            else:
+                update = Write(write.change_id, "update", self.maps[plan.change.object_type].sobject,
+                               plan.change.record_id)  # fmt: skip
             plan.writes.append(update)
-        update.fields["IndividualId"] = individual_id
+        update.fields["PersonIndividualId" if update.sobject == "Account" else "IndividualId"] = individual_id
 
     @staticmethod
     def _record(write: Write, code: str | None, plans: Mapping[str, _Plan], fields: str = "") -> None:

@@ -151,3 +151,19 @@ def test_a_prefilter_on_a_field_read_from_two_places_finds_the_value_in_either(s
     query = PullQuery(everything=False, prefilters=((Condition("birthdate", Op.GT, dt.date(2008, 1, 1)),),))
     records, _ = pull_all(sf.connector(objects=["Contact"]), query)
     assert sorted(r.id for r in records) == sorted([child, other_child]) and adult not in {r.id for r in records}
+
+
+def test_restricting_a_person_account_without_an_individual_links_a_new_one_through_the_account(
+    admin_org: Harness,
+) -> None:
+    account, person = admin_org.org.create_person_account(FirstName="Ada", LastName="Example",
+                                                          PersonEmail="ada@example.com")  # fmt: skip
+    connector = admin_org.connector(objects=["Contact"])
+    pull_all(connector)
+    results = list(connector.apply([change(person, Action.RESTRICT_ALL)]))
+    assert [r.outcome for r in results] == [Outcome.APPLIED], results
+    individual_id = admin_org.org.record("Account", account)["PersonIndividualId"]  # type: ignore[index]
+    individual = admin_org.org.record("Individual", individual_id)
+    assert individual is not None and individual["HasOptedOutProcessing"] is True
+    assert individual["LastName"] == "RESTRICTED"  # nothing copied from the person
+    assert admin_org.org.record("Contact", person)["IndividualId"] == individual_id  # type: ignore[index]
