@@ -127,7 +127,7 @@ def test_salesforce_sweep_whose_calls_time_out_after_being_carried_out_ends_righ
     assert len(faults.timed_out) > 2 and any(call.startswith(("PATCH", "DELETE")) for call in faults.timed_out)
 
 
-@pytest.mark.parametrize("fault_seed", [1, 3, 4, 5])  # seeds under which faults fire on this small portal
+@pytest.mark.parametrize("fault_seed", [1, 3, 5, 6])  # seeds under which faults fire (0-15 all end right)
 def test_hubspot_sweep_with_ten_percent_faults_ends_right(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_seed: int
 ) -> None:
