@@ -141,8 +141,8 @@ class HubSpotConnector(ClosedOnExit):
             return plan_prefilters(query.prefilters, self._pmap, self.schema())
 
         if not self._with_preferences:
-            return Pulled(self._reader.pull(query, plan, self._person))
-        return Pulled(self._people(self._reader.pull(query, plan, _same)))
+            return Pulled(self._noting(self._reader.pull(query, plan, self._person)))
+        return Pulled(self._noting(self._people(self._reader.pull(query, plan, _same))))
 
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
         """Re-reads contacts by id (batch read, 100 per call); missing ones are not yielded."""
@@ -199,15 +199,23 @@ class HubSpotConnector(ClosedOnExit):
         email = self._email(contact)
         self._remember(str(contact["id"]), email)
         found = prefs.get(email_key(email)) if prefs is not None and email else None
-        record = to_person(self.name, contact, self._pmap, found, basis_tracked=self._basis_tracked())
-        country_property = self._pmap.fields.get("country")
-        if record.country is None and country_property and str(record.raw.get(country_property) or "").strip():
-            self._read_notes.unknown_country("contact")
-        stage_property = self._pmap.fields.get("lifecycle")
-        stage = record.raw.get(stage_property) if stage_property else None
-        if stage_property and stage and str(stage) not in self._pmap.lifecycle:
-            self._read_notes.unmapped_stage(stage_property, stage)
-        return record
+        return to_person(self.name, contact, self._pmap, found, basis_tracked=self._basis_tracked())
+
+    def _noting(self, records: Generator[PersonRecord, None, _R]) -> Generator[PersonRecord, None, _R]:
+        """The pulled records, noting the values left unknown once each (re-reads are not counted again)."""
+        country_property, stage_property = self._pmap.fields.get("country"), self._pmap.fields.get("lifecycle")
+        while True:
+            try:
+                record = next(records)
+            except StopIteration as done:
+                result: _R = done.value
+                return result
+            if record.country is None and country_property and str(record.raw.get(country_property) or "").strip():
+                self._read_notes.unknown_country("contact")
+            stage = record.raw.get(stage_property) if stage_property else None
+            if stage_property and stage and str(stage) not in self._pmap.lifecycle:
+                self._read_notes.unmapped_stage(stage_property, stage)
+            yield record
 
     def _people(self, contacts: Generator[Contact, None, _R] | Iterator[Contact]) -> Generator[PersonRecord, None, _R]:
         """Records in source order; with preferences on, 100 at a time: one status call per 100 emails."""

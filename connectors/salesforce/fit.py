@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 from gomme.connectors.errors import MappingMismatch
 from gomme.connectors.salesforce.describe import OrgSchema
-from gomme.connectors.salesforce.mapping import ObjectMap
+from gomme.connectors.salesforce.mapping import AUDIENCE_FIELDS, ObjectMap
+from gomme.connectors.salesforce.reader import CONSENT_OBJECT
 from gomme.connectors.salesforce.settings import SalesforceObject, SalesforceSettings
 
 # Other places the same canonical field may live, tried when the default is missing, read when it is empty.
@@ -23,13 +24,6 @@ _ALTERNATIVES: dict[tuple[str, str], tuple[str, ...]] = {
     ("Lead", "country"): ("CountryCode", "Country"),
     ("Contact", "birthdate"): ("Individual.BirthDate", "Birthdate"),
 }
-# Fields read to tell B2B from B2C (docs/clocks.md "Audience") and to route person-account writes.
-_AUDIENCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "Contact": ("AccountId", "Account.Name", "Account.IsPersonAccount", "IsPersonAccount"),
-    "Lead": ("Company",),
-}
-_INDIVIDUAL_OBJECTS = ("Individual",)
-CONSENT_OBJECT = "ContactPointTypeConsent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +35,10 @@ class Fitted:
 
 
 def fit(name: str, settings: SalesforceSettings, schema: OrgSchema) -> Fitted:
-    """Raises FatalError listing every explicit field the org lacks or will not let gomme write."""
+    """Raises MappingMismatch listing every explicit field the org lacks or will not let gomme write."""
     problems: list[str] = []
     notices: list[str] = []
-    data_protection = settings.data_protection and all(schema.has(o) for o in _INDIVIDUAL_OBJECTS)
+    data_protection = settings.data_protection and schema.has("Individual")
     if settings.data_protection and not data_protection:
         notices.append(
             "Individual: not available to the integration user (Data Protection and Privacy off, or no access): "
@@ -97,12 +91,13 @@ class _ObjectFitter:
         writable = self._writable(fields, notes)
         if not self._can_update(self.sobject, "LastName"):
             self._problem(f"{self.sobject}.LastName is not writable by the integration user: anonymise needs it")
-        person_accounts = self.sobject == "Contact" and self.schema.resolve("Contact", "IsPersonAccount") is not None
+        company = self.sobject == "Lead" and self._can_update("Lead", "Company")
+        markers = ("LastName", "Company") if company else ("LastName",)
         return replace(
             self.base, fields=fields, fallbacks=fallbacks, notes=notes, anonymise_fields=anonymise,
             individual_anonymise_fields=individual, data_protection=self.dp,
             erase_individual=self.base.erase_individual and self.dp, consents=consents, readable=frozenset(readable),
-            writable=frozenset(writable), person_accounts=person_accounts,
+            writable=frozenset(writable), marker_fields=markers,
         )  # fmt: skip
 
     # -- reads ----------------------------------------------------------------------------------------
@@ -147,7 +142,7 @@ class _ObjectFitter:
         return notes
 
     def _readable(self, paths: list[str]) -> list[str]:
-        extra = ["Id", "SystemModstamp", "FirstName", "LastName", "Email", *_AUDIENCE_FIELDS.get(self.sobject, ())]
+        extra = ["Id", "SystemModstamp", "FirstName", "LastName", "Email", *AUDIENCE_FIELDS.get(self.sobject, ())]
         if self.dp:
             extra += ["IndividualId", "Individual.LastName"]
             extra += [f"Individual.{name}" for name in self.base.individual_anonymise_fields]

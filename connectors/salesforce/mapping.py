@@ -30,6 +30,11 @@ CONSENTS_KEY = "ContactPointTypeConsents"  # where a record's consent rows sit i
 _CONSENT_STATUS = {"optin": ConsentStatus.OPT_IN, "optout": ConsentStatus.OPT_OUT}
 _CHANNELS = {"mailingaddress": "mail"}
 _E = TypeVar("_E", Audience, LegalBasis)
+# What tells B2B from B2C when no `audience` field is mapped (docs/clocks.md "Audience"), read where visible.
+AUDIENCE_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "Contact": ("AccountId", "Account.Name", "Account.IsPersonAccount", "IsPersonAccount"),
+    "Lead": ("Company",),
+}
 
 
 class MappingError(ValueError):
@@ -59,7 +64,9 @@ class ObjectMap:
     consents: bool = True  # ContactPointTypeConsent rows are read
     readable: frozenset[str] | None = None
     writable: frozenset[str] | None = None
-    person_accounts: bool = False  # the org has Person Accounts: their contacts are written through the Account
+    # Required fields anonymise cannot clear, so it writes the marker there (never anything derived): LastName, and
+    # on Leads the Company, often the person's own name (fit.py adds it when the user may update it).
+    marker_fields: tuple[str, ...] = ("LastName",)
     b2c_accounts: frozenset[str] = frozenset()
     b2c_companies: frozenset[str] = frozenset()
     parental_phrases: tuple[str, ...] = ()
@@ -104,7 +111,7 @@ class ObjectMap:
             fields += ["IndividualId", "Individual.LastName"]
             fields += [f"Individual.{name}" for name in self.individual_anonymise_fields]
         if self.readable is not None:  # fitted: also what tells B2B from B2C, as far as the user can see it
-            fields += ["AccountId", "Account.Name", "Account.IsPersonAccount", "IsPersonAccount", "Company"]
+            fields += AUDIENCE_FIELDS.get(self.sobject, ())
             fields = [path for path in fields if path in self.readable]
         return list(dict.fromkeys(fields))
 

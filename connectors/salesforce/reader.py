@@ -69,6 +69,7 @@ class Reader:
         def fresh(record: PersonRecord) -> bool:
             assert record.modified_at is not None  # SystemModstamp is always set
             tracker.saw(record.id, record.modified_at)
+            self._note(omap, record)
             return not self._duplicate(query, previous, record)
 
         soql = self._select(omap).filter(where).ordered("SystemModstamp", "Id").limited(limit)
@@ -90,6 +91,15 @@ class Reader:
         if query.everything or previous is None or record.modified_at is None:
             return False
         return previous.already_seen(record.id, record.modified_at) and not matches_any(record, query.prefilters)
+
+    def _note(self, omap: ObjectMap, record: PersonRecord) -> None:
+        """Values left unknown, once per record pulled (re-reads before a write are not counted again)."""
+        if record.country is None and _country_text(omap, record.raw):
+            self.notes.unknown_country(omap.sobject)
+        stage = omap.fields.get("lifecycle") if omap.sobject != "Lead" else None
+        value = value_at(record.raw, stage) if stage else None
+        if stage and value and str(value).casefold() not in omap.lifecycle_map:
+            self.notes.unmapped_stage(stage, value)
 
     # -- get, find, export, size ----------------------------------------------------------------------
 
@@ -163,14 +173,7 @@ class Reader:
         records = []
         for row in rows:
             try:
-                record = omap.to_record(self.crm, row)
-                records.append(record)
-                if record.country is None and _country_text(omap, row):
-                    self.notes.unknown_country(omap.sobject)
-                stage = omap.fields.get("lifecycle") if omap.sobject != "Lead" else None
-                value = value_at(row, stage) if stage else None
-                if stage and value and str(value).casefold() not in omap.lifecycle_map:
-                    self.notes.unmapped_stage(stage, value)
+                records.append(omap.to_record(self.crm, row))
             except MappingError as exc:
                 log.warning(
                     "salesforce_record_skipped", connector=self.crm, object=omap.sobject,

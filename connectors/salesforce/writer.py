@@ -166,10 +166,6 @@ class Writer:
                 person.update(notes)
             elif action in (Action.ANONYMISE, Action.DELETE):
                 person.update(_anonymised_person(omap))
-                if omap.sobject == "Lead" and self._updateable("Lead", "Company"):
-                    # Required, so never cleared: a B2C Lead's Company is often the person's own name, and a small
-                    # company next to a title is a quasi-identifier (GDPR.md §7 step 3).
-                    person["Company"] = omap.marker
                 erase_individual = omap.erase_individual
             elif action is Action.RECTIFY:
                 unwritable = _rectified(omap, change.values, person, individual)
@@ -197,10 +193,6 @@ class Writer:
         elif person:
             plan.writes.append(Write(change.change_id, "update", sobject, record_id, person))
         return plan
-
-    def _updateable(self, sobject: str, field: str) -> bool:
-        info = self.schema.resolve(sobject, field) if self.schema else None
-        return info is not None and info.updateable
 
     def _on_account(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Contact fields as the person account's: `PersonX`, the same name, or `X__pc`; unwritable ones dropped."""
@@ -387,13 +379,13 @@ def _set_flags(omap: ObjectMap, names: Iterable[str], person: dict[str, Any], in
 
 
 def _anonymised_person(omap: ObjectMap) -> dict[str, Any]:
-    """Every personal field of the record cleared, LastName (required) set to the marker: nothing derived."""
+    """Every personal field of the record cleared, the required ones (LastName…) set to the marker: nothing derived."""
     fields: dict[str, Any] = dict.fromkeys(omap.anonymise_fields)
     fields.update(dict.fromkeys(path for path in omap.notes.values() if "." not in path and omap.can_write(path)))
     fields.update(dict.fromkeys(
         p for name in _IDENTIFYING if (p := omap.fields.get(name)) and "." not in p and omap.can_write(p)
     ))  # fmt: skip
-    fields["LastName"] = omap.marker
+    fields.update(dict.fromkeys(omap.marker_fields, omap.marker))
     return fields
 
 
