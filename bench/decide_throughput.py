@@ -4,9 +4,9 @@ Usage: .venv/bin/python bench/decide_throughput.py [--records N] [--seed S]
 
 Records are generated in-process, in chunks, and only `decide` is timed (CPU time of this process,
 so another busy core does not skew it). Every record carries one note under 200 characters (FR/EN/DE
-business text; 2% hold a sensitive sentence). The mix of lifecycles, dates, consents, children and
-flags in `synthetic_record` is that of a CRM a few months into regular sweeps: about one record in
-ten still needs a change.
+business text; 2% hold a sensitive sentence, 10% a decoy that borrows a sensitive-looking word). The mix of
+lifecycles, dates, consents, children and flags in `synthetic_record` is that of a CRM a few months into
+regular sweeps: about one record in ten still needs a change.
 """
 
 from __future__ import annotations
@@ -48,6 +48,16 @@ BUSINESS = (
     "Termin mit der Finanzleiterin am Dienstag.",
     "Der Wartungsvertrag läuft im Dezember aus.",
 )
+DECOYS = (  # ordinary text that borrows a sensitive-looking word: the scanner's slow path, then nothing found
+    "Livraison à l'hôpital Nord, quai 3.",
+    "Bureau rue de la Santé, 2e étage.",
+    "Le marché allemand reste notre priorité.",
+    "Health check endpoint returns 500 since Monday.",
+    "Kill the zombie process before the migration.",
+    "Penalty clause removed from the renewal.",
+    "Die Krankenkasse bestellt 200 Lizenzen.",
+    "Lieferung an die Kirchstraße 4 bestätigt.",
+)
 SENSITIVE = (
     "Il est en arrêt maladie jusqu'à fin mars.",
     "He is a union rep at the Leeds plant.",
@@ -66,8 +76,11 @@ def moment(rng: random.Random, days_back: int) -> dt.datetime:
 def note(rng: random.Random) -> str:
     """One to three sentences, always under 200 characters."""
     sentences = rng.sample(BUSINESS, rng.randint(1, 3))
-    if rng.random() < 0.02:
+    draw = rng.random()
+    if draw < 0.02:
         sentences[-1] = rng.choice(SENSITIVE)
+    elif draw < 0.12:
+        sentences[-1] = rng.choice(DECOYS)
     text = " ".join(sentences)
     return text if len(text) < 200 else sentences[0]
 

@@ -48,12 +48,12 @@ class SensitiveNoteRule(RuleBase):
     def _scan_notes(self) -> Callable[[Mapping[str, str]], dict[str, list[NoteMatch]]]:
         """The matches per note field, as one closure: this runs on every record with notes."""
         scanner_ = scanner(tuple(self.languages), tuple(self.categories))
-        suspect, scan, fields = scanner_.suspect, scanner_.scan, frozenset(self.fields)
+        scan, fields = scanner_.scan, frozenset(self.fields)
 
         def scan_notes(notes: Mapping[str, str]) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
             for name, text in notes.items():
-                if text and (not fields or name in fields) and suspect(text) and (matches := scan(text)):
+                if text and (not fields or name in fields) and (matches := scan(text)):  # `scan` prefilters
                     found[name] = matches
             return found
 
@@ -74,8 +74,10 @@ class SensitiveNoteRule(RuleBase):
             held = sentences_holding(text, [m.span for m in matches])
             count += len(held)
             values[f"notes.{name}"] = replace_sentences(text, held, self.marker)
-        categories = sorted({m.category for ms in found.values() for m in ms})
-        languages = sorted({m.language for ms in found.values() for m in ms})
+        matches = [m for ms in found.values() for m in ms]
+        categories = sorted({m.category for m in matches})
+        languages = sorted({m.language for m in matches})
+        terms = sorted({f"{m.category}:{m.lemma}" for m in matches})  # lexicon entries, never the note's words
         articles = sorted({ARTICLES[c] for c in categories})
         fields = ", ".join(sorted(found))
         reason = (
@@ -84,6 +86,7 @@ class SensitiveNoteRule(RuleBase):
         facts = {
             "fields": ",".join(sorted(found)),
             "categories": ",".join(categories),
+            "terms": ",".join(terms),
             "languages": ",".join(languages),
             "sentences": str(count),
             "articles": "; ".join(articles),

@@ -1,23 +1,34 @@
-"""Lexicons as TOML data (one file per language) compiled into word-boundary regexes over folded text.
+"""The scanner's data: a lexicon per language and entity lists per country, TOML files read into entries.
 
-Term syntax: words in natural spelling (accents and case are folded on load); `*` ending a word = any
-ending, `*` starting a word = any beginning (German compounds); a space between words matches any run of
-spaces or punctuation. `negative` phrases use the same syntax: a term inside one is not a hit.
+A lexicon (`lexicons/<language>.toml`, docs/notes-scanner.md) holds:
+- `stopwords`: words that tell the sentence's language;
+- `[cues]`: words that show a sentence speaks of a person (`person`), of membership or a vote (`member`), of
+  someone's origin (`origin`), or that a term beside them qualifies a thing (`not_person`: a company, a market,
+  a language);
+- `negative`: phrases inside which nothing is a hit (street and company names, idioms, IT jargon);
+- `[terms]`: per category, entries that are sensitive wherever they stand;
+- `[cued.<cue>]`: per category, entries sensitive only with that cue in the sentence and no `not_person` cue
+  beside them (a clinic that is a customer, a nationality that is a supplier's).
+An entity list (`entities/<country>.toml`) names the country's parties and unions: `names` need a person or
+membership cue, `ambiguous` ones a membership cue. Entities are matched word for word in every language.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
-import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
+from typing import Any
 
+from gomme.policies.notes.patterns import Phrase, compile_phrase
 from gomme.policies.notes.text import fold
 
-LEXICONS_PACKAGE = "gomme.policies.notes"
+DATA_PACKAGE = "gomme.policies.notes"
+LANGUAGES: tuple[str, ...] = ("fr", "en", "de")
 
 
 class Category(StrEnum):
@@ -39,110 +50,83 @@ ARTICLES: Mapping[Category, str] = {
     Category.CRIMINAL: "Art 10",
     Category.INSULTING: "Art 5(1)(c), CNIL bloc-notes rule 3",
 }
-LANGUAGES: tuple[str, ...] = ("fr", "en", "de")
-
-# In folded text ([a-z0-9 ] only) words are separated by spaces, and `*` stands for letters and digits.
-_SPECIAL = {" ": " +", "*": "[a-z0-9]*"}
-_Trie = dict[str, "_Trie"]
-_END, _STAR = "", "*"
 
 
-@dataclass(frozen=True)  # no slots: the compiled patterns are cached on the instance
+class Cue(StrEnum):
+    """Context words a cued term needs (or, for `NOT_PERSON`, must not have beside it)."""
+
+    PERSON = "person"
+    MEMBER = "member"
+    ORIGIN = "origin"
+    NOT_PERSON = "not_person"
+
+
+class Role(enum.Enum):
+    TERM = "term"  # sensitive
+    NEGATIVE = "negative"  # a phrase that clears the terms inside it
+    CUE = "cue"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One compiled lexicon line and what it does."""
+
+    phrase: Phrase
+    role: Role
+    category: Category | None = None  # terms
+    needs: Cue | None = None  # cued terms: the cue the sentence must show
+    cue: Cue | None = None  # cues: which one
+
+
+@dataclass(frozen=True)
 class Lexicon:
-    """One language: terms per category, negative contexts, and stopwords that recognise the language."""
+    """One language's entries and stopwords."""
 
     language: str
-    terms: Mapping[Category, tuple[str, ...]]
-    negative: tuple[str, ...]
+    entries: tuple[Entry, ...]
     stopwords: frozenset[str]
 
-    @functools.cached_property
-    def pattern(self) -> re.Pattern[str]:
-        """One regex for every term of the language, a single trie (use with `find`, then `category`)."""
-        return bounded(term for terms in self.terms.values() for term in terms)
-
-    def category(self, matched: str) -> Category:
-        """The category of a folded term the pattern matched; the first in `Category` order if several."""
-        for category, pattern in self._by_category:
-            if pattern.fullmatch(matched):
-                return category
-        raise ValueError("not a term of this lexicon")  # `pattern` only matches terms: unreachable
-
-    @functools.cached_property
-    def _by_category(self) -> tuple[tuple[Category, re.Pattern[str]], ...]:
-        return tuple((c, re.compile(term_regex(self.terms[c]))) for c in Category if self.terms.get(c))
-
-
-def load_lexicon(language: str) -> Lexicon:
-    """Read `lexicons/<language>.toml`, folding every term."""
-    path = resources.files(LEXICONS_PACKAGE).joinpath("lexicons", f"{language}.toml")
-    data = tomllib.loads(path.read_text("utf-8"))
-    terms = {Category(name): tuple(_fold_term(t) for t in values) for name, values in data["categories"].items()}
-    negative = tuple(_fold_term(t) for t in data.get("negative", ()))
-    return Lexicon(language, terms, negative, frozenset(fold(w) for w in data.get("stopwords", ())))
+    def terms(self, category: Category) -> Iterator[Entry]:
+        return (entry for entry in self.entries if entry.role is Role.TERM and entry.category is category)
 
 
 @functools.cache
 def lexicon(language: str) -> Lexicon:
-    """The shipped lexicon of a language, loaded once."""
+    """The shipped lexicon of a language, read and compiled once."""
     return load_lexicon(language)
 
 
-def bounded(terms: Iterable[str]) -> re.Pattern[str]:
-    """The terms as whole words of folded text (use with `find`)."""
-    return re.compile(" (?:" + term_regex(terms) + ")(?![a-z0-9])")
+def load_lexicon(language: str) -> Lexicon:
+    data = _read("lexicons", f"{language}.toml")
+    entries: list[Entry] = []
+    for cue in Cue:
+        entries += (Entry(compile_phrase(t, language), Role.CUE, cue=cue) for t in data["cues"].get(cue.value, ()))
+    entries += (Entry(compile_phrase(t, language), Role.NEGATIVE) for t in data.get("negative", ()))
+    for name, terms in data.get("terms", {}).items():
+        entries += (Entry(compile_phrase(t, language), Role.TERM, Category(name)) for t in terms)
+    for cue_name, per_category in data.get("cued", {}).items():
+        needs = Cue(cue_name)
+        for name, terms in per_category.items():
+            entries += (Entry(compile_phrase(t, language), Role.TERM, Category(name), needs) for t in terms)
+    stopwords = frozenset(fold(word).strip() for word in data.get("stopwords", ()))
+    return Lexicon(language, tuple(entries), stopwords)
 
 
-def find(pattern: re.Pattern[str], folded: str) -> list[tuple[int, int]]:
-    """The (start, end) spans of the whole-word matches in folded text.
-
-    The patterns start with a literal space, which the regex engine jumps to without trying the
-    positions in between; `find` supplies the space before the first word and removes it from spans.
-    """
-    return [(match.start(), match.end() - 1) for match in pattern.finditer(" " + folded)]
-
-
-def term_regex(terms: Iterable[str]) -> str:
-    """A trie-shaped alternation of the terms, so the regex engine tries each first letter once."""
-    trie: _Trie = {}
-    for term in terms:
-        node = trie
-        for symbol in _symbols(term):
-            node = node.setdefault(symbol, {})
-        node[_END] = {}
-    return _emit(trie)
+@functools.cache
+def entities() -> tuple[Entry, ...]:
+    """Every country's named parties and unions, as entries matched word for word in every language."""
+    found: list[Entry] = []
+    folder = resources.files(DATA_PACKAGE).joinpath("entities")
+    for item in sorted(folder.iterdir(), key=lambda item: item.name):
+        if not item.name.endswith(".toml"):
+            continue
+        data = _read("entities", item.name)
+        for name in (Category.POLITICAL_OPINIONS, Category.TRADE_UNION):
+            table = data.get(name.value, {})
+            found += (Entry(compile_phrase(t, None), Role.TERM, name, Cue.PERSON) for t in table.get("names", ()))
+            found += (Entry(compile_phrase(t, None), Role.TERM, name, Cue.MEMBER) for t in table.get("ambiguous", ()))
+    return tuple(found)
 
 
-def _fold_term(term: str) -> str:
-    """A term folded like the text it is matched against, keeping its `*` wildcards."""
-    return " ".join(_STAR.join(fold(part) for part in term.split(_STAR)).split())
-
-
-def split_infix(terms: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Terms anchored at a word start, and the stems of `*`-prefixed ones (found anywhere in a word)."""
-    anchored, infix = [], []
-    for term in terms:
-        if term.startswith(_STAR):
-            infix.append(term.split()[0].strip(_STAR))
-        else:
-            anchored.append(term)
-    return anchored, infix
-
-
-def _symbols(term: str) -> list[str]:
-    symbols: list[str] = []
-    for index, word in enumerate(term.split()):
-        if index:
-            symbols.append(" ")
-        symbols.extend(_STAR if char == _STAR else char for char in word)
-    return symbols
-
-
-def _emit(node: _Trie) -> str:
-    alternatives = [
-        _SPECIAL.get(symbol, re.escape(symbol)) + _emit(child) for symbol, child in sorted(node.items()) if symbol
-    ]
-    if not alternatives:
-        return ""
-    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-    return f"(?:{body})?" if _END in node else body
+def _read(folder: str, name: str) -> dict[str, Any]:
+    return tomllib.loads(resources.files(DATA_PACKAGE).joinpath(folder, name).read_text("utf-8"))

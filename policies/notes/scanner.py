@@ -1,100 +1,275 @@
-"""Finds sensitive terms in a note: a fast folded pre-check, then exact spans per sentence and language."""
+"""Finds sensitive terms in a note: a one-pass prefilter, then stems, phrases and contexts per sentence.
+
+1. `suspect`: the note folded in one C pass, then one Aho-Corasick pass over the search keys of every
+   sensitive entry (patterns.py). Nine notes in ten stop here: no key, no sensitive term.
+2. `scan`, per suspect sentence: the same kind of pass over every entry (terms, negative phrases, cues) gives
+   candidates; each is checked word by word (stems of the entry's language, prefixes, compound parts).
+3. Contexts decide: a term inside a negative phrase is cleared; a term of a language the sentence is clearly
+   not in is ignored; a cued term needs its cue in the sentence and no `not_person` cue within two words.
+"""
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
-from collections.abc import Callable, Iterable
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 
-from gomme.policies.notes.lexicon import LANGUAGES, Category, Lexicon, bounded, find, lexicon, split_infix, term_regex
-from gomme.policies.notes.text import FOLDING_TABLE, Span, fold_bytes, sentences
+import ahocorasick
+
+from gomme.policies.notes.lexicon import DATA_PACKAGE, LANGUAGES, Category, Cue, Entry, Role, entities, lexicon
+from gomme.policies.notes.patterns import Phrase, Shape
+from gomme.policies.notes.prefilter import MAYBE, NO, Prefilter
+from gomme.policies.notes.stems import stemmer
+from gomme.policies.notes.text import fold, sentences
 
 _CLEARLY_OTHER = 2  # stopwords of another language, none of the term's: the sentence is not in its language
+_REACH = 8  # words a negative phrase can reach around the term it clears
+_BESIDE = 2  # words between a cued term and a `not_person` cue that still make it a thing's attribute
+_WORD = re.compile(r"[a-z0-9]+")
+_SATISFIES: dict[Cue, frozenset[Cue]] = {
+    Cue.PERSON: frozenset({Cue.PERSON, Cue.MEMBER, Cue.ORIGIN}),
+    Cue.MEMBER: frozenset({Cue.MEMBER}),
+    Cue.ORIGIN: frozenset({Cue.ORIGIN}),
+}
+ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 
 
 @dataclass(frozen=True, slots=True)
 class NoteMatch:
-    """One sensitive term: its span in the original note, what it reveals, and the lexicon that knew it."""
+    """One sensitive term: its span in the original note, what it reveals, the lexicon entry that knew it."""
 
     start: int
     end: int
     category: Category
     language: str
+    lemma: str  # the lexicon entry, folded: safe to show (never the note's own words)
 
     @property
-    def span(self) -> Span:
+    def span(self) -> tuple[int, int]:
         return (self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    entry: Entry
+    first: int  # word indexes
+    last: int
+    start: int  # character span in the folded sentence
+    end: int
 
 
 class Scanner:
     """Scans notes with the lexicons of some languages, limited to some categories. Build it with `scanner()`."""
 
     def __init__(self, languages: Iterable[str], categories: Iterable[Category]) -> None:
-        wanted = frozenset(categories)
-        self.lexicons = tuple(_limited(lexicon(language), wanted) for language in languages)
-        terms = [term for lex in self.lexicons for group in lex.terms.values() for term in group]
-        self.suspect = _suspecter(*split_infix(terms))
-        negatives = [phrase for language in LANGUAGES for phrase in lexicon(language).negative]
-        self._negative = bounded(negatives) if negatives else None
+        wanted, chosen = frozenset(categories), frozenset(languages)
+        entries: list[Entry] = []
+        for language in LANGUAGES:
+            for entry in lexicon(language).entries:
+                if entry.role is not Role.TERM or (language in chosen and entry.category in wanted):
+                    entries.append(entry)
+        entries += (entry for entry in entities() if entry.category in wanted)
+        self._entries = tuple(entries)
+        common = _common_words()
+        self._anchors = tuple(_anchor(entry.phrase, common) for entry in entries)
+        self._others = tuple(
+            tuple(word.keys for i, word in enumerate(entry.phrase.words) if i != anchor)
+            for entry, anchor in zip(entries, self._anchors, strict=True)
+        )
+        terms = [index for index, entry in enumerate(entries) if entry.role is Role.TERM]
+        contexts = [index for index, entry in enumerate(entries) if entry.role is not Role.TERM]
+        self._terms = _automaton(terms, entries, self._anchors)
+        self._contexts = _automaton(contexts, entries, self._anchors)
+        self.suspect = Prefilter([entries[index].phrase for index in terms], common)
         self._stopwords = {language: lexicon(language).stopwords for language in LANGUAGES}
 
     def scan(self, text: str) -> list[NoteMatch]:
-        """Every sensitive term of `text` outside negative contexts, with spans in the original text."""
-        if not self.suspect(text):
+        """Every sensitive term of `text` that its context confirms, with spans in the original text."""
+        suspicion = self.suspect(text)
+        if suspicion is NO:
             return []
-        folded = fold_bytes(text).decode("ascii")
+        folded = fold(text)
+        if suspicion is MAYBE and not self._holds_term(folded):  # a phrase's words, but not in its order
+            return []
         found: list[NoteMatch] = []
         for start, end in sentences(text):
             piece = folded[start:end]
-            if self.suspect(piece):  # folding folded text changes nothing: the pre-check works per sentence
+            if self.suspect(piece):  # folding folded text changes nothing: the prefilter works per sentence
                 found.extend(self._scan_sentence(piece, start))
         return found
 
     def _scan_sentence(self, folded: str, offset: int) -> list[NoteMatch]:
-        hits = [(lex, a, b) for lex in self.lexicons for a, b in find(lex.pattern, folded)]
-        if not hits:
+        words = [(match.start(), match.end()) for match in _WORD.finditer(folded)]
+        starts, texts, stems = [start for start, _ in words], [folded[a:b] for a, b in words], _Stems(words, folded)
+        terms = self._hits(self._terms, folded, words, starts, texts, stems)
+        if not terms:  # the prefilter's keys were parts of other words: no term, no need for contexts
             return []
-        negative = find(self._negative, folded) if self._negative is not None else []
+        # Only contexts that can matter are checked: negative phrases around a term, cues when a term needs one.
+        near = {index for hit in terms for index in range(hit.first - _REACH, hit.last + _REACH + 1)}
+        cued = any(hit.entry.needs for hit in terms)
+        hits = self._hits(
+            self._contexts, folded, words, starts, texts, stems,
+            accept=lambda entry, at: (entry.role is Role.CUE and cued) or (entry.role is Role.NEGATIVE and at in near),
+        )
+        negative = [(hit.start, hit.end) for hit in hits if hit.entry.role is Role.NEGATIVE]
         spoken = self._languages_of(folded)
-        found = []
-        for lex, a, b in hits:
-            if (spoken is None or lex.language in spoken) and not any(na <= a and b <= nb for na, nb in negative):
-                found.append(NoteMatch(offset + a, offset + b, lex.category(folded[a:b]), lex.language))
+        heard = [hit for hit in hits if _spoken(hit.entry, spoken)]
+        cues = {hit.entry.cue for hit in heard if hit.entry.role is Role.CUE}
+        things = [hit for hit in heard if hit.entry.cue is Cue.NOT_PERSON]
+        found: list[NoteMatch] = []
+        spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
+        for hit in terms:
+            if not _spoken(hit.entry, spoken) or any(a <= hit.start and hit.end <= b for a, b in negative):
+                continue
+            needs = hit.entry.needs
+            if needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things)):
+                continue
+            assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
+            if (hit.start, hit.end, hit.entry.category) in spans:
+                continue
+            spans.add((hit.start, hit.end, hit.entry.category))
+            language = hit.entry.phrase.language or _only(spoken)
+            found.append(
+                NoteMatch(offset + hit.start, offset + hit.end, hit.entry.category, language, hit.entry.phrase.lemma)
+            )
         return found
+
+    def _holds_term(self, folded: str) -> bool:
+        """Does any term match, contexts aside? Checked on the whole note, before sentences are split."""
+        words = [(match.start(), match.end()) for match in _WORD.finditer(folded)]
+        starts, texts = [start for start, _ in words], [folded[a:b] for a, b in words]
+        return bool(self._hits(self._terms, folded, words, starts, texts, _Stems(words, folded), first_only=True))
+
+    def _hits(
+        self,
+        automaton: ahocorasick.Automaton,
+        folded: str,
+        words: Sequence[tuple[int, int]],
+        starts: Sequence[int],
+        texts: Sequence[str],
+        stems: _Stems,
+        *,
+        first_only: bool = False,
+        accept: Callable[[Entry, int], bool] | None = None,
+    ) -> list[_Hit]:
+        """Every entry of the automaton whose words match at some word of the sentence."""
+        seen: set[tuple[int, int]] = set()
+        hits: list[_Hit] = []
+        if len(automaton) == 0:
+            return hits
+        padded = " " + folded + " "
+        for end, (length, anchored, indexes) in automaton.iter(padded):
+            position = end - length + 1 if anchored else end - length  # in `folded`, where the key starts
+            at = bisect.bisect_right(starts, position) - 1
+            if at < 0 or (anchored and starts[at] != position):
+                continue
+            for index in indexes:
+                entry = self._entries[index]
+                first = at - self._anchors[index]
+                if first < 0 or (index, first) in seen or (accept is not None and not accept(entry, at)):
+                    continue
+                seen.add((index, first))
+                if not all(any(key in padded for key in keys) for keys in self._others[index]):
+                    continue  # a word of the phrase is nowhere in the sentence: no need to stem anything
+                last = _match_phrase(entry, first, texts, stems)
+                if last is not None:
+                    hits.append(_Hit(entry, first, last, words[first][0], words[last][1]))
+                    if first_only:
+                        return hits
+        return hits
 
     def _languages_of(self, folded: str) -> frozenset[str] | None:
         """The languages a sentence shows stopwords of, or None when it shows too few to tell."""
-        words = set(folded.split())  # folded text is words of [a-z0-9] between spaces
+        words = set(folded.split())
         scores = {language: len(words & stopwords) for language, stopwords in self._stopwords.items()}
         if max(scores.values()) < _CLEARLY_OTHER:
             return None
         return frozenset(language for language, score in scores.items() if score)
 
 
-def _suspecter(anchored: list[str], infix: list[str]) -> Callable[[str], bool]:
-    """The pre-check `Scanner.suspect`: cheap, and False only when `scan` would find nothing.
+class _Stems:
+    """The stems of a sentence's words, per language and word, computed when a candidate needs them."""
 
-    One C pass folds the text to [a-z0-9 ], then one regex looks for every term at once; it starts
-    with a literal space, which the regex engine jumps to without trying the positions in between.
-    A `*`-prefixed term costs one substring search.
+    def __init__(self, words: Sequence[tuple[int, int]], folded: str) -> None:
+        self._words, self._folded = words, folded
+        self._known: dict[tuple[str, int], str] = {}
+
+    def of(self, language: str, index: int) -> str:
+        stem = self._known.get((language, index))
+        if stem is None:
+            start, end = self._words[index]
+            stem = self._known[(language, index)] = stemmer(language)([self._folded[start:end]])[0]
+        return stem
+
+
+def _match_phrase(entry: Entry, first: int, texts: Sequence[str], stems: _Stems) -> int | None:
+    """The index of the last word if the entry's words match from word `first`, else None."""
+    patterns = entry.phrase.words
+    if first + len(patterns) > len(texts):
+        return None
+    language = entry.phrase.language
+    for offset, pattern in enumerate(patterns):
+        index = first + offset
+        stem = stems.of(language, index) if pattern.shape is Shape.STEM and language else ""
+        if not pattern.matches(texts[index], stem):
+            return None
+    return first + len(patterns) - 1
+
+
+def _spoken(entry: Entry, spoken: frozenset[str] | None) -> bool:
+    language = entry.phrase.language
+    return spoken is None or language is None or language in spoken
+
+
+def _only(spoken: frozenset[str] | None) -> str:
+    """The language an entity match is reported in: the sentence's, when it shows exactly one."""
+    return next(iter(spoken)) if spoken is not None and len(spoken) == 1 else ANY_LANGUAGE
+
+
+def _beside(hit: _Hit, things: Sequence[_Hit]) -> bool:
+    return any(
+        hit.first - _BESIDE <= thing.last < hit.first or hit.last < thing.first <= hit.last + _BESIDE
+        for thing in things  # a cue inside the term itself ("rail" in "SUD Rail") does not count
+    )
+
+
+def _common_words() -> frozenset[str]:
+    """What nearly every note holds (`frequent.toml`, and the stopwords), so never a phrase's anchor."""
+    frequent = tomllib.loads(resources.files(DATA_PACKAGE).joinpath("frequent.toml").read_text("utf-8"))
+    words = {word for language in LANGUAGES for word in (*frequent.get(language, ()), *lexicon(language).stopwords)}
+    return frozenset(words)
+
+
+def _anchor(phrase: Phrase, common: frozenset[str]) -> int:
+    """The word whose search keys find the phrase: the most specific one.
+
+    "est à l'hôpital" is found through "hopital", never through "a" or "est", which most notes hold.
     """
-    pattern = " (?:" + term_regex(anchored) + ")(?![a-z0-9])"
-    search = re.compile(pattern.encode()).search if anchored else lambda _: None
-    stems = tuple(stem.encode() for stem in infix)
 
-    def suspect(text: str) -> bool:
-        folded = text.encode("latin-1", "replace").translate(FOLDING_TABLE)
-        if search(b" " + folded) is not None:
-            return True
-        return any(stem in folded for stem in stems) if stems else False
+    def specific(index: int) -> tuple[bool, int, int]:
+        word = phrase.lemma.split()[index] if len(phrase.lemma.split()) == len(phrase.words) else ""
+        keys = phrase.words[index].keys  # a whole-word key ("op ") is as specific as a longer prefix
+        return (word not in common, min(len(key.strip()) + 3 * key.endswith(" ") for key in keys), index)
 
-    return suspect
+    return max(range(len(phrase.words)), key=specific)
 
 
-def _limited(lex: Lexicon, categories: frozenset[Category]) -> Lexicon:
-    terms = {category: terms for category, terms in lex.terms.items() if category in categories}
-    return Lexicon(lex.language, terms, lex.negative, lex.stopwords)
+def _automaton(indexes: Iterable[int], entries: Sequence[Entry], anchors: Sequence[int]) -> ahocorasick.Automaton:
+    """Search keys of the entries' anchor words → (key length, anchored, entry indexes)."""
+    by_key: dict[str, tuple[bool, list[int]]] = {}
+    for index in indexes:
+        pattern = entries[index].phrase.words[anchors[index]]
+        for key in pattern.keys:
+            by_key.setdefault(key, (pattern.anchored, []))[1].append(index)
+    automaton = ahocorasick.Automaton()
+    for key, (anchored, found) in by_key.items():
+        automaton.add_word(key, (len(key), anchored, tuple(found)))
+    automaton.make_automaton()
+    return automaton
 
 
 @functools.lru_cache(maxsize=32)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from notes_metrics import corpus
 from policy_testkit import applied, matches, person
 
 from gomme.connectors.changes import Action
 from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
 from gomme.policies.engine import decide, prefilter_query, resolve
 from gomme.policies.facts import RecordFacts
-from gomme.policies.notes.lexicon import Category
+from gomme.policies.notes.lexicon import LANGUAGES, Category, entities, lexicon
 from gomme.policies.notes.scanner import scanner
 from gomme.policies.policy import Policy, load_policy
 
@@ -25,10 +24,7 @@ NAIVE_OR_AWARE = MOMENTS | st.datetimes(min_value=dt.datetime(2012, 1, 1), max_v
 NOWS = st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2026, 12, 31), timezones=ZONES)
 DATES = st.dates(min_value=dt.date(2012, 1, 1), max_value=dt.date(2028, 12, 31))
 BIRTHDATES = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2030, 12, 31))
-CORPUS = [
-    json.loads(line)["text"]
-    for line in (Path(__file__).parent / "notes_corpus.jsonl").read_text(encoding="utf-8").splitlines()
-]
+CORPUS = [sentence.text for sentence in corpus("tune")]
 NOTE_TEXT = st.lists(st.sampled_from(CORPUS), min_size=1, max_size=3).map(" ".join) | st.text(max_size=60)
 CONSENTS = st.builds(
     Consent,
@@ -76,6 +72,10 @@ LEAVES = st.sampled_from(
         {"field": "raw.score", "op": "gt", "value": 3},
     ]
 )
+
+LEMMAS = {e.phrase.lemma for language in LANGUAGES for e in lexicon(language).entries} | {
+    e.phrase.lemma for e in entities()
+}
 
 
 @st.composite
@@ -188,8 +188,11 @@ def test_evidence_never_quotes_a_note(
 ) -> None:
     decision = decide(record, policy, now, facts=facts)
     evidence = " ".join(
-        [f.reason for f in decision.findings] + [v for f in decision.findings for v in f.facts.values()]
+        [f.reason for f in decision.findings]
+        + [v for f in decision.findings for k, v in f.facts.items() if k != "terms"]
     )
+    named = {term for f in decision.findings for term in f.facts.get("terms", "").split(",") if term}
+    assert all(term.partition(":")[2] in LEMMAS for term in named)  # the lexicon's words, not the note's
     for category in Category:  # category names are evidence by design, even when a note says "racial"
         evidence = evidence.replace(category.value, "")
     for text in record.notes.values():

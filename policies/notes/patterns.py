@@ -1,0 +1,146 @@
+"""Lexicon entries compiled into word patterns, and the search keys that find them fast.
+
+An entry is a phrase in natural spelling. Each of its words becomes one `WordPattern`:
+
+- a plain word is matched by its stem (`stems.py`), so one form finds them all: "hospitaliser" finds
+  "hospitalisée", "hospitalisees", "hospitalisation";
+- `mot*` matches any word starting with "mot", `*teil` any word ending with it (German endings allowed),
+  `*teil*` any word containing it: German compounds (Krankenhausaufenthalt, Gewerkschaftsbeitrag);
+- entity names (parties, unions) are matched word for word, folded but not stemmed.
+
+Every pattern also yields a search key: a piece of folded text that any word it matches must contain (a word
+start for anchored patterns: " hospitali"), so one Aho-Corasick pass over a note finds every candidate.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gomme.policies.notes.stems import normalise, stemmer
+from gomme.policies.notes.text import fold
+
+STAR = "*"
+# German inflection after the head of a compound: "Brustkrebses", "Gewerkschaftsmitgliedern".
+GERMAN_ENDINGS = ("", "e", "en", "es", "s", "n", "er", "em", "ern")
+_MIN_KEY = 2
+_SHORT = 4  # a stem key shorter than this is searched as the whole word (the words stemmed alike are missed)
+# Spellings without umlauts or ß (Gewerkschaftsfuehrer, Strasse): both find the folded umlaut word.
+_GERMAN_SPELLINGS = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+
+
+class Shape(enum.Enum):
+    """How a word pattern matches a folded word."""
+
+    STEM = "stem"  # the word's stem equals the pattern's
+    EXACT = "exact"  # the folded word itself
+    PREFIX = "prefix"  # `mot*`
+    SUFFIX = "suffix"  # `*teil`: the word ends with it (German endings allowed)
+    INFIX = "infix"  # `*teil*`: anywhere inside the word
+
+
+@dataclass(frozen=True, slots=True)
+class WordPattern:
+    shape: Shape
+    text: str  # the stem, the exact word, or the folded part around the stars
+    keys: tuple[str, ...]  # search keys: every word the pattern matches contains one of them
+
+    def matches(self, word: str, stem: str) -> bool:
+        """Does the folded `word` (whose stem is `stem` in the entry's language) match?"""
+        if self.shape is Shape.STEM:
+            return stem == self.text
+        if self.shape is Shape.EXACT:
+            return word == self.text
+        if self.shape is Shape.PREFIX:
+            return word.startswith(self.text)
+        if self.shape is Shape.SUFFIX:
+            return any(word.endswith(self.text + ending) for ending in GERMAN_ENDINGS)
+        return self.text in word
+
+    @property
+    def anchored(self) -> bool:
+        """Keys of anchored patterns start at a word start (a space before them in the searched text)."""
+        return self.shape in (Shape.STEM, Shape.EXACT, Shape.PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A compiled entry: its words in order, the language that stems them (None: exact words), its lemma."""
+
+    words: tuple[WordPattern, ...]
+    language: str | None
+    lemma: str  # the entry folded, stars removed: what explanations name (never the note's own words)
+
+
+def compile_phrase(entry: str, language: str | None) -> Phrase:
+    """`entry` as written in a lexicon (stemmed with `language`) or an entity list (`language` None: exact)."""
+    variants = _spellings(entry, language)
+    words_per_variant = [fold(variant).split() for variant in variants]
+    folded = words_per_variant[0]
+    if not folded or any(len(words) != len(folded) for words in words_per_variant):
+        raise ValueError(f"lexicon entry {entry!r} has no word, or spellings with different word counts")
+    patterns = tuple(
+        _word_pattern([words[index] for words in words_per_variant], language) for index in range(len(folded))
+    )
+    lemma = " ".join(word.strip(STAR) for word in fold_term(entry).split())
+    return Phrase(patterns, language, lemma)
+
+
+def fold_term(entry: str) -> str:
+    """An entry folded like the text it is matched against, keeping its `*`."""
+    return " ".join(STAR.join(fold(part) for part in entry.split(STAR)).split())
+
+
+def _spellings(entry: str, language: str | None) -> list[str]:
+    """The entry, and for German its spelling without umlauts or ß, stars kept."""
+    variants = [entry]
+    if language == "de" and any(char in entry for char in _GERMAN_SPELLINGS):
+        variants.append("".join(_GERMAN_SPELLINGS.get(char, char) for char in entry))
+    return [_protect_stars(variant) for variant in variants]
+
+
+def _protect_stars(entry: str) -> str:
+    # `fold` turns `*` into a space; a private letter outside [a-z0-9] would too, so stars travel as "qqstarqq".
+    return entry.replace(STAR, "qqstarqq")
+
+
+def _word_pattern(spellings: Sequence[str], language: str | None) -> WordPattern:
+    star = "qqstarqq"
+    word = spellings[0]
+    text = word.replace(star, "")
+    if not text:
+        raise ValueError("a lexicon word is only a `*`")
+    plain = [spelling.replace(star, "") for spelling in spellings]
+    if word.startswith(star) and word.endswith(star):
+        return WordPattern(Shape.INFIX, text, _keys(plain, anchored=False))
+    if word.startswith(star):
+        return WordPattern(Shape.SUFFIX, text, _keys(plain, anchored=False))
+    if word.endswith(star):
+        return WordPattern(Shape.PREFIX, text, _keys(plain, anchored=True))
+    if language is None:
+        return WordPattern(Shape.EXACT, text, _keys([part + " " for part in plain], anchored=True))
+    stem = stemmer(language)([text])[0]
+    keys = [_stem_key(spelling, language) for spelling in plain]
+    if min(len(key) for key in keys) < _SHORT:  # "con", "op": as a prefix, every "contrat" would be a suspect
+        return WordPattern(Shape.STEM, stem, _keys([spelling + " " for spelling in plain], anchored=True))
+    return WordPattern(Shape.STEM, stem, _keys(keys, anchored=True))
+
+
+def _stem_key(word: str, language: str) -> str:
+    """A prefix that every word with the same stem starts with (`word` in one of the entry's spellings).
+
+    Stemmers cut endings and rewrite some letters (English "injury" → "injuri", German "ue" → "u"), and
+    `stems.py` evens out spellings, so the key is the longest start of the word that, normalised, still
+    begins the stem.
+    """
+    stem = stemmer(language)([word])[0]
+    for length in range(len(word), _MIN_KEY - 1, -1):
+        if stem.startswith(normalise(language, word[:length])):
+            return word[:length]
+    return word[:_MIN_KEY]
+
+
+def _keys(parts: Sequence[str], *, anchored: bool) -> tuple[str, ...]:
+    unique = dict.fromkeys(" " + part if anchored else part for part in parts)
+    return tuple(unique)

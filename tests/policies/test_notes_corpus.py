@@ -1,0 +1,66 @@
+"""The sensitive-note scanner judged on the labelled corpus's fixed held-out split (tests/policies/notes_corpus/).
+
+The corpus was written apart from the lexicons (README there); the scanner's data is tuned on the `tune` split
+only. The per-category and per-language table of the held-out split is printed in the test summary.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from notes_metrics import NONE, corpus, score, table
+from policy_testkit import CORPUS_FIGURES
+
+from gomme.policies.notes.lexicon import Category
+from gomme.policies.notes.scanner import scanner
+
+SENTENCES = list(corpus())
+HELDOUT = [sentence for sentence in SENTENCES if sentence.split == "heldout"]
+LANGUAGES = {"fr", "en", "de"}
+
+
+def categories_of(text: str) -> set[str]:
+    return {match.category.value for match in scanner().scan(text)}
+
+
+def test_corpus_is_large_labelled_and_a_third_decoys() -> None:
+    labels = Counter(sentence.label for sentence in SENTENCES)
+    per_language = Counter((sentence.lang, sentence.label) for sentence in SENTENCES)
+
+    assert len(SENTENCES) >= 1500
+    assert len({sentence.id for sentence in SENTENCES}) == len(SENTENCES)
+    assert set(labels) == {*Category, NONE}
+    assert labels[NONE] >= len(SENTENCES) / 3
+    assert all(per_language[(language, label)] >= 20 for language in LANGUAGES for label in labels)
+
+
+def test_held_out_split_is_a_fixed_30_percent_of_every_language_and_label() -> None:
+    written_apart = [sentence for sentence in SENTENCES if sentence.id.split("-")[0] in LANGUAGES]
+    groups = Counter((sentence.lang, sentence.label) for sentence in written_apart)
+    held = Counter((sentence.lang, sentence.label) for sentence in HELDOUT)
+
+    assert {sentence.split for sentence in SENTENCES} == {"tune", "heldout"}
+    for group, size in groups.items():
+        assert abs(held[group] - 0.3 * size) <= 1, group
+
+
+# The figures reached on the held-out split (2026-12-05), kept as floors so no change makes the scanner worse.
+# The aim (issue 16) is 0.95/0.95 overall and 0.90 everywhere; recall is not there yet (README, "Sensitive notes").
+OVERALL = (0.95, 0.80)  # (precision, recall)
+PER_LANGUAGE = (0.93, 0.78)
+PER_CATEGORY = (0.78, 0.65)
+
+
+def test_held_out_precision_and_recall_stay_at_least_where_they_are(pytestconfig: pytest.Config) -> None:
+    scores = score(HELDOUT, categories_of)
+    pytestconfig.stash[CORPUS_FIGURES] = [f"held-out split, {len(HELDOUT)} sentences:", *table(scores).splitlines()]
+    below = [
+        f"{name} P={tally.precision:.3f} R={tally.recall:.3f}"
+        for floors, tallies in ((PER_LANGUAGE, scores.by_language), (PER_CATEGORY, scores.by_category))
+        for name, tally in tallies.items()
+        if tally.precision < floors[0] or tally.recall < floors[1]
+    ]
+    overall = scores.overall
+    assert overall.precision >= OVERALL[0] and overall.recall >= OVERALL[1], table(scores)
+    assert not below, "; ".join(below)
