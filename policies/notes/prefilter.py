@@ -45,7 +45,7 @@ class Prefilter:
             lemma = phrase.lemma.split()
             aligned = len(lemma) == len(phrase.words)
             needed = [i for i, word in enumerate(lemma) if word not in common] if aligned else []
-            needed = needed or [max(range(len(phrase.words)), key=lambda i: min(map(len, phrase.words[i].keys)))]
+            needed = needed or list(range(len(phrase.words)))  # only common words ("in the ER"): all of them
             full = (1 << len(needed)) - 1
             for position, index in enumerate(needed):
                 part = _Part(number, 1 << position, full, len(phrase.words) == 1)
