@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from daemon_testkit import DaemonProcess, local_crm, poll, utc_now, write_config
@@ -65,4 +65,7 @@ def test_two_daemons_sharing_a_postgresql_state_run_each_scheduled_sweep_once(
         engine.dispose()
     assert runs == {run_id for run_ids in ran.values() for run_id in run_ids}  # no run outside a claimed slot
     assert sorted(claim.slot for claim in claims) == sorted(ran)
-    assert {claim.status for claim in claims} == {"succeeded"}
+    # SIGTERM lets a running sweep finish its batch and records it `interrupted` (jobs/daemon.py): only the
+    # sweep each daemon had in flight when it was stopped (they stop one after the other) may end so.
+    statuses = Counter(claim.status for claim in claims)
+    assert set(statuses) <= {"succeeded", "interrupted"} and statuses["interrupted"] <= 2, statuses
