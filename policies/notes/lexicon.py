@@ -128,5 +128,15 @@ def entities() -> tuple[Entry, ...]:
     return tuple(found)
 
 
+def frequent(language: str) -> tuple[str, ...]:
+    """Words nearly every note of the language holds (`frequent.toml`): never how a phrase is searched for."""
+    return tuple(_frequent().get(language, ()))
+
+
+@functools.cache
+def _frequent() -> dict[str, list[str]]:
+    return tomllib.loads(resources.files(DATA_PACKAGE).joinpath("frequent.toml").read_text("utf-8"))
+
+
 def _read(folder: str, name: str) -> dict[str, Any]:
     return tomllib.loads(resources.files(DATA_PACKAGE).joinpath(folder, name).read_text("utf-8"))

@@ -25,6 +25,7 @@ STAR = "*"
 # German inflection after the head of a compound: "Brustkrebses", "Gewerkschaftsmitgliedern".
 GERMAN_ENDINGS = ("", "e", "en", "es", "s", "n", "er", "em", "ern")
 _MIN_KEY = 2
+_STAR_WORD = "qqstarqq"  # a `*` while folding, which would turn it into a space
 _SHORT = 4  # a stem key shorter than this is searched as the whole word (the words stemmed alike are missed)
 # Spellings without umlauts or ß (Gewerkschaftsfuehrer, Strasse): both find the folded umlaut word.
 _GERMAN_SPELLINGS = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
@@ -101,12 +102,12 @@ def _spellings(entry: str, language: str | None) -> list[str]:
 
 
 def _protect_stars(entry: str) -> str:
-    # `fold` turns `*` into a space; a private letter outside [a-z0-9] would too, so stars travel as "qqstarqq".
-    return entry.replace(STAR, "qqstarqq")
+    # `fold` turns `*` into a space, as it would any mark outside [a-z0-9]: stars travel as letters.
+    return entry.replace(STAR, _STAR_WORD)
 
 
 def _word_pattern(spellings: Sequence[str], language: str | None) -> WordPattern:
-    star = "qqstarqq"
+    star = _STAR_WORD
     word = spellings[0]
     text = word.replace(star, "")
     if not text:

@@ -1,9 +1,9 @@
-"""Finds sensitive terms in a note: a one-pass prefilter, then stems, phrases and contexts per sentence.
+"""Finds sensitive terms in a note: the prefilter, then stems, phrases and contexts per sentence.
 
-1. `suspect`: the note folded in one C pass, then one Aho-Corasick pass over the search keys of every
-   sensitive entry (patterns.py). Nine notes in ten stop here: no key, no sensitive term.
-2. `scan`, per suspect sentence: the same kind of pass over every entry (terms, negative phrases, cues) gives
-   candidates; each is checked word by word (stems of the entry's language, prefixes, compound parts).
+1. `suspect` (prefilter.py): most notes hold no term and stop there, after one set difference of their words.
+2. `scan`, per suspect sentence: an Aho-Corasick pass over the anchor keys of the terms gives candidates, each
+   checked word by word (stems of the entry's language, prefixes, compound parts); only when a term holds, a
+   second pass finds the negative phrases around it and the cues.
 3. Contexts decide: a term inside a negative phrase is cleared; a term of a language the sentence is clearly
    not in is ignored; a cued term needs its cue in the sentence and no `not_person` cue within two words.
 """
@@ -13,14 +13,12 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import ahocorasick
 
-from gomme.policies.notes.lexicon import DATA_PACKAGE, LANGUAGES, Category, Cue, Entry, Role, entities, lexicon
+from gomme.policies.notes.lexicon import LANGUAGES, Category, Cue, Entry, Role, entities, frequent, lexicon
 from gomme.policies.notes.patterns import Phrase, Shape
 from gomme.policies.notes.prefilter import MAYBE, NO, Prefilter
 from gomme.policies.notes.stems import stemmer
@@ -238,10 +236,8 @@ def _beside(hit: _Hit, things: Sequence[_Hit]) -> bool:
 
 
 def _common_words() -> frozenset[str]:
-    """What nearly every note holds (`frequent.toml`, and the stopwords), so never a phrase's anchor."""
-    frequent = tomllib.loads(resources.files(DATA_PACKAGE).joinpath("frequent.toml").read_text("utf-8"))
-    words = {word for language in LANGUAGES for word in (*frequent.get(language, ()), *lexicon(language).stopwords)}
-    return frozenset(words)
+    """What nearly every note holds (frequent words and stopwords), so never a phrase's anchor."""
+    return frozenset(word for language in LANGUAGES for word in (*frequent(language), *lexicon(language).stopwords))
 
 
 def _anchor(phrase: Phrase, common: frozenset[str]) -> int:
