@@ -134,6 +134,16 @@ def frequent(language: str) -> tuple[str, ...]:
 
 
 @functools.cache
+def common_words(language: str | None) -> frozenset[str]:
+    """What nearly every note of the language holds (frequent words and stopwords): never a phrase's anchor.
+
+    `None` (entity lists, matched in every language): the common words of all of them.
+    """
+    languages = LANGUAGES if language is None else (language,)
+    return frozenset(word for each in languages for word in (*frequent(each), *lexicon(each).stopwords))
+
+
+@functools.cache
 def _frequent() -> dict[str, list[str]]:
     return tomllib.loads(resources.files(DATA_PACKAGE).joinpath("frequent.toml").read_text("utf-8"))
 

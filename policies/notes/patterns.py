@@ -88,6 +88,20 @@ def compile_phrase(entry: str, language: str | None) -> Phrase:
     return Phrase(patterns, language, lemma)
 
 
+def most_specific(phrase: Phrase, common: frozenset[str], besides: int | None = None) -> int:
+    """The index of the phrase's most specific word (other than word `besides`): how the phrase is searched for.
+
+    "est à l'hôpital" is found through "hopital", never through "a" or "est", which most notes hold (`common`).
+    """
+
+    def specific(index: int) -> tuple[bool, int, int]:
+        word = phrase.lemma.split()[index] if len(phrase.lemma.split()) == len(phrase.words) else ""
+        keys = phrase.words[index].keys  # a whole-word key ("op ") is as specific as a longer prefix
+        return (word not in common, min(len(key.strip()) + 3 * key.endswith(" ") for key in keys), index)
+
+    return max((index for index in range(len(phrase.words)) if index != besides), key=specific)
+
+
 def fold_term(entry: str) -> str:
     """An entry folded like the text it is matched against, keeping its `*`."""
     return " ".join(STAR.join(fold(part) for part in entry.split(STAR)).split())

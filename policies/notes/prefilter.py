@@ -3,21 +3,29 @@
 Most notes hold no term, and `decide` must stay above 100,000 records/s, so this runs before any sentence split:
 
 1. **Words.** Each distinct word of a note is classified once (then remembered, within a bound): is it a
-   one-word term (its stem agrees with the entry's), or one of the uncommon words of some phrase? A set
-   difference drops the words already known to be plain, in C.
-2. **Phrases.** A phrase is a candidate when all its uncommon words are there ("manif contre" needs "manif" and
-   "contre"). Where a phrase's uncommon word follows short common words ("est à l'hôpital", "la Réunion"), those
-   must also stand right before it: one more Aho-Corasick pass over the note, only for such candidates.
+   one-word term (its stem agrees with the entry's), or one of the uncommon words of some phrase, and is it
+   that phrase's trigger (its most specific uncommon word)? A set difference drops the words known to trigger
+   nothing, in C: for most notes nothing is left.
+2. **Phrases.** A phrase is a candidate when its trigger and all its other uncommon words are there ("manif
+   contre" needs "manif" and "contre"); which phrases a set of such words completes is remembered too. Where a
+   phrase's uncommon word follows short common words ("est à l'hôpital", "la Réunion"), those must also stand
+   right before it: one regular-expression search over the note, only for such candidates.
+
+Common words are per language ("er" is common in German, not in "in the ER"); a phrase's trigger is the word the
+scanner anchors it on (`patterns.most_specific`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import ahocorasick
 
-from gomme.policies.notes.patterns import Phrase, Shape
+from gomme.policies.notes.lexicon import common_words
+from gomme.policies.notes.patterns import Phrase, Shape, most_specific
 from gomme.policies.notes.stems import stemmer
 from gomme.policies.notes.text import fold
 
@@ -32,70 +40,87 @@ class _Part:
     bit: int  # the word's bit among the phrase's uncommon words
     full: int  # the mask of all of them
     sure: bool  # a one-word phrase
+    trigger: bool  # the phrase's most specific uncommon word: without it, the phrase's other words are not looked at
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What a word can be: parts of phrases, and the phrases it triggers (most words: none)."""
+
+    parts: tuple[_Part, ...]
+    triggers: frozenset[int]
+
+
+_PLAIN = _Verdict((), frozenset())  # no term's word and no phrase's
 
 
 class Prefilter:
     """`prefilter(text)` → NO, MAYBE or SURE, for the phrases of the sensitive terms."""
 
-    def __init__(self, phrases: Sequence[Phrase], common: frozenset[str]) -> None:
+    def __init__(self, phrases: Sequence[Phrase]) -> None:
         by_key: dict[str, dict[tuple[str, str], list[_Part]]] = {}
-        attached: dict[str, list[tuple[int, int]]] = {}
-        self._attached_masks: dict[int, int] = {}
+        attached: dict[int, dict[int, list[str]]] = {}  # phrase → its word's bit → keys with the words before it
         for number, phrase in enumerate(phrases):
             lemma = phrase.lemma.split()
             aligned = len(lemma) == len(phrase.words)
+            common = common_words(phrase.language)
             needed = [i for i, word in enumerate(lemma) if word not in common] if aligned else []
             needed = needed or list(range(len(phrase.words)))  # only common words ("in the ER"): all of them
             full = (1 << len(needed)) - 1
+            trigger = most_specific(phrase, common)
+            trigger = trigger if trigger in needed else needed[-1]
             for position, index in enumerate(needed):
-                part = _Part(number, 1 << position, full, len(phrase.words) == 1)
+                part = _Part(number, 1 << position, full, len(phrase.words) == 1, index == trigger)
                 pattern = phrase.words[index]
                 stem = pattern.text if pattern.shape is Shape.STEM and phrase.language else ""
                 for key in pattern.keys:
                     by_key.setdefault(key, {}).setdefault((stem, phrase.language or ""), []).append(part)
                 before = _common_run(lemma, index, common) if aligned and pattern.anchored else []
                 if before and len(phrase.words) > 1:
-                    self._attached_masks[number] = self._attached_masks.get(number, 0) | part.bit
-                    for key in pattern.keys:
-                        attached.setdefault(" " + " ".join(before) + key, []).append((number, part.bit))
+                    keys = attached.setdefault(number, {}).setdefault(part.bit, [])
+                    keys += (" " + " ".join(before) + key for key in pattern.keys)
         self._words = _automaton(
             {key: tuple((*agree, tuple(parts)) for agree, parts in groups.items()) for key, groups in by_key.items()}
         )
-        self._phrases = _automaton({key: tuple(found) for key, found in attached.items()})
-        self._known: dict[str, bool | tuple[_Part, ...]] = {}
-        self._plain: set[str] = set()  # words that are no term's and no phrase's
+        self._attached = {
+            number: tuple(tuple(keys) for keys in by_bit.values()) for number, by_bit in attached.items()
+        }
+        self._known: dict[str, Literal[True] | _Verdict] = {}  # words met that are no plain word, and what they are
+        self._quiet: set[str] = set()  # words met that trigger nothing alone: no term, no phrase's most specific word
+        self._completions: dict[frozenset[str], _Completion] = {}  # phrase words present → phrases complete
 
     def __call__(self, text: str) -> int:
         if self._words is None:
             return NO  # no term (e.g. no category chosen)
         folded = fold(text)
-        words = set(folded.split()) - self._plain
-        if not words:
-            return NO
-        if len(self._known) + len(self._plain) > _KNOWN_WORDS:
+        words = set(folded.split())
+        if not words - self._quiet:
+            return NO  # the common case: every word known as no term's, or as a phrase's but no phrase's trigger
+        if len(self._known) + len(self._quiet) + len(self._completions) > _KNOWN_WORDS:
             self._known.clear()
-            self._plain.clear()
-        masks: dict[int, int] = {}
-        complete: list[int] = []
-        for word in words:
+            self._quiet.clear()
+            self._completions.clear()
+        triggered = False
+        for word in words - self._quiet:
             verdict = self._known.get(word)
             if verdict is None:
                 verdict = self._classify(word)
-                if not verdict:
-                    self._plain.add(word)
-                    continue
-                self._known[word] = verdict
+                if verdict is not True and not verdict.triggers:
+                    self._quiet.add(word)
+                if verdict is not _PLAIN:
+                    self._known[word] = verdict
             if verdict is True:
                 return SURE
-            for part in verdict:  # type: ignore[union-attr]  # True was ruled out above
-                mask = masks[part.phrase] = masks.get(part.phrase, 0) | part.bit
-                if mask == part.full:
-                    complete.append(part.phrase)
-        if not complete:
+            triggered = triggered or bool(verdict.triggers)
+        if not triggered:
             return NO
-        return MAYBE if self._in_place(folded, complete) else NO
+        parts = frozenset(words & self._known.keys())  # the same few words come back: their phrases are remembered
+        complete = self._completions.get(parts)
+        if complete is None:
+            complete = self._completions[parts] = self._complete(parts)
+        return MAYBE if complete.holds(folded) else NO
 
-    def _classify(self, word: str) -> bool | tuple[_Part, ...]:
+    def _classify(self, word: str) -> Literal[True] | _Verdict:
         """True: the word is a one-word term; else the phrase words it can be (often none)."""
         parts: list[_Part] = []
         for _, groups in self._words.iter(" " + word + " "):  # type: ignore[union-attr]  # built when called
@@ -106,21 +131,43 @@ class Prefilter:
                     if part.sure:
                         return True
                     parts.append(part)
-        return tuple(parts)
+        if not parts:
+            return _PLAIN
+        return _Verdict(tuple(parts), frozenset(part.phrase for part in parts if part.trigger))
 
-    def _in_place(self, folded: str, complete: list[int]) -> bool:
-        """Does some complete phrase have the short common words it needs right before its uncommon ones?"""
-        needs = {number: self._attached_masks.get(number, 0) for number in complete}
-        if any(mask == 0 for mask in needs.values()) or self._phrases is None:
+    def _complete(self, words: frozenset[str]) -> _Completion:
+        """The phrases whose trigger and other uncommon words are all among `words` (known phrase words)."""
+        verdicts = [verdict for word in words if (verdict := self._known[word]) is not True]
+        triggered = frozenset().union(*(verdict.triggers for verdict in verdicts))
+        masks: dict[int, int] = {}
+        complete: list[int] = []
+        for verdict in verdicts:
+            for part in verdict.parts:
+                if part.phrase in triggered:
+                    mask = masks[part.phrase] = masks.get(part.phrase, 0) | part.bit
+                    if mask == part.full:
+                        complete.append(part.phrase)
+        return _Completion([self._attached.get(number, ()) for number in complete])
+
+
+class _Completion:
+    """Complete phrases, and whether the short common words some of them need stand right before their words."""
+
+    def __init__(self, needs: Sequence[tuple[tuple[str, ...], ...]]) -> None:
+        self._always = any(not groups for groups in needs)  # a complete phrase that needs no such words
+        single = [key for groups in needs if len(groups) == 1 for key in groups[0]]
+        self._single = re.compile("|".join(map(re.escape, sorted(single)))) if single else None
+        self._several = [groups for groups in needs if len(groups) > 1]
+        self._none = not needs
+
+    def holds(self, folded: str) -> bool:
+        """Does some complete phrase have what it needs in `folded`? (one regex search for most)"""
+        if self._always or self._none:
+            return self._always
+        padded = " " + folded + " "
+        if self._single is not None and self._single.search(padded):
             return True
-        seen: dict[int, int] = {}
-        for _, found in self._phrases.iter(" " + folded + " "):
-            for number, bit in found:
-                if number in needs:
-                    mask = seen[number] = seen.get(number, 0) | bit
-                    if mask == needs[number]:
-                        return True
-        return False
+        return any(all(any(key in padded for key in keys) for keys in groups) for groups in self._several)
 
 
 def _common_run(lemma: list[str], index: int, common: frozenset[str]) -> list[str]:

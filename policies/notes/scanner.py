@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from gomme.policies.notes.lexicon import LANGUAGES, Category, Cue, Entry, Role, entities, frequent, lexicon
-from gomme.policies.notes.patterns import Phrase, Shape
+from gomme.policies.notes.lexicon import LANGUAGES, Category, Cue, Entry, Role, common_words, entities, lexicon
+from gomme.policies.notes.patterns import Shape, most_specific
 from gomme.policies.notes.prefilter import MAYBE, NO, Prefilter
 from gomme.policies.notes.stems import stemmer
 from gomme.policies.notes.text import fold, sentences
@@ -72,17 +72,16 @@ class Scanner:
                     entries.append(entry)
         entries += (entry for entry in entities() if entry.category in wanted)
         self._entries = tuple(entries)
-        common = _common_words()
-        self._anchors = tuple(_anchor(entry.phrase, common) for entry in entries)
+        self._anchors = tuple(most_specific(entry.phrase, common_words(entry.phrase.language)) for entry in entries)
         self._others = tuple(
             tuple(word.keys for i, word in enumerate(entry.phrase.words) if i != anchor)
             for entry, anchor in zip(entries, self._anchors, strict=True)
         )
         terms = [index for index, entry in enumerate(entries) if entry.role is Role.TERM]
         contexts = [index for index, entry in enumerate(entries) if entry.role is not Role.TERM]
-        self._terms = _automaton(terms, entries, self._anchors)
-        self._contexts = _automaton(contexts, entries, self._anchors)
-        self.suspect = Prefilter([entries[index].phrase for index in terms], common)
+        self._terms = _Index(terms, entries, self._anchors)
+        self._contexts = _Index(contexts, entries, self._anchors)
+        self.suspect = Prefilter([entries[index].phrase for index in terms])
         self._stopwords = {language: lexicon(language).stopwords for language in LANGUAGES}
 
     def scan(self, text: str) -> list[NoteMatch]:
@@ -144,7 +143,7 @@ class Scanner:
 
     def _hits(
         self,
-        automaton: ahocorasick.Automaton,
+        automaton: _Index,
         folded: str,
         words: Sequence[tuple[int, int]],
         starts: Sequence[int],
@@ -157,15 +156,23 @@ class Scanner:
         """Every entry of the automaton whose words match at some word of the sentence."""
         seen: set[tuple[int, int]] = set()
         hits: list[_Hit] = []
-        if len(automaton) == 0:
+        if len(automaton.anchors) == 0:
             return hits
         padded = " " + folded + " "
-        for end, (length, anchored, indexes) in automaton.iter(padded):
+        present: frozenset[str] | None = None  # the second words' keys the sentence holds, found when needed
+        for end, (length, anchored, alone, paired) in automaton.anchors.iter(padded):
             position = end - length + 1 if anchored else end - length  # in `folded`, where the key starts
             at = bisect.bisect_right(starts, position) - 1
             if at < 0 or (anchored and starts[at] != position):
                 continue
-            for index in indexes:
+            candidates = alone
+            if paired:
+                if present is None:
+                    present = automaton.seconds_in(padded)
+                held = paired.keys() & present
+                if held:
+                    candidates = tuple(sorted({*alone, *(index for key in held for index in paired[key])}))
+            for index in candidates:
                 entry = self._entries[index]
                 first = at - self._anchors[index]
                 if first < 0 or (index, first) in seen or (accept is not None and not accept(entry, at)):
@@ -235,37 +242,43 @@ def _beside(hit: _Hit, things: Sequence[_Hit]) -> bool:
     )
 
 
-def _common_words() -> frozenset[str]:
-    """What nearly every note holds (frequent words and stopwords), so never a phrase's anchor."""
-    return frozenset(word for language in LANGUAGES for word in (*frequent(language), *lexicon(language).stopwords))
+class _Index:
+    """Entries found by their anchor word's keys, and for phrases also by a second word's keys.
 
-
-def _anchor(phrase: Phrase, common: frozenset[str]) -> int:
-    """The word whose search keys find the phrase: the most specific one.
-
-    "est à l'hôpital" is found through "hopital", never through "a" or "est", which most notes hold.
+    `anchors` maps an anchor key → (key length, anchored, one-word entries, {second key: phrase entries}): of the
+    dozens of phrases sharing an anchor ("marché allemand", "société allemande"…), only those whose second
+    word's key the sentence holds are checked. `seconds` finds those keys in one pass.
     """
 
-    def specific(index: int) -> tuple[bool, int, int]:
-        word = phrase.lemma.split()[index] if len(phrase.lemma.split()) == len(phrase.words) else ""
-        keys = phrase.words[index].keys  # a whole-word key ("op ") is as specific as a longer prefix
-        return (word not in common, min(len(key.strip()) + 3 * key.endswith(" ") for key in keys), index)
+    def __init__(self, indexes: Iterable[int], entries: Sequence[Entry], anchors: Sequence[int]) -> None:
+        by_key: dict[str, tuple[bool, list[int], dict[str, list[int]]]] = {}
+        for index in indexes:
+            phrase = entries[index].phrase
+            pattern = phrase.words[anchors[index]]
+            for key in pattern.keys:
+                _, alone, paired = by_key.setdefault(key, (pattern.anchored, [], {}))
+                if len(phrase.words) == 1:
+                    alone.append(index)
+                    continue
+                second = most_specific(phrase, common_words(phrase.language), besides=anchors[index])
+                for second_key in phrase.words[second].keys:
+                    paired.setdefault(second_key, []).append(index)
+        self.anchors = ahocorasick.Automaton()
+        seconds: set[str] = set()
+        for key, (anchored, alone, paired) in by_key.items():
+            frozen = {second: tuple(found) for second, found in paired.items()}
+            self.anchors.add_word(key, (len(key), anchored, tuple(alone), frozen))
+            seconds.update(frozen)
+        self.anchors.make_automaton()
+        self._seconds = ahocorasick.Automaton()
+        for key in seconds:
+            self._seconds.add_word(key, key)
+        if seconds:
+            self._seconds.make_automaton()
 
-    return max(range(len(phrase.words)), key=specific)
-
-
-def _automaton(indexes: Iterable[int], entries: Sequence[Entry], anchors: Sequence[int]) -> ahocorasick.Automaton:
-    """Search keys of the entries' anchor words → (key length, anchored, entry indexes)."""
-    by_key: dict[str, tuple[bool, list[int]]] = {}
-    for index in indexes:
-        pattern = entries[index].phrase.words[anchors[index]]
-        for key in pattern.keys:
-            by_key.setdefault(key, (pattern.anchored, []))[1].append(index)
-    automaton = ahocorasick.Automaton()
-    for key, (anchored, found) in by_key.items():
-        automaton.add_word(key, (len(key), anchored, tuple(found)))
-    automaton.make_automaton()
-    return automaton
+    def seconds_in(self, padded: str) -> frozenset[str]:
+        """The second-word keys that occur in the (padded, folded) sentence."""
+        return frozenset(key for _, key in self._seconds.iter(padded))
 
 
 @functools.lru_cache(maxsize=32)
