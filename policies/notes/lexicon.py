@@ -144,6 +144,13 @@ def common_words(language: str | None) -> frozenset[str]:
 
 
 @functools.cache
+def titles() -> frozenset[str]:
+    """Forms of address in every language (`titles.toml`): a capitalised word right after one is a surname."""
+    data = tomllib.loads(resources.files(DATA_PACKAGE).joinpath("titles.toml").read_text("utf-8"))
+    return frozenset(fold(title).strip() for language in LANGUAGES for title in data.get(language, ()))
+
+
+@functools.cache
 def _frequent() -> dict[str, list[str]]:
     return tomllib.loads(resources.files(DATA_PACKAGE).joinpath("frequent.toml").read_text("utf-8"))
 

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from gomme.policies.notes.lexicon import LANGUAGES, Category, Cue, Entry, Role, common_words, entities, lexicon
+from gomme.policies.notes.lexicon import (
+    LANGUAGES,
+    Category,
+    Cue,
+    Entry,
+    Role,
+    common_words,
+    entities,
+    lexicon,
+    titles,
+)
 from gomme.policies.notes.patterns import Shape, most_specific
 from gomme.policies.notes.prefilter import MAYBE, NO, Prefilter
 from gomme.policies.notes.stems import stemmer
@@ -83,6 +93,7 @@ class Scanner:
         self._contexts = _Index(contexts, entries, self._anchors)
         self.suspect = Prefilter([entries[index].phrase for index in terms])
         self._stopwords = {language: lexicon(language).stopwords for language in LANGUAGES}
+        self._titles = titles()
 
     def scan(self, text: str) -> list[NoteMatch]:
         """Every sensitive term of `text` that its context confirms, with spans in the original text."""
@@ -96,10 +107,10 @@ class Scanner:
         for start, end in sentences(text):
             piece = folded[start:end]
             if self.suspect(piece):  # folding folded text changes nothing: the prefilter works per sentence
-                found.extend(self._scan_sentence(piece, start))
+                found.extend(self._scan_sentence(piece, text[start:end], start))
         return found
 
-    def _scan_sentence(self, folded: str, offset: int) -> list[NoteMatch]:
+    def _scan_sentence(self, folded: str, original: str, offset: int) -> list[NoteMatch]:
         words = [(match.start(), match.end()) for match in _WORD.finditer(folded)]
         starts, texts, stems = [start for start, _ in words], [folded[a:b] for a, b in words], _Stems(words, folded)
         terms = self._hits(self._terms, folded, words, starts, texts, stems)
@@ -121,6 +132,8 @@ class Scanner:
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
         for hit in terms:
             if not _spoken(hit.entry, spoken) or any(a <= hit.start and hit.end <= b for a, b in negative):
+                continue
+            if _surname(hit, texts, original, self._titles):
                 continue
             needs = hit.entry.needs
             if needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things)):
@@ -223,6 +236,17 @@ def _match_phrase(entry: Entry, first: int, texts: Sequence[str], stems: _Stems)
         if not pattern.matches(texts[index], stem):
             return None
     return first + len(patterns) - 1
+
+
+def _surname(hit: _Hit, texts: Sequence[str], original: str, titles: frozenset[str]) -> bool:
+    """A capitalised word right after a title is a surname ("Mme Prêtre", "Frau Krank", "Mr Church"), except an
+    insult: a mock title is a nickname ("Mr Baldy")."""
+    return (
+        hit.first > 0
+        and texts[hit.first - 1] in titles
+        and original[hit.start].isupper()
+        and hit.entry.category is not Category.INSULTING
+    )
 
 
 def _spoken(entry: Entry, spoken: frozenset[str] | None) -> bool:

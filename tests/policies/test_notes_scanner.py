@@ -61,6 +61,21 @@ def test_ordinary_business_text_is_not_flagged(text: str) -> None:
     assert flagged(text) == set()
 
 
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("Mme Prêtre nous rappelle lundi.", set()),  # a capitalised word right after a title is a surname
+        ("Frau Krank bestätigt den Liefertermin.", set()),
+        ("Mr Church signs off anything over 10k.", set()),
+        ("Mr Baldy strikes again.", {"insulting"}),  # a mock title: an insulting nickname stays one
+        ("Mme est malade depuis lundi.", {"health"}),  # the term is not right after the title
+        ("Frau krank, Termin verschoben.", {"health"}),  # not capitalised: a word, not a name
+    ],
+)
+def test_titled_surnames_are_names_not_terms(text: str, categories: set[str]) -> None:
+    assert flagged(text) == categories
+
+
 def test_spans_point_into_the_original_text() -> None:
     text = "Rappel mardi. Élève «Dépressif» d'après lui."
     (match,) = SCANNER.scan(text)
