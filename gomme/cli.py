@@ -1,6 +1,7 @@
 """The `gomme` command line: typer commands that parse options, call jobs, and render results.
 
-Exit codes (DESIGN.md): 0 ok, 1 run failed, 2 bad usage or configuration, 3 blast-radius abort.
+Exit codes (DESIGN.md): 0 ok, 1 run failed, 2 bad usage or configuration, 3 nothing written: blast-radius
+abort, or the connector is busy with another run.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def sweep(
         OutputFormat | None, typer.Option("--format", help="Plan format (default: table, or by --output suffix).")
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the plan to this file.")] = None,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for a connector another run uses (default: exit 3 at once).")
+    ] = 0.0,
 ) -> None:
     """Pull, decide and plan; with --apply, write the changes and audit each one."""
     from gomme.commands.sweep import run_sweep
@@ -158,7 +162,7 @@ def sweep(
     chosen = fmt or _format_for(output)
     with user_errors():
         code = run_sweep(gomme, connector, apply=apply, full=full, limit=limit, guard=guard, fmt=chosen.value,
-                         output=output, console=err)
+                         output=output, console=err, wait=wait)
     raise typer.Exit(code)
 
 
@@ -424,12 +428,17 @@ for _kind, _summary in (
 
 
 @request_app.command("process")
-def request_process(ctx: typer.Context) -> None:
+def request_process(
+    ctx: typer.Context,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for a connector another run is using (default: retry later).")
+    ] = 0.0,
+) -> None:
     """Carry out every open request in every CRM (the daemon runs this too)."""
     from gomme.commands.request import process_requests
 
     with user_errors():
-        raise typer.Exit(process_requests(_app(ctx), err))
+        raise typer.Exit(process_requests(_app(ctx), err, wait=wait))
 
 
 @request_app.command("list")

@@ -16,8 +16,9 @@ from gomme.connectors.registry import connector_type
 from gomme.jobs.access_bundle import ProcessingNotice, Recipient
 from gomme.jobs.context import RunContext
 from gomme.jobs.requests import RequestDesk
+from gomme.state.clock import stamp, utc_now
 from gomme.state.db import make_engine, upgrade
-from gomme.state.keys import Keyring
+from gomme.state.keys import Keyring, open_keyring
 
 
 class App:
@@ -34,11 +35,17 @@ class App:
             engine = make_engine(self.config.state_url())
             upgrade(engine)
             self._engine = engine
+            try:
+                self.keyring()  # a lost or replaced key stops every command that opens the state, before anything
+            except BaseException:
+                self._engine = None
+                raise
         return self._engine
 
     def keyring(self) -> Keyring:
+        """The state key, checked against the state's fingerprint (state/keys.py)."""
         if self._keyring is None:
-            self._keyring = Keyring.load(self.config.key_file())
+            self._keyring = open_keyring(self.engine(), self.config.key_file(), now=stamp(utc_now()))
         return self._keyring
 
     def connector_names(self, wanted: list[str] | None = None) -> list[str]:

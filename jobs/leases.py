@@ -1,4 +1,10 @@
-"""Who runs a scheduled job when several daemons share one state database.
+"""Who may write: one writer per connector, and who runs a scheduled job when several daemons share one state.
+
+**A lease per connector** (`connector_lease`): every sweep (dry or apply) and every request run takes it, whatever
+started it (`gomme sweep`, `gomme request process`, the daemon), so two of them never write through one connector
+at once; a second starter waits up to `wait` seconds, then gets `ConnectorBusy` naming the run that holds it. It is
+the same kind of lock as a job's (below), so it dies with its holder; whoever takes it next closes the runs the
+dead holder left `running` (state/runs.py `abandon_dead_runs`).
 
 Two mechanisms, because each alone falls short:
 - a **lock per job** says who may run the job *now*, so two replicas never run it at once. On
@@ -22,7 +28,8 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -34,6 +41,9 @@ from sqlmodel import col, delete
 from gomme.state.clock import stamp
 from gomme.state.db import is_postgres, session
 from gomme.state.models import JobClaim
+from gomme.state.runs import abandon_dead_runs, running
+
+_POLL = 1.0  # seconds between two tries of a busy lease
 
 
 class JobLock(Protocol):
@@ -75,6 +85,44 @@ def lock_path(database: Path, job: str) -> Path:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", job).strip("-")[:40]
     digest = hashlib.sha256(job.encode()).hexdigest()[:12]
     return database.with_name(f"{database.name}.locks") / f"{slug}-{digest}.lock"
+
+
+class ConnectorBusy(Exception):
+    """Another process is running a sweep or a request on this connector."""
+
+    def __init__(self, connector: str, run_id: str | None, kind: str | None, since: str | None) -> None:
+        doing = "carrying out requests" if kind == "request" else "sweeping"
+        holder = f"run {run_id} ({doing}) since {since}" if run_id else "another process that is starting a run"
+        super().__init__(
+            f"connector {connector} is busy: {holder}. Only one run writes through a connector at a time; "
+            "wait for it to end, or pass --wait SECONDS"
+        )
+        self.connector, self.run_id = connector, run_id
+
+
+@contextmanager
+def connector_lease(
+    engine: Engine, connector: str, *, now: Callable[[], dt.datetime], wait: float = 0.0
+) -> Iterator[list[str]]:
+    """Hold the connector's lease for the body; yields the ids of the dead runs it closed on taking it.
+
+    Raises `ConnectorBusy` when another holder keeps it for more than `wait` seconds.
+    """
+    lock = job_lock(engine, f"connector:{connector}")
+    deadline = time.monotonic() + wait
+    while not lock.acquire():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            with session(engine) as db:
+                run = running(db, connector)
+            raise ConnectorBusy(connector, *((run.id, run.kind, run.started_at) if run else (None, None, None)))
+        time.sleep(min(_POLL, left))
+    try:
+        with session(engine) as db:
+            closed = abandon_dead_runs(db, connector, now=stamp(now()))
+        yield closed
+    finally:
+        lock.release()
 
 
 def advisory_key(scope: str, job: str) -> int:

@@ -25,6 +25,7 @@ from gomme.connectors.errors import ConnectorError
 from gomme.jobs.access_bundle import CrmExport, ProcessingNotice, write_bundle
 from gomme.jobs.apply import write_and_settle
 from gomme.jobs.context import RunContext
+from gomme.jobs.leases import ConnectorBusy, connector_lease
 from gomme.jobs.request_changes import change_for
 from gomme.policies.policy import Policy
 from gomme.state.audit import AuditEntry, AuditFilter, append, entries
@@ -70,6 +71,7 @@ class RequestDesk:
     actor: str
     export_dir: Path
     notice: ProcessingNotice = field(default_factory=ProcessingNotice)
+    wait: float = 0.0  # seconds to wait for a connector another run holds (jobs/leases.py)
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ class RequestReport:
     kind: str
     completed: bool
     failures: dict[str, str] = field(default_factory=dict)  # connector → PII-free reason
+    busy: set[str] = field(default_factory=set)  # connectors another run held: nothing was tried there
     bundle: Path | None = None
 
 
@@ -112,10 +115,17 @@ def _change_in(desk: RequestDesk, request: Request, name: str, report: RequestRe
     if done is not None and done.status == ProgressStatus.DONE:
         return
     try:
-        with desk.open_connector(name) as connector:
+        with (
+            connector_lease(desk.engine, name, now=lambda: desk.now, wait=desk.wait),
+            desk.open_connector(name) as connector,
+        ):
             ctx = RunContext(connector=connector, policy=desk.policy, engine=desk.engine, keyring=desk.keyring,
                              now=desk.now, actor=desk.actor)
             summary = _change_records(ctx, request)
+    except ConnectorBusy as exc:  # not a failure: the request stays open and is taken up again on the next run
+        report.failures[name] = str(exc)
+        report.busy.add(name)
+        return
     except ConnectorError as exc:
         report.failures[name] = str(exc)
         with session(desk.engine) as db:

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from gomme.connectors.base import Connector
 from gomme.connectors.errors import ConnectorError
 from gomme.jobs.context import RunContext
-from gomme.jobs.leases import claim_slot, finish_claim, holder_name, holding, job_lock, prune_claims
+from gomme.jobs.leases import ConnectorBusy, claim_slot, finish_claim, holder_name, holding, job_lock, prune_claims
 from gomme.jobs.metrics import DaemonMetrics
 from gomme.jobs.plan import PlanItem
 from gomme.jobs.requests import RequestDesk, process
@@ -173,6 +173,9 @@ class JobRunner:
                         ctx = setup.wiring.context(connector, setup.engine, setup.keyring, now=utc_now(),
                                                    actor=self.actor, should_stop=self.should_stop)
                         report = sweep(ctx, options, _plan_not_kept)
+                except ConnectorBusy as exc:  # a hand-started sweep or request holds it: its turn comes next slot
+                    log.warning("connector_busy", run_id=exc.run_id, outcome="skipped until the next slot")
+                    continue
                 except ConnectorError as exc:  # the connector could not even be opened
                     log.error("connector_unavailable", error=str(exc))
                     statuses.append(RunStatus.FAILED)

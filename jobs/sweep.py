@@ -23,11 +23,12 @@ from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending, write_a
 from gomme.jobs.context import RunContext
 from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.guard import ChangeLimitValue
+from gomme.jobs.leases import connector_lease
 from gomme.jobs.plan import PlanItem, plan_change
 from gomme.policies.engine import decide, prefilter_query
 from gomme.state.changes import abandon_plan, record_plan
 from gomme.state.clock import stamp
-from gomme.state.cursors import load_cursor, save_cursor
+from gomme.state.cursors import cursor_policy_changed, load_cursor, save_cursor
 from gomme.state.db import session
 from gomme.state.runs import RunCounts, RunStatus, finish_run, start_run
 
@@ -43,6 +44,7 @@ class SweepOptions:
     full: bool = False
     limit: int | None = None
     max_changes: ChangeLimitValue | None = None
+    wait: float = 0.0  # seconds to wait for the connector's lease when another run holds it
 
 
 @dataclass(slots=True)
@@ -61,7 +63,17 @@ class SweepReport:
 
 
 def sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepReport:
-    """Run one sweep on `ctx.connector`; the report says what happened, the run row records it."""
+    """Run one sweep on `ctx.connector`; the report says what happened, the run row records it.
+
+    Raises `ConnectorBusy` (nothing done) when another run holds the connector for longer than `options.wait`.
+    """
+    with connector_lease(ctx.engine, ctx.connector.name, now=ctx.clock, wait=options.wait) as closed:
+        if closed:
+            log.warning("dead_runs_closed", connector=ctx.connector.name, run_ids=closed, status="abandoned")
+        return _sweep(ctx, options, sink)
+
+
+def _sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepReport:
     with session(ctx.engine) as db:
         run = start_run(
             db, kind="sweep", connector=ctx.connector.name, mode="apply" if options.apply else "dry",
@@ -78,7 +90,7 @@ def sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepReport
         if report.status is RunStatus.RUNNING:  # an unexpected exception is on its way up
             report.status = RunStatus.FAILED
         with suppress(ConnectorError):  # the run's own error, if any, is already in the report
-            report.notices = ctx.connector.notices()
+            report.notices += ctx.connector.notices()
         _close(ctx, report)
     return report
 
@@ -87,7 +99,10 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
     if options.apply:
         report.resumed = resume_pending(ctx)
     with session(ctx.engine) as db:
-        since = None if options.full else load_cursor(db, ctx.connector.name) or None
+        since = None if options.full else load_cursor(db, ctx.connector.name, ctx.policy.hash) or None
+        if not options.full and cursor_policy_changed(db, ctx.connector.name, ctx.policy.hash):
+            log.info("policy_changed", connector=ctx.connector.name, policy_hash=ctx.policy.hash, reads="every record")
+            report.notices.append("the policy changed since the last applied sweep: this one reads every record once")
     query = prefilter_query(ctx.policy, ctx.now, since)
     if options.limit is not None:
         query = replace(query, limit=options.limit)
@@ -131,7 +146,7 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
             return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")
     if options.limit is None and pulled.cursor is not None:
         with session(ctx.engine) as db:
-            save_cursor(db, ctx.connector.name, pulled.cursor, stamp(ctx.clock()))
+            save_cursor(db, ctx.connector.name, pulled.cursor, stamp(ctx.clock()), ctx.policy.hash)
     failed = report.outcome.failed + report.resumed.failed
     return RunStatus.FAILED if failed else RunStatus.SUCCEEDED
 

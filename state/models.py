@@ -78,6 +78,16 @@ class Cursor(SQLModel, table=True):
     object_type: str = Field(primary_key=True, max_length=64)
     position: str
     updated_at: str = Field(max_length=32)
+    policy_hash: str | None = Field(default=None, max_length=64)  # the policy the position was reached under
+
+
+class StateFact(SQLModel, table=True):
+    """Facts about the state itself, e.g. the fingerprint of the key it was written with."""
+
+    __tablename__ = "state_fact"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=256)
+    set_at: str = Field(max_length=32)
 
 
 class Suppression(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import IO
 
 from email_validator import EmailNotValidError, validate_email
@@ -108,9 +109,10 @@ def new_request(
     return _print_reports([report], console)
 
 
-def process_requests(app: App, console: Console) -> int:
+def process_requests(app: App, console: Console, *, wait: float = 0.0) -> int:
     engine, keyring = app.engine(), app.keyring()
-    reports = process_all(app.request_desk(engine, keyring, now=utc_now(), actor=default_actor()))
+    desk = replace(app.request_desk(engine, keyring, now=utc_now(), actor=default_actor()), wait=wait)
+    reports = process_all(desk)
     if not reports:
         console.print("no request to process")
     return _print_reports(reports, console)
@@ -124,7 +126,9 @@ def _print_reports(reports: Sequence[RequestReport], console: Console) -> int:
             console.print(f"  {connector}: {reason} — will be retried on the next run", soft_wrap=True, markup=False)
         if report.bundle:
             console.print(f"  access bundle: {report.bundle}", soft_wrap=True)
-    return 1 if any(r.failures for r in reports) else 0
+    if any(set(r.failures) - r.busy for r in reports):
+        return 1
+    return 3 if any(r.busy for r in reports) else 0  # another run held a connector: nothing was tried there
 
 
 def list_requests(app: App, status: str | None, only_overdue: bool, fmt: str, stream: IO[str]) -> int:

@@ -10,40 +10,48 @@ from rich.text import Text
 
 from gomme.jobs.apply import ApplyCounts
 from gomme.jobs.guard import ChangeLimitValue
+from gomme.jobs.leases import ConnectorBusy
 from gomme.jobs.sweep import SweepOptions, SweepReport, sweep
 from gomme.plan_output import plan_writer
 from gomme.state.clock import utc_now
 from gomme.state.runs import RunStatus
 from gomme.wiring import App, default_actor
 
-EXIT_OK, EXIT_FAILED, EXIT_BLAST_RADIUS = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_NOT_WRITTEN = 0, 1, 3  # 3: blast-radius abort, or a connector busy with another run
 
 
 def run_sweep(
     app: App, connectors: list[str] | None, *, apply: bool, full: bool, limit: int | None,
-    guard: ChangeLimitValue | None, fmt: str, output: Path | None, console: Console,
+    guard: ChangeLimitValue | None, fmt: str, output: Path | None, console: Console, wait: float = 0.0,
 ) -> int:
     """Sweep each chosen connector in turn and return the exit code of the worst run."""
     names = app.connector_names(connectors)
     engine, keyring, now, actor = app.engine(), app.keyring(), utc_now(), default_actor()
-    options = SweepOptions(apply=apply, full=full, limit=limit, max_changes=guard)
+    options = SweepOptions(apply=apply, full=full, limit=limit, max_changes=guard, wait=wait)
     reports: list[SweepReport] = []
+    busy: list[ConnectorBusy] = []
     stream = output.open("w", encoding="utf-8", newline="") if output else None
     try:
         writer = plan_writer(fmt, stream or sys.stdout)
         for name in names:
             with app.connector(name) as connector:
                 ctx = app.context(connector, engine, keyring, now=now, actor=actor)
-                reports.append(sweep(ctx, options, writer))
+                try:
+                    reports.append(sweep(ctx, options, writer))
+                except ConnectorBusy as exc:
+                    busy.append(exc)
         writer.close()
     finally:
         if stream:
             stream.close()
     for report in reports:
         summarise(report, console, guard)
+    for refused in busy:
+        console.print(Text("not run: ", style="bold red") + Text(str(refused)), soft_wrap=True)
     if not apply and any(r.planned for r in reports):
         console.print("Dry run: nothing was written. Run again with --apply to make these changes.")
-    return exit_code(reports)
+    code = exit_code(reports)
+    return EXIT_NOT_WRITTEN if busy and code == EXIT_OK else code
 
 
 def summarise(report: SweepReport, console: Console, guard: ChangeLimitValue | None) -> None:
@@ -79,5 +87,5 @@ def exit_code(reports: list[SweepReport]) -> int:
     if RunStatus.FAILED in statuses:
         return EXIT_FAILED
     if RunStatus.ABORTED in statuses:
-        return EXIT_BLAST_RADIUS
+        return EXIT_NOT_WRITTEN
     return EXIT_OK

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gomme.state.audit import verify
 from gomme.state.db import make_engine
-from gomme.state.models import AuditEvent, Change
+from gomme.state.models import AuditEvent, Change, Run
 from tests.reliability.crash_worlds import WORLDS, State, World
 
 ITERATIONS = int(os.environ.get("GOMME_CRASH_ITERATIONS", "20"))
@@ -140,8 +140,10 @@ def test_killed_sweep_converges_to_the_clean_result(
     with Session(engine) as db:
         applied_changes = {c.id for c in db.exec(select(Change).where(Change.status == "applied"))}
         per_change = Counter(e.change_id for e in db.exec(select(AuditEvent)) if e.outcome == "applied")
-        pending = list(db.exec(select(Change).where(Change.status == "pending")))
+        pending = list(db.exec(select(Change).where(col(Change.status).in_(("pending", "planned")))))
+        runs = Counter(run.status for run in db.exec(select(Run)))
     assert pending == []
+    assert runs == {"abandoned": 1, "succeeded": 1}, "the killed run is closed by the next one"
     assert set(per_change.values()) == {1}, "a change was audited twice"
     assert set(per_change) == applied_changes and len(applied_changes) == clean_changes
     assert verify(engine).ok

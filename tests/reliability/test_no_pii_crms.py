@@ -30,7 +30,7 @@ def _sweep(config: Path) -> str:
 
 
 def _state(tmp_path: Path) -> str:
-    return b"".join(p.read_bytes() for p in tmp_path.glob("state.db*")).decode("utf-8", "replace")
+    return b"".join(p.read_bytes() for p in tmp_path.glob("state.db*") if p.is_file()).decode("utf-8", "replace")
 
 
 def test_salesforce_run_leaves_no_personal_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

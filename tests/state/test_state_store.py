@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,8 @@ from sqlalchemy import Engine
 from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.state.audit import verify
 from gomme.state.changes import abandon_plan, mark_pending, pending, record_plan, settle, unsettled
-from gomme.state.cursors import load_cursor, reset_cursor, save_cursor
-from gomme.state.db import current_revision, head_revision, session, upgrade
+from gomme.state.cursors import cursor_policy_changed, load_cursor, reset_cursor, save_cursor
+from gomme.state.db import current_revision, head_revision, make_engine, session, upgrade
 from gomme.state.keys import Keyring, SecretKeyError
 from gomme.state.models import Change, Run
 from gomme.state.runs import RunCounts, RunStatus, finish_run, start_run
@@ -101,6 +103,18 @@ def test_cursor_round_trip_per_connector(state_engine: Engine) -> None:
         assert load_cursor(db, "crm-b") == {"contact": "x"}
 
 
+def test_a_cursor_reached_under_another_policy_is_not_used(state_engine: Engine) -> None:
+    with session(state_engine) as db:
+        save_cursor(db, "crm", {"contact": "2026-01-01"}, NOW, "policy-a")
+    with session(state_engine) as db:
+        assert load_cursor(db, "crm", "policy-a") == {"contact": "2026-01-01"}
+        assert load_cursor(db, "crm", "policy-b") == {}  # the new policy reads everything once
+        assert cursor_policy_changed(db, "crm", "policy-b") and not cursor_policy_changed(db, "crm", "policy-a")
+        save_cursor(db, "crm", {"contact": "2026-03-01"}, NOW, "policy-b")
+    with session(state_engine) as db:
+        assert load_cursor(db, "crm", "policy-b") == {"contact": "2026-03-01"}
+
+
 def test_suppression_matches_normalised_email_without_storing_it(state_engine: Engine) -> None:
     with session(state_engine) as db:
         suppress(db, KEYRING.email_key("Someone@Example.COM "), reason=SuppressionReason.OBJECTION, now=NOW)
@@ -130,3 +144,27 @@ def test_environment_key_wins_over_key_file(tmp_path: Path) -> None:
 def test_short_secret_is_refused() -> None:
     with pytest.raises(SecretKeyError, match="at least 16 bytes"):
         Keyring(b"short")
+
+
+def test_processes_starting_together_on_an_empty_sqlite_state_migrate_once(tmp_path: Path) -> None:
+    """Two to four commands started at once on a state that does not exist yet: no race, no traceback."""
+    for attempt in range(4):
+        folder = tmp_path / f"try-{attempt}"
+        folder.mkdir()
+        (folder / "config.toml").write_text(
+            f'[state]\nurl = "sqlite:///{folder}/state.db"\n[connectors.crm]\ntype = "local"\npath = "crm.db"\n'
+        )
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "gomme", "--config", str(folder / "config.toml"), "audit", "verify"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=folder,
+            )
+            for _ in range(2 + attempt % 3)
+        ]
+        results = [(process.wait(timeout=120), process.communicate()[1]) for process in processes]
+        assert [code for code, _ in results] == [0] * len(processes), results
+        assert not any("Traceback" in err for _, err in results), results
+        assert current_revision(make_engine(f"sqlite:///{folder}/state.db")) == head_revision()
