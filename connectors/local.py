@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -180,8 +180,17 @@ class LocalConnector(ClosedOnExit):
 
     # -- writing ----------------------------------------------------------------------------------------
 
-    def add(self, records: Iterable[PersonRecord]) -> int:
-        """Inserts or replaces records (upsert by id, notes and consents replaced) in batches; returns the count."""
+    def add(self, records: Iterable[PersonRecord], *, atomic: bool = False) -> int:
+        """Inserts or replaces records (upsert by id, notes and consents replaced) in batches; returns the count.
+
+        `atomic`: all of them in one transaction, so an error or a kill part-way leaves nothing half-added.
+        """
+        if atomic:
+            with self._transaction():
+                return self._add(records, nullcontext)
+        return self._add(records, self._transaction)
+
+    def _add(self, records: Iterable[PersonRecord], transaction: Callable[[], AbstractContextManager[None]]) -> int:
         count = 0
         for chunk in _chunks(records, _BATCH):
             unique = list({record.id: record for record in chunk}.values())
@@ -189,7 +198,7 @@ class LocalConnector(ClosedOnExit):
                 if record.object_type not in OBJECT_TYPES:
                     raise ValueError(f"record {record.id}: object_type must be one of {OBJECT_TYPES}")
             now = self._clock()
-            with self._transaction():
+            with transaction():
                 self._conn.executemany(UPSERT_PERSON, [person_row(record, now) for record in unique])
                 self._replace_children(unique)
             count += len(unique)

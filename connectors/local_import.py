@@ -1,6 +1,13 @@
-"""Loads a CSV/JSON/JSON Lines export into the local connector, skipping and reporting the rows it cannot trust.
+"""Loads a CSV/JSON/JSON Lines export into the local connector, as strictly as a bank would.
 
-Row errors name the row and the column and say what is wrong, never the cell's value (it may be personal data).
+The whole file is read and checked first; by default one bad row means nothing is imported (the report lists
+every bad row), and `skip_invalid` imports the good rows and skips the others. The rows then land in one
+transaction: nothing is ever half-imported. CSV is parsed strictly (unterminated quotes, stray quotes, cells over
+`MAX_CELL` characters stop the file with the row and line); NUL and other control characters, line breaks outside
+the note (an unterminated quote swallowing the next line), over-long values and unknown columns reject their row.
+Comma, semicolon (the French Excel default) and tab separators are recognised from the header line.
+
+Errors name the row and the column and say what is wrong, never the cell's value (it may be personal data).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from gomme.connectors.countries import country_code
 from gomme.connectors.local import LocalConnector
@@ -28,6 +35,17 @@ _FALSE = frozenset(("false", "0", "no"))
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SUFFIXES = (".csv", ".json", ".jsonl")
 _NOT_JSON = object()  # stands for a JSON Lines line that does not parse
+_SWALLOWED = object()  # stands for a CSV row whose note swallowed the rows after it
+MAX_CELL = 131_072  # characters in one CSV cell: Salesforce's long text area maximum
+MAX_NOTE = 32_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, line feed and carriage return are text
+_LINE_BREAK = re.compile(r"[\r\n]")
+_SEPARATORS = (",", ";", "\t")
+_CSV_PROBLEMS = (  # csv.Error texts → what to fix
+    ("field larger than field limit", f"a cell is longer than {MAX_CELL:,} characters"),
+    ("unexpected end of data", "a quoted cell is never closed (an unterminated quote)"),
+    ("expected after", "a quote inside a cell is not doubled, or a quoted cell goes on after its closing quote"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +62,18 @@ class RowError:
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
+    """What happened to every row read: `read` = imported + skipped + repeated (rows repeating an earlier id)."""
+
     imported: int
     skipped: int
     errors: tuple[RowError, ...]
+    read: int = 0
+    repeated: int = 0
+
+    @property
+    def rejected(self) -> int:
+        """Rows with at least one error (skipped, or the reason nothing was imported)."""
+        return len({error.row for error in self.errors})
 
 
 def _flag(value: object) -> bool:
@@ -100,19 +127,19 @@ class ImportRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str | None = None
+    id: str | None = Field(default=None, max_length=255)
     object_type: Literal["contact", "lead"] = "contact"
-    email: Email | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
+    email: Email | None = Field(default=None, max_length=254)
+    first_name: str | None = Field(default=None, max_length=255)
+    last_name: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=40)
     country: Country | None = None
     birthdate: IsoDate | None = None
     created_at: IsoDateTime | None = None
     last_activity_at: IsoDateTime | None = None
     lifecycle: Lifecycle = Lifecycle.UNKNOWN
     contract_end: IsoDate | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
     opt_out_email: Flag = False
     opt_out_phone: Flag = False
     opt_out_processing: Flag = False
@@ -169,42 +196,89 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be read (wrong type, not UTF-8, not JSON); rows are another matter."""
 
 
-def import_file(connector: LocalConnector, path: Path) -> ImportReport:
-    """Validates every row, inserts the good ones (upsert by id) and reports the bad ones."""
+def import_file(connector: LocalConnector, path: Path, *, skip_invalid: bool = False) -> ImportReport:
+    """Check every row, then import the file in one transaction: all of it, or (`skip_invalid`) its good rows.
+
+    Raises `ImportFileError`, nothing imported, when the file cannot be read as a whole.
+    """
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
         raise ImportFileError(f"cannot import {path.name}: expected one of {', '.join(_SUFFIXES)}")
     errors: list[RowError] = []
+    read, ids, repeated = 0, set(), 0
+    for number, data in _readable_rows(path, suffix):  # first pass: the whole file, nothing written
+        read += 1
+        record = _validate(number, data, connector.name, errors)
+        if record is not None and isinstance(data, Mapping) and data.get("id"):
+            repeated += record.id in ids
+            ids.add(record.id)
+    if errors and not skip_invalid:
+        return ImportReport(imported=0, skipped=0, errors=tuple(errors), read=read)
 
     def valid_records() -> Iterator[PersonRecord]:
-        for number, data in _rows(path, suffix):
-            record = _validate(number, data, connector.name, errors)
+        checked: list[RowError] = []
+        for number, data in _readable_rows(path, suffix):
+            record = _validate(number, data, connector.name, checked)
             if record is not None:
                 yield record
 
+    imported = read - len({error.row for error in errors}) - repeated
+    connector.add(valid_records(), atomic=True)
+    return ImportReport(
+        imported=imported, skipped=len({e.row for e in errors}), errors=tuple(errors), read=read, repeated=repeated
+    )
+
+
+def _readable_rows(path: Path, suffix: str) -> Iterator[tuple[int, object]]:
+    """`_rows`, with a file that cannot be read as a whole turned into `ImportFileError` (row and line named)."""
+    rows = _rows(path, suffix)
+    number = 0
     try:
-        imported = connector.add(valid_records())
+        for number, data in rows:
+            yield number, data
     except UnicodeDecodeError as error:
         raise ImportFileError(
-            f"{path.name} is not UTF-8 text (byte {error.start} of a line); save it as UTF-8 and import it again "
-            "(rows before that line were imported; importing again updates them)"
+            f"{path.name} is not UTF-8 text (after row {number}, byte {error.start} of a line): save it as UTF-8 "
+            "(in Excel: CSV UTF-8) and import it again; nothing was imported"
         ) from None
-    skipped = len({error.row for error in errors})
-    return ImportReport(imported=imported, skipped=skipped, errors=tuple(errors))
+    except csv.Error as error:
+        problem = next((fix for text, fix in _CSV_PROBLEMS if text in str(error)), f"not valid CSV ({error})")
+        raise ImportFileError(
+            f"{path.name}, row {number + 1}: {problem}; fix the file and import it again; nothing was imported"
+        ) from None
 
 
 def _validate(number: int, data: object, crm: str, errors: list[RowError]) -> PersonRecord | None:
+    if data is _SWALLOWED:
+        problem = "the note runs over several lines and holds what looks like another row: an unterminated quote?"
+        errors.append(RowError(number, "note", problem))
+        return None
     if data is _NOT_JSON or not isinstance(data, Mapping):
         errors.append(RowError(number, "", "not valid JSON" if data is _NOT_JSON else "not an object"))
         return None
     if None in data:  # csv.DictReader puts surplus cells under the key None
         errors.append(RowError(number, "", "more cells than header columns"))
         return None
+    unsafe = [RowError(number, str(column), problem) for column, problem in _unsafe_cells(data)]
+    if unsafe:
+        errors.extend(unsafe)
+        return None
     try:
         return ImportRow.model_validate(data).to_record(crm)
     except ValidationError as error:
         errors.extend(RowError(number, _column(detail["loc"]), _problem(detail)) for detail in error.errors())
         return None
+
+
+def _unsafe_cells(data: Mapping[Any, object]) -> Iterator[tuple[object, str]]:
+    """Characters no CRM field should hold: control characters anywhere, line breaks outside the note."""
+    for column, value in data.items():
+        if not isinstance(value, str):
+            continue
+        if _CONTROL.search(value):
+            yield column, "holds a control character (NUL or another): a binary or damaged export?"
+        elif column != "note" and _LINE_BREAK.search(value.strip()):
+            yield column, "holds a line break: in a CSV, an unterminated quote swallows the next line"
 
 
 def _column(location: tuple[int | str, ...]) -> str:
@@ -222,7 +296,12 @@ def _rows(path: Path, suffix: str) -> Iterator[tuple[int, object]]:
     """(1-based record number, raw record) pairs, streamed except for a plain `.json` list."""
     if suffix == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as file:
-            yield from enumerate(csv.DictReader(file), start=1)
+            separator = _separator(file.readline())
+            file.seek(0)  # csv's default cell limit is MAX_CELL: a longer cell is a csv.Error, reported as such
+            reader = csv.DictReader(file, delimiter=separator, strict=True)
+            width = len(reader.fieldnames or ())
+            for number, row in enumerate(reader, start=1):
+                yield number, _SWALLOWED if _holds_a_row(row.get("note"), separator, width) else row
     elif suffix == ".jsonl":
         with path.open(encoding="utf-8") as file:
             lines = (line for line in file if line.strip())
@@ -230,6 +309,20 @@ def _rows(path: Path, suffix: str) -> Iterator[tuple[int, object]]:
                 yield number, _json_line(line)
     else:
         yield from enumerate(_json_list(path), start=1)
+
+
+def _separator(header: str) -> str:
+    """The header line's most frequent separator among comma, semicolon and tab (comma when none)."""
+    counts = {separator: header.count(separator) for separator in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda separator: counts[separator])
+    return best if counts[best] else ","
+
+
+def _holds_a_row(note: object, separator: str, width: int) -> bool:
+    """A multi-line note with a line of as many separators as a row: an unterminated quote swallowed that row."""
+    if not isinstance(note, str) or width < 3:
+        return False
+    return any(line.count(separator) >= width - 1 for line in note.splitlines()[1:])
 
 
 def _json_line(line: str) -> object:

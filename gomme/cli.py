@@ -342,12 +342,20 @@ def local_import(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .csv, .json or .jsonl file.")],
     connector: Annotated[str | None, typer.Option(help="The local connector to import into.")] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows and skip the others (default: all or none).")
+    ] = False,
 ) -> None:
-    """Import people into a local CRM; bad rows are reported (row and column) and skipped."""
+    """Import people into a local CRM: every row is checked first; one bad row and nothing is imported.
+
+    Columns: id, object_type (contact|lead), email, first_name, last_name, phone, country, birthdate, created_at,
+    last_activity_at, lifecycle, contract_end, note, opt_out_email|phone|processing|profiling|tracking|solicit,
+    erasure_requested, legal_hold, restricted. CSV with comma, semicolon or tab separators, UTF-8.
+    """
     from gomme.commands.local import import_people
 
     with user_errors():
-        raise typer.Exit(import_people(_app(ctx), file, connector, err))
+        raise typer.Exit(import_people(_app(ctx), file, connector, err, skip_invalid=skip_invalid))
 
 
 @config_app.command("check")

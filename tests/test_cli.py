@@ -64,9 +64,12 @@ def test_local_import_reports_bad_rows_without_their_values(tmp_path: Path) -> N
     config = str(_config(tmp_path, f"sqlite:///{tmp_path}/state.db"))
     result = runner.invoke(app, ["--config", config, "local", "import", str(people)])
     assert result.exit_code == 1, result.output
-    assert "imported 1, skipped 1" in result.output
+    assert "2 row(s) read, 1 invalid: nothing was imported" in result.output and "--skip-invalid" in result.output
     assert "row 2" in result.output and "country" in result.output
     assert "Atlantis" not in result.output and "1985-13-45" not in result.output
+    skipping = runner.invoke(app, ["--config", config, "local", "import", str(people), "--skip-invalid"])
+    assert skipping.exit_code == 1, skipping.output
+    assert "2 row(s) read: imported 1, skipped 1" in skipping.output
 
 
 def test_unknown_connector_name_is_a_usage_error(tmp_path: Path) -> None:

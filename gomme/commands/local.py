@@ -8,22 +8,43 @@ from rich.console import Console
 
 from gomme.commands import UsageError
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.local_import import ImportFileError, import_file
+from gomme.connectors.local_import import ImportFileError, ImportReport, import_file
 from gomme.wiring import App
 
+_SHOWN = 20  # problems listed; the count says how many more
 
-def import_people(app: App, file: Path, connector_name: str | None, console: Console) -> int:
+
+def import_people(
+    app: App, file: Path, connector_name: str | None, console: Console, *, skip_invalid: bool = False
+) -> int:
     name = _local_connector(app, connector_name)
     with app.connector(name) as connector:
         assert isinstance(connector, LocalConnector)
         try:
-            report = import_file(connector, file)
+            report = import_file(connector, file, skip_invalid=skip_invalid)
         except ImportFileError as exc:
             raise UsageError(str(exc)) from None
-    console.print(f"{file.name}: imported {report.imported}, skipped {report.skipped} into connector '{name}'")
-    for error in report.errors:
-        console.print(f"  {error}", markup=False)
-    return 1 if report.skipped else 0
+    console.print(_summary(file, name, report, skip_invalid), soft_wrap=True, markup=False, highlight=False)
+    for error in report.errors[:_SHOWN]:
+        console.print(f"  {error}", markup=False, highlight=False)
+    if len(report.errors) > _SHOWN:
+        console.print(f"  … and {len(report.errors) - _SHOWN} more problem(s)", markup=False)
+    return 1 if report.errors else 0
+
+
+def _summary(file: Path, name: str, report: ImportReport, skip_invalid: bool) -> str:
+    """One line whose counts add up: read = imported + skipped + repeated."""
+    if report.errors and not skip_invalid:
+        return (
+            f"{file.name}: {report.read} row(s) read, {report.rejected} invalid: nothing was imported into "
+            f"connector '{name}'. Fix the rows below and import again, or pass --skip-invalid to import the "
+            f"{report.read - report.rejected} valid row(s)."
+        )
+    repeated = f", {report.repeated} repeating an earlier row's id (the later row wins)" if report.repeated else ""
+    return (
+        f"{file.name}: {report.read} row(s) read: imported {report.imported}, skipped {report.skipped}{repeated} "
+        f"into connector '{name}'"
+    )
 
 
 def _local_connector(app: App, wanted: str | None) -> str:
