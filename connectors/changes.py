@@ -56,6 +56,7 @@ class PlannedChange:
     fields: tuple[str, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict, repr=False)
     also: tuple[Action, ...] = ()  # combined actions, e.g. redact_note alongside restrict_all
+    evidence: str = ""  # why, for the audit trail: the deciding rules' audited evidence, never a value
 
     @property
     def ref(self) -> str:

@@ -189,8 +189,12 @@ def audit_verify(
     checkpoint: Annotated[
         str | None, typer.Option(help="SEQ:HASH from `gomme audit checkpoint`: prove nothing up to it changed.")
     ] = None,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(help="The anchor file to check (default: [audit] anchor_file); use the auditor's own copy."),
+    ] = None,
 ) -> None:
-    """Recompute the hash chain; exit 1 naming the first entry that does not hold."""
+    """Recompute the hash chain and its MACs, and check the anchors; exit 1 naming what does not hold."""
     from gomme.commands.audit import verify_chain
     from gomme.state.audit import Checkpoint
 
@@ -199,7 +203,7 @@ def audit_verify(
     except ValueError as exc:
         fail(f"--checkpoint: {exc}")
     with user_errors():
-        raise typer.Exit(verify_chain(_app(ctx), err, mark))
+        raise typer.Exit(verify_chain(_app(ctx), err, mark, anchors))
 
 
 @audit_app.command("checkpoint")
@@ -295,7 +299,8 @@ def audit_report(
     from gomme.state.clock import utc_now
 
     with user_errors():
-        html = render_report(_app(ctx).engine(), since=moment(since, "--since") if since else None,
+        gomme = _app(ctx)
+        html = render_report(gomme.engine(), gomme.keyring(), since=moment(since, "--since") if since else None,
                              until=moment(until, "--until") if until else None, now=utc_now())
     output.write_text(html, encoding="utf-8")
     err.print(f"audit report written to {output}")

@@ -37,6 +37,9 @@ EMBEDDED_CONFIG = """\
 url = "sqlite:///state.db"     # relative to this file
 key_file = "secret.key"        # created with mode 0600; GOMME_SECRET_KEY wins when set
 
+[audit]
+anchor_file = "anchors.jsonl"  # the audit chain's signed heads; in real use, where the state's owners cannot write
+
 [policy]
 extends = "cnil"               # the CNIL retention and erasure rules shipped with gomme
 
@@ -163,6 +166,16 @@ class DaemonSettings(BaseModel):
         return value
 
 
+class AuditSettings(BaseModel):
+    """Where the audit chain's anchors go: a file the auditor holds, outside the state (docs/audit-trail.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anchor_file: Path | None = Field(
+        default=None, description="Append-only file (or a mount of WORM storage) that receives a signed head per run"
+    )
+
+
 class FileSettings(BaseModel):
     """The shape of config.toml, except the per-type connector blocks and the policy (validated apart)."""
 
@@ -176,6 +189,7 @@ class FileSettings(BaseModel):
     schedules: list[Schedule] = Field(default_factory=list)
     requests: RequestSettings = Field(default_factory=RequestSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     # `register` would shadow ABCMeta.register on the model class: stored under another name.
     register_settings: RegisterSettings = Field(default_factory=RegisterSettings, alias="register")
 
@@ -213,6 +227,13 @@ class Config:
     requests: RequestSettings
     register: RegisterSettings
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+
+    def anchor_file(self) -> Path | None:
+        """The anchor file, relative paths from the config file's directory; None when not configured."""
+        if self.audit.anchor_file is None:
+            return None
+        return self.base_dir / self.audit.anchor_file.expanduser()
 
     def state_url(self) -> str:
         """The state URL; a relative SQLite path is taken from the config file's directory."""
@@ -267,7 +288,7 @@ def parse_config(data: Mapping[str, Any], *, source: str, base_dir: Path) -> Con
     return Config(
         source=source, base_dir=base_dir, state=settings.state, logging=settings.logging, sweep=settings.sweep,
         policy=policy, connectors=connectors, schedules=tuple(settings.schedules), requests=settings.requests,
-        register=settings.register_settings, daemon=settings.daemon,
+        register=settings.register_settings, daemon=settings.daemon, audit=settings.audit,
     )
 
 

@@ -16,6 +16,7 @@ from gomme.connectors.registry import connector_type
 from gomme.jobs.access_bundle import ProcessingNotice, Recipient
 from gomme.jobs.context import RunContext
 from gomme.jobs.requests import RequestDesk
+from gomme.state.anchors import write_anchor
 from gomme.state.clock import stamp, utc_now
 from gomme.state.db import make_engine, upgrade
 from gomme.state.keys import Keyring, open_keyring
@@ -47,6 +48,12 @@ class App:
         if self._keyring is None:
             self._keyring = open_keyring(self.engine(), self.config.key_file(), now=stamp(utc_now()))
         return self._keyring
+
+    def anchor(self) -> None:
+        """Append the audit chain's head to the configured anchor file, if any (state/anchors.py)."""
+        path = self.config.anchor_file()
+        if path is not None:
+            write_anchor(self.engine(), self.keyring(), path, now=stamp(utc_now()))
 
     def connector_names(self, wanted: list[str] | None = None) -> list[str]:
         names = list(self.config.connectors)

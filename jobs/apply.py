@@ -163,4 +163,4 @@ def _settle_all(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
 def _settle_chunk(ctx: RunContext, results: Sequence[ChangeResult]) -> None:
     """One transaction; another appender racing for the chain head makes this chunk alone retry."""
     with session(ctx.engine) as db:
-        settle_all(db, results, actor=ctx.actor, now=stamp(ctx.clock()))
+        settle_all(db, results, actor=ctx.actor, now=stamp(ctx.clock()), keyring=ctx.keyring)

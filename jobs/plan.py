@@ -41,6 +41,9 @@ def plan_change(
         policy_hash=policy_hash,
         fields=fields_written(record, decision),
         values=decision.values,
+        evidence="; ".join(
+            f"{f.rule_id}: {f.evidence}" for f in decision.findings if f.evidence and f.action in decision.actions
+        ),
     )
     return PlanItem(change, tuple(f"{f.rule_id}: {f.reason}" for f in decision.findings))
 

@@ -233,7 +233,7 @@ def _complete(desk: RequestDesk, request: Request, report: RequestReport) -> Non
             crm="gomme", object_type="request", record_key=request.identity_key, action="completed",
             rule_id=f"request-{kind}", legal_basis=REQUEST_BASIS[kind], policy_hash=desk.policy.hash,
             outcome="applied", actor=desk.actor, request_id=request.id,
-        ), stamp(desk.now))
+        ), stamp(desk.now), desk.keyring)
     report.completed = True
 
 

@@ -51,6 +51,8 @@ class Wiring(Protocol):
 
     def request_desk(self, engine: Engine, keyring: Keyring, *, now: dt.datetime, actor: str) -> RequestDesk: ...
 
+    def anchor(self) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class DaemonSettings:
@@ -149,6 +151,11 @@ class JobRunner:
             log.exception("job_crashed")
             status, run_ids = RunStatus.FAILED, []
         seconds = time.monotonic() - started
+        try:
+            setup.wiring.anchor()  # the chain's head, to the auditor's file, after every job
+        except OSError as exc:
+            log.error("anchor_not_written", error=f"{type(exc).__name__}: {exc.strerror}")
+            status = RunStatus.FAILED
         if self.metrics is not None:
             self.metrics.job_finished(spec.id, str(status), seconds=seconds, now=utc_now())
         log.info("job_finished", status=str(status), run_ids=run_ids, seconds=round(seconds, 3))

@@ -26,6 +26,7 @@ class Finding:
     facts: Mapping[str, str] = field(default_factory=dict)
     cap: bool = False
     values: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    evidence: str = ""  # what the audit trail keeps of `facts` (no values, nothing about the person beyond them)
 
 
 _NO_VALUES: Mapping[str, Any] = MappingProxyType({})  # a shared default must not be mutable

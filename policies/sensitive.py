@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -91,7 +92,10 @@ class SensitiveNoteRule(RuleBase):
             "sentences": str(count),
             "articles": "; ".join(articles),
         }
-        return self.finding(self.action, reason, facts, values)
+        # The audit trail keeps categories and counts, not the lemmas `policy explain` shows: an entry there is
+        # never erased, and "health:<condition>" beside a record key would outlive the note it was redacted from.
+        evidence = f"categories={facts['categories']} sentences={count} fields={facts['fields']}"
+        return replace(self.finding(self.action, reason, facts, values), evidence=evidence)
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         return ()  # notes are text: only a new or edited note can newly hold sensitive content

@@ -1,8 +1,16 @@
-"""The audit chain: append-only, each entry's hash covers its content and the previous hash."""
+"""The audit chain: append-only, each entry's hash covers its content and the previous hash.
+
+Each entry also carries a MAC: an HMAC of its hash under a key derived from the state key, which the database
+does not hold. Whoever can write the database but lacks the key can neither edit an entry and recompute the
+hashes after it, nor build a new chain: the MACs would not match. A MAC covers the hash, which covers every entry
+before it, so entries written before MACs existed are authenticated by the first one after them. What a MAC
+cannot show is entries removed from the end: anchors kept outside the database do (state/anchors.py).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -11,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, col, select
 
+from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -36,14 +45,15 @@ class AuditEntry:
     request_id: str | None = None
     change_id: str | None = None
     error_code: str | None = None
+    evidence: str | None = None  # why the rule fired, without values (e.g. "categories=health; sentences=1")
 
 
-def append(db: Session, entry: AuditEntry, ts: str) -> AuditEvent:
+def append(db: Session, entry: AuditEntry, ts: str, keyring: Keyring) -> AuditEvent:
     """Add `entry` after the current head, in the caller's transaction."""
-    return AuditEvent(**append_all(db, [entry], ts)[0])
+    return AuditEvent(**append_all(db, [entry], ts, keyring)[0])
 
 
-def append_all(db: Session, batch: Sequence[AuditEntry], ts: str) -> list[dict[str, Any]]:
+def append_all(db: Session, batch: Sequence[AuditEntry], ts: str, keyring: Keyring) -> list[dict[str, Any]]:
     """Add `batch` after the current head, in order, in the caller's transaction (one head read, one insert).
 
     On PostgreSQL an advisory lock serialises appenders; elsewhere the primary key on
@@ -59,9 +69,9 @@ def append_all(db: Session, batch: Sequence[AuditEntry], ts: str) -> list[dict[s
     rows = []
     for entry in batch:
         seq += 1
-        content = {**asdict(entry), "fields": json.dumps(list(entry.fields)), "seq": seq, "ts": ts}
+        content = _content({**asdict(entry), "fields": json.dumps(list(entry.fields)), "seq": seq, "ts": ts})
         digest = chain_hash(content, prev_hash)
-        rows.append({**content, "prev_hash": prev_hash, "hash": digest})
+        rows.append({**content, "prev_hash": prev_hash, "hash": digest, "mac": keyring.audit_mac(digest)})
         prev_hash = digest
     db.execute(insert(AuditEvent), rows)
     return rows
@@ -79,6 +89,13 @@ _HASHED_COLUMNS = (
 )
 
 
+def _content(content: dict[str, Any]) -> dict[str, Any]:
+    """What the hash covers: `evidence` only when there is some, so entries written before it keep their hash."""
+    if content.get("evidence") is None:
+        content.pop("evidence", None)
+    return content
+
+
 @dataclass(frozen=True, slots=True)
 class ChainReport:
     """The result of `verify`: how far the chain holds and, if not, where and why it breaks."""
@@ -88,23 +105,30 @@ class ChainReport:
     head_hash: str
     broken_seq: int | None = None
     problem: str | None = None
+    authenticated_from: int | None = None  # the first entry with a MAC (earlier ones predate MACs)
 
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
 
 
-def verify(engine: Engine) -> ChainReport:
-    """Recompute the whole chain, streaming, and name the first entry that does not hold."""
-    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+def verify(engine: Engine, keyring: Keyring) -> ChainReport:
+    """Recompute the whole chain and its MACs, streaming, and name the first entry that does not hold.
+
+    Once an entry has a MAC, every later one must have a valid one; the head must have one unless no entry
+    was written since MACs exist (then `authenticated_from` is None and only anchors can vouch for the log).
+    """
+    prev_hash, expected_seq, checked, first_mac = GENESIS_HASH, 1, 0, None
     with Session(engine) as db:
         rows = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=1000))
         for event in rows:
-            problem = _problem(event, expected_seq, prev_hash)
+            problem = _problem(event, expected_seq, prev_hash) or _mac_problem(event, keyring, first_mac)
             if problem:
-                return ChainReport(checked, expected_seq - 1, prev_hash, broken_seq=event.seq, problem=problem)
+                return ChainReport(checked, expected_seq - 1, prev_hash, event.seq, problem, first_mac)
+            if first_mac is None and event.mac is not None:
+                first_mac = event.seq
             prev_hash, expected_seq, checked = event.hash, event.seq + 1, checked + 1
-    return ChainReport(checked, expected_seq - 1, prev_hash)
+    return ChainReport(checked, expected_seq - 1, prev_hash, authenticated_from=first_mac)
 
 
 def _problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None:
@@ -112,9 +136,19 @@ def _problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None
         return f"entries {expected_seq}..{event.seq - 1} are missing"
     if event.prev_hash != prev_hash:
         return "its prev_hash does not match the previous entry's hash"
-    content = {name: getattr(event, name) for name in _HASHED_COLUMNS}
+    content = _content({name: getattr(event, name) for name in (*_HASHED_COLUMNS, "evidence")})
     if chain_hash(content, event.prev_hash) != event.hash:
         return "its content does not match its hash (the entry was altered)"
+    return None
+
+
+def _mac_problem(event: AuditEvent, keyring: Keyring, first_mac: int | None) -> str | None:
+    if event.mac is None:
+        if first_mac is not None:
+            return f"it has no MAC although entry #{first_mac} and later ones do (written or rewritten without the key)"
+        return None
+    if not hmac.compare_digest(event.mac, keyring.audit_mac(event.hash)):
+        return "its MAC does not match: the entry or the chain before it was written without gomme's key"
     return None
 
 

@@ -41,6 +41,7 @@ def record_plan(
                 action=change.action, also=",".join(change.also), rule_id=change.rule_id,
                 legal_basis=change.legal_basis, policy_hash=change.policy_hash,
                 fields=json.dumps(list(change.fields)), status=ChangeStatus.PLANNED, created_at=now,
+                evidence=change.evidence[:300] or None,
             )
         )
     db.flush()
@@ -53,12 +54,12 @@ def mark_pending(db: Session, change_ids: Iterable[str]) -> None:
         db.execute(update(Change).where(col(Change.id).in_(ids)).values(status=ChangeStatus.PENDING))
 
 
-def settle(db: Session, result: ChangeResult, *, actor: str, now: str) -> None:
+def settle(db: Session, result: ChangeResult, *, actor: str, now: str, keyring: Keyring) -> None:
     """Record one change's outcome (see `settle_all`)."""
-    settle_all(db, [result], actor=actor, now=now)
+    settle_all(db, [result], actor=actor, now=now, keyring=keyring)
 
 
-def settle_all(db: Session, results: Sequence[ChangeResult], *, actor: str, now: str) -> int:
+def settle_all(db: Session, results: Sequence[ChangeResult], *, actor: str, now: str, keyring: Keyring) -> int:
     """Record outcomes; applied and failed changes get their audit entry, in the same transaction.
 
     One read, one update and one audit insert per batch. Returns the number of audit entries added.
@@ -79,7 +80,7 @@ def settle_all(db: Session, results: Sequence[ChangeResult], *, actor: str, now:
          for r in results],
     )
     audited = [_entry(rows[r.change_id], r, actor) for r in results if r.outcome is not Outcome.SKIPPED]
-    append_all(db, audited, now)
+    append_all(db, audited, now, keyring)
     return len(audited)
 
 
@@ -89,7 +90,7 @@ def _entry(change: Change, result: ChangeResult, actor: str) -> AuditEntry:
         action=_audited_action(change), rule_id=change.rule_id, legal_basis=change.legal_basis,
         policy_hash=change.policy_hash, outcome=result.outcome, actor=actor,
         fields=tuple(json.loads(change.fields)), run_id=change.run_id, request_id=change.request_id,
-        change_id=change.id, error_code=result.error_code,
+        change_id=change.id, error_code=result.error_code, evidence=change.evidence,
     )
 
 

@@ -43,6 +43,7 @@ class Keyring:
         self._hmac_key = _derive(secret, b"gomme audit record key v1")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"gomme state sealing v1")))
         self.fingerprint = _derive(secret, b"gomme key fingerprint v1").hex()[:32]
+        self._audit_key = _derive(secret, b"gomme audit chain mac v1")
         self.source = "the key"
 
     @classmethod
@@ -78,6 +79,10 @@ class Keyring:
     def record_key(self, ref: str) -> str:
         """HMAC-SHA256 of `crm:object:id`: lets auditors look a record up without storing its id."""
         return hmac.new(self._hmac_key, ref.encode(), hashlib.sha256).hexdigest()
+
+    def audit_mac(self, text: str) -> str:
+        """HMAC-SHA256 authenticating an audit chain hash or an anchor: only the key's holder can make one."""
+        return hmac.new(self._audit_key, text.encode(), hashlib.sha256).hexdigest()
 
     def email_key(self, email: str) -> str:
         """HMAC of a normalised email address, for the suppression list."""

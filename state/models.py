@@ -42,6 +42,7 @@ class Change(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)  # pending | applied | failed | skipped
     error_code: str | None = Field(default=None, max_length=128)
     error_detail: str | None = Field(default=None, max_length=300)  # what the CRM named: fields, never values
+    evidence: str | None = Field(default=None, max_length=300)  # the rule's audited evidence (policies: Finding)
     created_at: str = Field(max_length=32)
     settled_at: str | None = Field(default=None, max_length=32)
 
@@ -69,6 +70,8 @@ class AuditEvent(SQLModel, table=True):
     actor: str = Field(max_length=128)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    mac: str | None = Field(default=None, max_length=64)  # HMAC of `hash` under the state key (None: written before)
+    evidence: str | None = Field(default=None, max_length=300)  # why the rule fired: categories, counts, no values
 
 
 class Cursor(SQLModel, table=True):

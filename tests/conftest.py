@@ -11,9 +11,9 @@ import structlog
 from sqlalchemy import Engine, create_engine, text
 
 from gomme.state.db import make_engine, upgrade
+from tests.state_key import TEST_SECRET
 
 POSTGRES_URL = os.environ.get("GOMME_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TEST_SECRET = "test-secret-key-not-for-production"
 
 
 @pytest.fixture(autouse=True)

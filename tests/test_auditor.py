@@ -18,6 +18,7 @@ from gomme.cli import app
 from gomme.state.audit import AuditEntry, append
 from gomme.state.db import make_engine, session, upgrade
 from gomme.state.keys import Keyring
+from tests.audit_owner import drop_append_only_guard
 
 runner = CliRunner()
 
@@ -51,7 +52,7 @@ class Log:
                     crm=crm, object_type=obj, record_key=keyring.record_key(f"{crm}:{obj}:{rid}"), action=action,
                     rule_id=rule, legal_basis="GDPR Art 5(1)(e)", policy_hash="ab" * 32, outcome=outcome,
                     actor="test", fields=("email", "last_name"), run_id=run, request_id=request, error_code=error,
-                ), ts)
+                ), ts, keyring)
         engine.dispose()
 
     def run(self, *args: str) -> tuple[int, str]:
@@ -125,11 +126,7 @@ def test_export_writes_a_manifest_that_matches_the_file(log: Log, fmt: str) -> N
 def _tamper(url: str, statement: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        else:
-            connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
+        drop_append_only_guard(engine, connection)
         connection.execute(text(statement))
     engine.dispose()
 

@@ -83,7 +83,7 @@ def test_next_run_finishes_a_crashed_apply_with_one_audit_entry_each(
     per_change = Counter(e.change_id for e in events if e.outcome == "applied")
     assert set(per_change.values()) == {1} and set(per_change) == {c.id for c in applied}
     assert sum(r.anonymised for r in final.values()) == 68 and sum(r.restricted for r in final.values()) == 1
-    assert verify(state_engine).ok
+    assert verify(state_engine, KEYRING).ok
 
     with LocalConnector("crm", crm) as connector:
         third = sweep(_context(connector, state_engine), SweepOptions(apply=True), lambda item: None)
@@ -147,4 +147,4 @@ def test_a_chunk_that_loses_the_race_for_the_chain_head_is_retried_alone(
         per_change = Counter(e.change_id for e in db.exec(select(AuditEvent)))
         statuses = Counter(c.status for c in db.exec(select(Change)))
     assert statuses == {"applied": 69} and set(per_change.values()) == {1}
-    assert verify(state_engine).ok
+    assert verify(state_engine, KEYRING).ok

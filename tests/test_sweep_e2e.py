@@ -26,6 +26,7 @@ from gomme.state.db import make_engine
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change, Run
 from tests.policy_fixture import RETENTION_POLICY_TOML
+from tests.state_key import TEST_KEYRING
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
@@ -132,7 +133,7 @@ def test_apply_changes_each_record_as_the_law_requires_and_audits_each_once(work
     held = [e for e in events if e.action == "restrict_all"]
     assert len(held) == 1 and "legal-hold" in held[0].legal_basis
     assert len({e.policy_hash for e in events}) == 1 and events[0].policy_hash == runs[0].policy_hash
-    report = verify(engine)
+    report = verify(engine, TEST_KEYRING)
     assert report.ok and report.checked == len(changed)
 
     code, output = workspace.run("sweep", "--apply")

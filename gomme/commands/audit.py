@@ -13,18 +13,23 @@ from typing import IO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from gomme.commands import UsageError
-from gomme.state.audit import AuditFilter, Checkpoint, check_checkpoint, entries, verify
+from gomme.state.anchors import verify_anchors
+from gomme.state.audit import AuditFilter, ChainReport, Checkpoint, check_checkpoint, entries, verify
 from gomme.state.clock import stamp, utc_now
+from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent
 from gomme.wiring import App
 
 # Record ids are looked up under each of these object types (a CRM id is unique within its CRM).
 OBJECT_TYPES = ("contact", "lead", "individual")
 LOG_COLUMNS = ("seq", "ts", "run_id", "request_id", "change_id", "crm", "object_type", "record_key", "action",
-               "rule_id", "legal_basis", "policy_hash", "fields", "outcome", "error_code", "actor", "prev_hash", "hash")
+               "rule_id", "legal_basis", "policy_hash", "fields", "evidence", "outcome", "error_code", "actor",
+               "prev_hash", "hash", "mac")
 
 
 def moment(text: str, option: str) -> str:
@@ -36,27 +41,56 @@ def moment(text: str, option: str) -> str:
     return stamp(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
 
 
-def verify_chain(app: App, console: Console, checkpoint: Checkpoint | None = None) -> int:
-    engine = app.engine()
-    report = verify(engine)
+def verify_chain(app: App, console: Console, checkpoint: Checkpoint | None = None, anchors: Path | None = None) -> int:
+    engine, keyring = app.engine(), app.keyring()
+    report = verify(engine, keyring)
     if not report.ok:
         console.print(f"[bold red]audit chain broken at entry #{report.broken_seq}[/]: {report.problem}. "
                       f"Entries #1..#{report.head_seq} verified before it.", soft_wrap=True)
         return 1
     console.print(f"audit chain intact: {report.checked} entries, head #{report.head_seq} {report.head_hash}",
                   soft_wrap=True)
+    if report.checked and report.authenticated_from is None:
+        console.print("  no entry carries a MAC yet (all were written before gomme authenticated them): only "
+                      "anchors and checkpoints vouch for them", soft_wrap=True)
+    elif report.authenticated_from is not None:
+        console.print(f"  entries #{report.authenticated_from}..#{report.head_seq} carry a valid MAC (state key), "
+                      "which also vouches for every entry before them", soft_wrap=True)
+    code = _check_anchors(engine, keyring, report, anchors or app.config.anchor_file(), console)
     if checkpoint is None:
-        return 0
+        return code
     problem = check_checkpoint(engine, report, checkpoint)
     if problem:
         console.print(f"[bold red]checkpoint #{checkpoint.seq} not proven[/]: {problem}", soft_wrap=True)
         return 1
     console.print(f"checkpoint #{checkpoint.seq} holds: nothing up to it was altered, removed or reordered")
-    return 0
+    return code
+
+
+def _check_anchors(engine: Engine, keyring: Keyring, report: ChainReport, path: Path | None, console: Console) -> int:
+    if path is None:
+        console.print("  no anchor file ([audit] anchor_file): entries removed from the end of the log would go "
+                      "unseen; see docs/audit-trail.md", soft_wrap=True, markup=False)
+        return 0
+    if not path.exists():
+        if report.checked:
+            console.print(f"[bold red]anchor file {path} is missing[/]: the log cannot be checked against it",
+                          soft_wrap=True)
+            return 1
+        return 0
+    anchors = verify_anchors(engine, keyring, report, path)
+    for problem in anchors.problems:
+        console.print(Text("anchor not proven: ", style="bold red") + Text(problem), soft_wrap=True)
+    if anchors.newest is not None:
+        after = report.head_seq - anchors.newest.seq
+        console.print(f"  {anchors.checked} anchor(s) hold; the newest, entry #{anchors.newest.seq} at "
+                      f"{anchors.newest.ts}, is in the log ({after} entr{'y' if after == 1 else 'ies'} after it, "
+                      "covered by their MACs only)", soft_wrap=True)
+    return 1 if anchors.problems else 0
 
 
 def checkpoint(app: App, stream: IO[str]) -> int:
-    report = verify(app.engine())
+    report = verify(app.engine(), app.keyring())
     if not report.ok:
         raise UsageError(f"the chain is broken at entry #{report.broken_seq}; a checkpoint would certify it")
     stream.write(f"{Checkpoint(report.head_seq, report.head_hash)}\n")
@@ -106,7 +140,7 @@ def show_entry(app: App, seq: int, stream: IO[str]) -> int:
 
 def export_log(app: App, query: AuditQuery, fmt: str, output: Path, console: Console) -> int:
     """Write the entries and a manifest beside them: count, seq range, chain head, sha256 of the file."""
-    report = verify(app.engine())
+    report = verify(app.engine(), app.keyring())
     with Session(app.engine()) as db, output.open("w", encoding="utf-8", newline="") as stream:
         rows = _Tally(entries(db, audit_filter(app, query), limit=query.limit))
         if fmt == "csv":
@@ -167,11 +201,12 @@ def _write_csv(rows: Iterable[AuditEvent], stream: IO[str]) -> None:
 
 def _table(rows: Iterable[AuditEvent], stream: IO[str]) -> None:
     table = Table(title="Audit log", title_justify="left")
-    for column in ("seq", "time (UTC)", "crm", "object", "record key", "action", "rule", "outcome", "run/request"):
+    for column in ("seq", "time (UTC)", "crm", "object", "record key", "action", "rule", "evidence", "outcome",
+                   "run/request"):
         table.add_column(column, overflow="fold")
     for event in rows:
         table.add_row(str(event.seq), event.ts[:19].replace("T", " "), event.crm, event.object_type,
-                      event.record_key[:12], event.action, event.rule_id,
+                      event.record_key[:12], event.action, event.rule_id, event.evidence or "",
                       event.outcome + (f" ({event.error_code})" if event.error_code else ""),
                       (event.run_id or event.request_id or "")[:8])
     Console(file=stream, width=160).print(table)

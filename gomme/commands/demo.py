@@ -22,7 +22,7 @@ from gomme.state.clock import utc_now
 from gomme.wiring import App
 
 MARKER = ".gomme-demo"
-DEMO_FILES = ("crm.db", "state.db", "config.toml")
+DEMO_FILES = ("crm.db", "state.db", "config.toml", "anchors.jsonl")
 
 
 def run_demo(directory: Path, console: Console) -> int:
@@ -64,6 +64,8 @@ def _sweep(app: App, *, apply: bool, show_plan: bool) -> SweepReport:
     with app.connector("demo") as connector:
         report = sweep(app.context(connector, engine, keyring, now=utc_now(), actor="demo"),
                        SweepOptions(apply=apply), writer if show_plan else _ignore)
+    if apply:
+        app.anchor()
     if show_plan:
         writer.close()
     summarise(report, Console(file=sys.stdout, highlight=False), None)

@@ -113,6 +113,7 @@ def process_requests(app: App, console: Console, *, wait: float = 0.0) -> int:
     engine, keyring = app.engine(), app.keyring()
     desk = replace(app.request_desk(engine, keyring, now=utc_now(), actor=default_actor()), wait=wait)
     reports = process_all(desk)
+    app.anchor()
     if not reports:
         console.print("no request to process")
     return _print_reports(reports, console)

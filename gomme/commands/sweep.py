@@ -44,6 +44,8 @@ def run_sweep(
     finally:
         if stream:
             stream.close()
+    if apply:
+        app.anchor()
     for report in reports:
         summarise(report, console, guard)
     for refused in busy:

@@ -14,6 +14,7 @@ from gomme import __version__
 from gomme.reports.charts import StackedChart, stacked_by_day
 from gomme.state.audit import AuditFilter, ChainReport, entries, verify
 from gomme.state.clock import stamp
+from gomme.state.keys import Keyring
 from gomme.state.models import Request
 from gomme.state.requests import due
 
@@ -72,9 +73,11 @@ def requests_in(engine: Engine, since: str | None, until: str | None) -> list[Re
             or ((since is None or r.received_at >= since) and (until is None or r.received_at < until))]
 
 
-def render_report(engine: Engine, *, since: str | None, until: str | None, now: dt.datetime) -> str:
+def render_report(
+    engine: Engine, keyring: Keyring, *, since: str | None, until: str | None, now: dt.datetime
+) -> str:
     summary = summarise(engine, since, until)
-    chain: ChainReport = verify(engine)
+    chain: ChainReport = verify(engine, keyring)
     chart: StackedChart = stacked_by_day(summary.by_day)
     requests = requests_in(engine, since, until)
     return _TEMPLATES.get_template("audit_report.html.j2").render(

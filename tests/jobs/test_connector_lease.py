@@ -9,7 +9,6 @@ dropped.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import threading
@@ -31,14 +30,14 @@ from gomme.state.audit import verify
 from gomme.state.changes import record_plan
 from gomme.state.clock import stamp
 from gomme.state.db import make_engine, session, upgrade
-from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change, Run
 from gomme.state.runs import start_run
 from tests.policy_fixture import RETENTION_POLICY_TOML
+from tests.state_key import TEST_KEYRING
 
 NOW = dt.datetime.now(dt.UTC)
 PEOPLE = 3_000  # enough for a sweep to last while the others start
-KEYRING = Keyring(os.environ.get("GOMME_SECRET_KEY", "test-secret-key-not-for-production").encode())
+KEYRING = TEST_KEYRING
 
 
 @pytest.fixture
@@ -96,7 +95,7 @@ def test_sweeps_started_together_write_each_change_once(
     with Session(engine) as db:
         runs = Counter(run.status for run in db.exec(select(Run)))
     assert runs == {"succeeded": codes[0]}, "a refused starter leaves no run behind"
-    assert verify(engine).ok
+    assert verify(engine, TEST_KEYRING).ok
 
 
 def test_sweeps_from_threads_write_each_change_once(tmp_path: Path, crm: Path, state_engine: Engine) -> None:

@@ -26,6 +26,7 @@ from gomme.state.db import make_engine, session, upgrade
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent
 from gomme.state.requests import RequestDetails, RequestType, create_request
+from tests.state_key import TEST_KEYRING
 
 SWEEP = "sweep apply @ every 1s"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -151,4 +152,4 @@ def _audit(engine: Engine, *, actor: str, action: str, outcome: str = "applied")
     entry = AuditEntry(crm="crm", object_type="contact", record_key="k" * 64, action=action, rule_id="r",
                        legal_basis="b", policy_hash="p", outcome=outcome, actor=actor, change_id="c" * 32)
     with session(engine) as db:
-        append(db, entry, stamp(utc_now()))
+        append(db, entry, stamp(utc_now()), TEST_KEYRING)

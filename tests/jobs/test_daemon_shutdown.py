@@ -21,6 +21,7 @@ from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change, Run
+from tests.state_key import TEST_KEYRING
 
 NOW = utc_now()
 APPLY_EVERY_SECOND = '[[schedules]]\njob = "sweep"\nevery = "1s"\napply = true\n'
@@ -60,7 +61,7 @@ def _assert_everything_applied_once(engine: Engine, tmp_path: Path) -> None:
     assert not [change for change in changes if change.status == "pending"]
     per_change = Counter(event.change_id for event in events)
     assert set(per_change) == applied and set(per_change.values()) == {1}
-    assert verify(engine).ok
+    assert verify(engine, TEST_KEYRING).ok
     with LocalConnector("crm", tmp_path / "crm.db") as connector:
         ctx = RunContext(connector=connector, policy=load_pack("cnil"), engine=engine,
                          keyring=Keyring(b"test-secret-key-not-for-production"), now=utc_now(), actor="test")

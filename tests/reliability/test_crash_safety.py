@@ -27,6 +27,7 @@ from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.models import AuditEvent, Change, Run
 from tests.reliability.crash_worlds import WORLDS, State, World
+from tests.state_key import TEST_KEYRING
 
 ITERATIONS = int(os.environ.get("GOMME_CRASH_ITERATIONS", "20"))
 PEOPLE = {"local": 600, "salesforce": 800, "hubspot": 300}
@@ -146,4 +147,4 @@ def test_killed_sweep_converges_to_the_clean_result(
     assert runs == {"abandoned": 1, "succeeded": 1}, "the killed run is closed by the next one"
     assert set(per_change.values()) == {1}, "a change was audited twice"
     assert set(per_change) == applied_changes and len(applied_changes) == clean_changes
-    assert verify(engine).ok
+    assert verify(engine, TEST_KEYRING).ok

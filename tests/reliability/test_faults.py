@@ -23,6 +23,7 @@ from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.models import AuditEvent, Change
 from tests.policy_fixture import RETENTION_POLICY_TOML
+from tests.state_key import TEST_KEYRING
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
@@ -61,7 +62,7 @@ def _audited_once(state_url: str) -> Counter[str]:
     with Session(engine) as db:
         events = list(db.exec(select(AuditEvent)))
         statuses = Counter(c.status for c in db.exec(select(Change)))
-    assert verify(engine).ok
+    assert verify(engine, TEST_KEYRING).ok
     per_change = Counter(e.change_id for e in events)
     assert set(per_change.values()) <= {1}, "a change was audited twice"
     assert {e.outcome for e in events} <= {"applied"}, "a record failed for a transient reason"

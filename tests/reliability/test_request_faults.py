@@ -36,6 +36,7 @@ from gomme.state.db import make_engine
 from gomme.state.models import AuditEvent, Change
 from tests.policy_fixture import RETENTION_POLICY_TOML
 from tests.reliability.test_faults import CountedFaults
+from tests.state_key import TEST_KEYRING
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -206,7 +207,7 @@ def _check_changes(world: World, requests_done: int) -> Counter[str]:
         with Session(engine) as db:
             changes = list(db.exec(select(Change)))
             events = list(db.exec(select(AuditEvent)))
-        assert verify(engine).ok
+        assert verify(engine, TEST_KEYRING).ok
     finally:
         engine.dispose()
     statuses = Counter(change.status for change in changes)

@@ -8,6 +8,8 @@ from sqlalchemy.exc import DBAPIError
 
 from gomme.state.audit import AuditEntry, AuditFilter, append, entries, verify
 from gomme.state.db import session
+from tests.audit_owner import drop_append_only_guard as _drop_append_only_guard
+from tests.state_key import TEST_KEYRING
 
 
 def _entry(n: int, **overrides: str) -> AuditEntry:
@@ -23,27 +25,17 @@ def _entry(n: int, **overrides: str) -> AuditEntry:
 def _fill(engine: Engine, count: int) -> None:
     for n in range(1, count + 1):
         with session(engine) as db:
-            append(db, _entry(n), ts=f"2026-11-26T10:00:{n:02d}.000000Z")
-
-
-def _drop_append_only_guard(engine: Engine) -> None:
-    """Tampering needs the rights of the database owner, who can remove the triggers first."""
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        else:
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+            append(db, _entry(n), ts=f"2026-11-26T10:00:{n:02d}.000000Z", keyring=TEST_KEYRING)
 
 
 def test_untouched_chain_verifies(state_engine: Engine) -> None:
     _fill(state_engine, 5)
-    report = verify(state_engine)
+    report = verify(state_engine, TEST_KEYRING)
     assert report.ok and report.checked == 5 and report.head_seq == 5
 
 
 def test_empty_chain_verifies(state_engine: Engine) -> None:
-    assert verify(state_engine).ok
+    assert verify(state_engine, TEST_KEYRING).ok
 
 
 @pytest.mark.parametrize(
@@ -65,7 +57,7 @@ def test_tampered_row_is_named(state_engine: Engine, column: str, value: str) ->
     _drop_append_only_guard(state_engine)
     with state_engine.begin() as connection:
         connection.execute(text(f"UPDATE audit_event SET {column} = {value} WHERE seq = 4"))
-    report = verify(state_engine)
+    report = verify(state_engine, TEST_KEYRING)
     assert not report.ok
     assert report.broken_seq == 4
     assert report.checked == 3
@@ -76,7 +68,7 @@ def test_deleted_row_is_detected_at_the_gap(state_engine: Engine) -> None:
     _drop_append_only_guard(state_engine)
     with state_engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_event WHERE seq = 3"))
-    report = verify(state_engine)
+    report = verify(state_engine, TEST_KEYRING)
     assert report.broken_seq == 4
     assert report.problem is not None and "missing" in report.problem
 
@@ -94,7 +86,8 @@ def test_rewritten_row_with_recomputed_hash_breaks_the_next_link(state_engine: E
                  "rule_id", "legal_basis", "policy_hash", "fields", "outcome", "error_code", "actor")
         event.hash = chain_hash({n: getattr(event, n) for n in names}, event.prev_hash)
         db.add(event)
-    assert verify(state_engine).broken_seq == 3
+    report = verify(state_engine, TEST_KEYRING)  # the hash was recomputed, but not its MAC: no key
+    assert report.broken_seq == 2 and report.problem is not None and "MAC" in report.problem
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_event SET action = 'keep'", "DELETE FROM audit_event"])
@@ -102,7 +95,7 @@ def test_database_refuses_to_rewrite_the_audit_log(state_engine: Engine, stateme
     _fill(state_engine, 2)
     with pytest.raises(DBAPIError, match="append-only"), state_engine.begin() as connection:
         connection.execute(text(statement))
-    assert verify(state_engine).checked == 2
+    assert verify(state_engine, TEST_KEYRING).checked == 2
 
 
 def test_postgres_refuses_truncate(postgres_url: str) -> None:
@@ -118,9 +111,10 @@ def test_postgres_refuses_truncate(postgres_url: str) -> None:
 
 def test_entries_filter_by_each_column(state_engine: Engine) -> None:
     with session(state_engine) as db:
-        append(db, _entry(1), ts="2026-11-26T10:00:01.000000Z")
-        append(db, _entry(2, action="restrict_all", rule_id="legal-hold"), ts="2026-11-26T10:00:02.000000Z")
-        append(db, _entry(3, crm="other"), ts="2026-11-26T10:00:03.000000Z")
+        append(db, _entry(1), ts="2026-11-26T10:00:01.000000Z", keyring=TEST_KEYRING)
+        second = _entry(2, action="restrict_all", rule_id="legal-hold")
+        append(db, second, ts="2026-11-26T10:00:02.000000Z", keyring=TEST_KEYRING)
+        append(db, _entry(3, crm="other"), ts="2026-11-26T10:00:03.000000Z", keyring=TEST_KEYRING)
     with session(state_engine) as db:
         assert [e.seq for e in entries(db, AuditFilter(action="restrict_all"))] == [2]
         assert [e.seq for e in entries(db, AuditFilter(rule_id="retention-prospect"))] == [1, 3]

@@ -19,6 +19,7 @@ from gomme.state.keys import Keyring, SecretKeyError
 from gomme.state.models import Change, Run
 from gomme.state.runs import RunCounts, RunStatus, finish_run, start_run
 from gomme.state.suppression import SuppressionReason, is_suppressed, suppress, suppressed
+from tests.state_key import TEST_KEYRING
 
 NOW = "2026-11-26T10:00:00.000000Z"
 KEYRING = Keyring(b"a-test-secret-of-enough-length")
@@ -54,8 +55,9 @@ def test_write_ahead_then_settle_leaves_one_audit_entry_per_change(state_engine:
     with session(state_engine) as db:
         assert [c.id for c in pending(db, "local")] == [f"{1:032x}", f"{2:032x}"]
         assert [c.id for c in unsettled(db, connector="local", limit=1, after=f"{1:032x}")] == [f"{2:032x}"]
-        settle(db, ChangeResult(f"{1:032x}", Outcome.APPLIED), actor="test", now=NOW)
-        settle(db, ChangeResult(f"{2:032x}", Outcome.FAILED, error_code="NOT_FOUND"), actor="test", now=NOW)
+        settle(db, ChangeResult(f"{1:032x}", Outcome.APPLIED), actor="test", now=NOW, keyring=TEST_KEYRING)
+        failed = ChangeResult(f"{2:032x}", Outcome.FAILED, error_code="NOT_FOUND")
+        settle(db, failed, actor="test", now=NOW, keyring=TEST_KEYRING)
         assert abandon_plan(db, run_id, code="BLAST_RADIUS", now=NOW) == 1
     with session(state_engine) as db:
         assert list(pending(db, "local")) == []
@@ -63,8 +65,8 @@ def test_write_ahead_then_settle_leaves_one_audit_entry_per_change(state_engine:
         failed = db.get_one(Change, f"{2:032x}")
         assert (failed.status, failed.error_code) == ("failed", "NOT_FOUND")
         with pytest.raises(ValueError, match="already applied"):
-            settle(db, ChangeResult(f"{1:032x}", Outcome.APPLIED), actor="test", now=NOW)
-    report = verify(state_engine)
+            settle(db, ChangeResult(f"{1:032x}", Outcome.APPLIED), actor="test", now=NOW, keyring=TEST_KEYRING)
+    report = verify(state_engine, TEST_KEYRING)
     assert report.ok and report.checked == 2
 
 

@@ -24,6 +24,7 @@ from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent
+from tests.state_key import TEST_KEYRING
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
@@ -161,7 +162,7 @@ def test_sweep_apply_leaves_each_contact_as_the_law_requires(
     with Session(engine) as db:
         events = list(db.exec(select(AuditEvent)))
     assert {e.record_key for e in events} == {keyring.record_key(f"hs:contact:{i}") for i in changed}
-    assert all(e.outcome == "applied" for e in events) and verify(engine).ok
+    assert all(e.outcome == "applied" for e in events) and verify(engine, TEST_KEYRING).ok
     assert hubspot.calls["contacts.search"] >= 1 and hubspot.calls["contacts.list"] == 0  # pushed down
     assert sum(hubspot.rate_limited.values()) == 0
 
