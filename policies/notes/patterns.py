@@ -15,8 +15,9 @@ start for anchored patterns: " hospitali"), so one Aho-Corasick pass over a note
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gomme.policies.notes.stems import normalise, stemmer
 from gomme.policies.notes.text import fold
@@ -46,6 +47,14 @@ class WordPattern:
     shape: Shape
     text: str  # the stem, the exact word, or the folded part around the stars
     keys: tuple[str, ...]  # search keys: every word the pattern matches contains one of them
+    # Keys of anchored patterns start at a word start (a space before them in the searched text).
+    anchored: bool = field(init=False)
+    # How specific the keys are: a whole-word key ("op ") is as specific as a longer prefix.
+    weight: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "anchored", self.shape in (Shape.STEM, Shape.EXACT, Shape.PREFIX))
+        object.__setattr__(self, "weight", min(len(key.strip()) + 3 * key.endswith(" ") for key in self.keys))
 
     def matches(self, word: str, stem: str) -> bool:
         """Does the folded `word` (whose stem is `stem` in the entry's language) match?"""
@@ -58,11 +67,6 @@ class WordPattern:
         if self.shape is Shape.SUFFIX:
             return any(word.endswith(self.text + ending) for ending in GERMAN_ENDINGS)
         return self.text in word
-
-    @property
-    def anchored(self) -> bool:
-        """Keys of anchored patterns start at a word start (a space before them in the searched text)."""
-        return self.shape in (Shape.STEM, Shape.EXACT, Shape.PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +86,9 @@ def compile_phrase(entry: str, language: str | None) -> Phrase:
     if not folded or any(len(words) != len(folded) for words in words_per_variant):
         raise ValueError(f"lexicon entry {entry!r} has no word, or spellings with different word counts")
     patterns = tuple(
-        _word_pattern([words[index] for words in words_per_variant], language) for index in range(len(folded))
+        _word_pattern(tuple(words[index] for words in words_per_variant), language) for index in range(len(folded))
     )
-    lemma = " ".join(word.strip(STAR) for word in fold_term(entry).split())
+    lemma = " ".join(word.replace(_STAR_WORD, "") for word in folded)  # the entry folded, stars removed
     return Phrase(patterns, language, lemma)
 
 
@@ -93,13 +97,16 @@ def most_specific(phrase: Phrase, common: frozenset[str], besides: int | None = 
 
     "est à l'hôpital" is found through "hopital", never through "a" or "est", which most notes hold (`common`).
     """
-
-    def specific(index: int) -> tuple[bool, int, int]:
-        word = phrase.lemma.split()[index] if len(phrase.lemma.split()) == len(phrase.words) else ""
-        keys = phrase.words[index].keys  # a whole-word key ("op ") is as specific as a longer prefix
-        return (word not in common, min(len(key.strip()) + 3 * key.endswith(" ") for key in keys), index)
-
-    return max((index for index in range(len(phrase.words)) if index != besides), key=specific)
+    lemma = phrase.lemma.split()
+    aligned = len(lemma) == len(phrase.words)
+    best, best_rank = -1, (False, -1, -1)
+    for index, pattern in enumerate(phrase.words):
+        if index == besides:
+            continue
+        rank = (not aligned or lemma[index] not in common, pattern.weight, index)
+        if rank > best_rank:
+            best, best_rank = index, rank
+    return best
 
 
 def fold_term(entry: str) -> str:
@@ -120,7 +127,8 @@ def _protect_stars(entry: str) -> str:
     return entry.replace(STAR, _STAR_WORD)
 
 
-def _word_pattern(spellings: Sequence[str], language: str | None) -> WordPattern:
+@functools.cache  # lexicons repeat their words across thousands of phrases: each is compiled once
+def _word_pattern(spellings: tuple[str, ...], language: str | None) -> WordPattern:
     star = _STAR_WORD
     word = spellings[0]
     text = word.replace(star, "")

@@ -57,7 +57,8 @@ _PLAIN = _Verdict((), frozenset())  # no term's word and no phrase's
 class Prefilter:
     """`prefilter(text)` → NO, MAYBE or SURE, for the phrases of the sensitive terms."""
 
-    def __init__(self, phrases: Sequence[Phrase]) -> None:
+    def __init__(self, phrases: Sequence[Phrase], triggers: Sequence[int] | None = None) -> None:
+        """`triggers`: each phrase's `most_specific` word, if the caller has them already."""
         by_key: dict[str, dict[tuple[str, str], list[_Part]]] = {}
         attached: dict[int, dict[int, list[str]]] = {}  # phrase → its word's bit → keys with the words before it
         for number, phrase in enumerate(phrases):
@@ -67,7 +68,7 @@ class Prefilter:
             needed = [i for i, word in enumerate(lemma) if word not in common] if aligned else []
             needed = needed or list(range(len(phrase.words)))  # only common words ("in the ER"): all of them
             full = (1 << len(needed)) - 1
-            trigger = most_specific(phrase, common)
+            trigger = most_specific(phrase, common) if triggers is None else triggers[number]
             trigger = trigger if trigger in needed else needed[-1]
             for position, index in enumerate(needed):
                 part = _Part(number, 1 << position, full, len(phrase.words) == 1, index == trigger)

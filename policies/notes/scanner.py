@@ -91,7 +91,7 @@ class Scanner:
         contexts = [index for index, entry in enumerate(entries) if entry.role is not Role.TERM]
         self._terms = _Index(terms, entries, self._anchors)
         self._contexts = _Index(contexts, entries, self._anchors)
-        self.suspect = Prefilter([entries[index].phrase for index in terms])
+        self.suspect = Prefilter([entries[index].phrase for index in terms], [self._anchors[index] for index in terms])
         self._stopwords = {language: lexicon(language).stopwords for language in LANGUAGES}
         self._titles = titles()
 
