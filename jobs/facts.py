@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from gomme.connectors.records import PersonRecord
 from gomme.jobs.context import RunContext
+from gomme.model.records import PersonRecord
 from gomme.policies.facts import NO_FACTS, RecordFacts
-from gomme.state.suppression import SuppressionReason, suppressed
+from gomme.state.suppression import SuppressionReason, suppressed_any
 
 
 def facts_for(ctx: RunContext, records: Sequence[PersonRecord]) -> dict[str, RecordFacts]:
@@ -18,16 +18,15 @@ def facts_for(ctx: RunContext, records: Sequence[PersonRecord]) -> dict[str, Rec
     One query per batch. An erasure makes a re-imported person erasable again; an objection to direct
     marketing (Art 21(2)) only keeps marketing off.
     """
-    keys = {record.id: ctx.keyring.email_key(record.email) for record in records if record.email}
+    keys = {record.id: ctx.keyring.email_keys(record.email) for record in records if record.email}
     if not keys:
         return {}
     with Session(ctx.engine) as db:
-        listed = suppressed(db, keys.values())
+        listed = suppressed_any(db, keys)  # every key's HMAC: people listed before a key rotation too
     return {
         record_id: RecordFacts(suppressed=reason is SuppressionReason.ERASURE,
                                objected=reason is SuppressionReason.OBJECTION)
-        for record_id, key in keys.items()
-        if (reason := listed.get(key)) is not None
+        for record_id, reason in listed.items()
     }
 
 

@@ -5,6 +5,9 @@ on another disk, a WORM mount, a file shipped to syslog or an object store with 
 then proves that the chain still holds every anchored entry with the anchored hash: entries removed from the
 end, or a chain rebuilt from scratch, no longer match. The MAC (state key) shows gomme wrote the line.
 
+After `gomme key rotate`, an anchor's MAC must be made with the key in force at its entry (state/keys.py): the
+old key for anchors up to its retirement, the new one after.
+
 What an anchor cannot prove: entries written after the newest anchor (at most the current run's) can be
 removed without a trace; and whoever can rewrite the anchor file *and* holds the state key can rewrite history.
 Hence the file's place: out of reach of the state database's owners.
@@ -12,7 +15,6 @@ Hence the file's place: out of reach of the state database's owners.
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 from collections.abc import Iterator
@@ -96,9 +98,13 @@ def verify_anchors(engine: Engine, keyring: Keyring, chain: ChainReport, path: P
             if anchor is None:
                 problems.append(f"line {number} of {path} is not an anchor")
                 continue
-            expected = keyring.audit_mac(anchor.signed_text())
-            if not hmac.compare_digest(anchor.mac, expected):
-                problems.append(f"line {number} of {path} was not written by gomme with this key")
+            if not keyring.mac_valid(anchor.signed_text(), anchor.mac, anchor.seq):
+                retired = keyring.retired_by_mac(anchor.signed_text(), anchor.mac)
+                problems.append(
+                    f"line {number} of {path} was signed with the key {retired.fingerprint[:12]} after it was retired "
+                    f"(after entry #{retired.last_seq})" if retired is not None
+                    else f"line {number} of {path} was not written by gomme with this key"
+                )
                 continue
             if anchor.seq > chain.head_seq:
                 problems.append(
@@ -113,7 +119,7 @@ def verify_anchors(engine: Engine, keyring: Keyring, chain: ChainReport, path: P
                     "was rewritten up to it"
                 )
                 continue
-            if event.mac is None or not hmac.compare_digest(event.mac, keyring.audit_mac(event.hash)):
+            if event.mac is None or not keyring.mac_valid(event.hash, event.mac, event.seq):
                 problems.append(f"entry #{anchor.seq}, anchored at {anchor.ts} (line {number}), lost its MAC")
                 continue
             checked += 1

@@ -5,6 +5,9 @@ does not hold. Whoever can write the database but lacks the key can neither edit
 hashes after it, nor build a new chain: the MACs would not match. A MAC covers the hash, which covers every entry
 before it, so entries written before MACs existed are authenticated by the first one after them. What a MAC
 cannot show is entries removed from the end: anchors kept outside the database do (state/anchors.py).
+
+After `gomme key rotate`, each MAC is checked under the key in force at its entry: a retired key up to the entry
+it was retired after, the current key from the rotation entry on (which the retired key also endorses).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, col, select
 
-from gomme.state.keys import Keyring
-from gomme.state.models import AuditEvent
+from gomme.state.keys import KEY_FACT, ROTATED_ACTION, Keyring, SecretKeyError, rotation_statement
+from gomme.state.models import AuditEvent, StateFact
 
 GENESIS_HASH = "0" * 64
 # Names the advisory lock that serialises appends on PostgreSQL (any constant works).
@@ -61,11 +64,13 @@ def append_all(db: Session, batch: Sequence[AuditEntry], ts: str, keyring: Keyri
     """
     if not batch:
         return []
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
-    head = db.execute(select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc())
-                      .limit(1)).first()
-    seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+    seq, prev_hash = lock_head(db)
+    fact = db.get(StateFact, KEY_FACT)
+    if fact is not None and fact.value != keyring.fingerprint:  # a process started before `gomme key rotate`
+        raise SecretKeyError(
+            f"the state key was rotated while this gomme process ran with the old one (the state now expects "
+            f"{fact.value[:12]}): nothing of this transaction was written. Restart it with the new key"
+        )
     rows = []
     for entry in batch:
         seq += 1
@@ -75,6 +80,16 @@ def append_all(db: Session, batch: Sequence[AuditEntry], ts: str, keyring: Keyri
         prev_hash = digest
     db.execute(insert(AuditEvent), rows)
     return rows
+
+
+def lock_head(db: Session) -> tuple[int, str]:
+    """(seq, hash) of the chain's head (0 and the genesis hash when empty), holding the append lock on PostgreSQL
+    until the caller's transaction ends."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    head = db.execute(select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc())
+                      .limit(1)).first()
+    return (head[0], head[1]) if head else (0, GENESIS_HASH)
 
 
 def chain_hash(content: dict[str, object], prev_hash: str) -> str:
@@ -122,7 +137,8 @@ def verify(engine: Engine, keyring: Keyring) -> ChainReport:
     with Session(engine) as db:
         rows = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=1000))
         for event in rows:
-            problem = _problem(event, expected_seq, prev_hash) or _mac_problem(event, keyring, first_mac)
+            problem = (_problem(event, expected_seq, prev_hash) or _mac_problem(event, keyring, first_mac)
+                       or _rotation_problem(event, keyring))
             if problem:
                 return ChainReport(checked, expected_seq - 1, prev_hash, event.seq, problem, first_mac)
             if first_mac is None and event.mac is not None:
@@ -147,8 +163,26 @@ def _mac_problem(event: AuditEvent, keyring: Keyring, first_mac: int | None) -> 
         if first_mac is not None:
             return f"it has no MAC although entry #{first_mac} and later ones do (written or rewritten without the key)"
         return None
-    if not hmac.compare_digest(event.mac, keyring.audit_mac(event.hash)):
-        return "its MAC does not match: the entry or the chain before it was written without gomme's key"
+    if keyring.mac_valid(event.hash, event.mac, event.seq):
+        return None
+    retired = keyring.retired_by_mac(event.hash, event.mac)
+    if retired is not None:
+        return (f"its MAC was made with the key {retired.fingerprint[:12]}, retired after entry #{retired.last_seq}: "
+                "written after the key rotation by someone holding the old key")
+    return "its MAC does not match: the entry or the chain before it was written without gomme's key"
+
+
+def _rotation_problem(event: AuditEvent, keyring: Keyring) -> str | None:
+    """The entry right after a key's retirement must record the rotation, endorsed by the retired key."""
+    retired = keyring.retired_at(event.seq)
+    if retired is None:
+        return None
+    if event.action != ROTATED_ACTION or not event.evidence:
+        return f"the key {retired.fingerprint[:12]} was retired after the previous entry, but this one does not say so"
+    endorsement = event.evidence.rsplit(" ", 1)[-1]
+    statement = rotation_statement(event.seq, event.prev_hash, keyring.key_at(event.seq)[0])
+    if not hmac.compare_digest(endorsement, retired.audit_mac(statement)):
+        return f"the key rotation it records is not endorsed by the retired key {retired.fingerprint[:12]}"
     return None
 
 

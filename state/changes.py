@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select, update
 
-from gomme.connectors.changes import ChangeResult, Outcome, PlannedChange
+from gomme.model.changes import ChangeResult, Outcome, PlannedChange
 from gomme.state.audit import AuditEntry, append_all
 from gomme.state.keys import Keyring
 from gomme.state.models import Change

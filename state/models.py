@@ -1,4 +1,4 @@
-"""gomme's own tables. No column holds a name, email, phone or note text (DESIGN.md "State")."""
+"""gomme's own tables. No column holds a name, email, phone or note text (docs/architecture.md "State")."""
 
 from __future__ import annotations
 
