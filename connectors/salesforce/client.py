@@ -36,6 +36,7 @@ Login = Callable[[requests.Session], tuple[str, str]]
 
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 _TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
+_USER_ID = re.compile(r"005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")  # a User id: key prefix 005, 15 or 18 characters
 _MAPPING_CODES = frozenset({"INVALID_FIELD", "INVALID_TYPE", "MALFORMED_QUERY", "INVALID_QUERY_FILTER_OPERATOR"})
 
 
@@ -150,6 +151,7 @@ class SalesforceClient:
         )
         self.sleep = sleep
         self._sf: Salesforce | None = None
+        self._user_id: str | None = None
 
     @property
     def calls(self) -> int:
@@ -158,13 +160,22 @@ class SalesforceClient:
     def close(self) -> None:
         self.session.close()
 
-    def call(self, what: str, operation: Callable[[Salesforce], T]) -> T:
-        """Run one API call with retries (transient errors) and one session renewal (expired session)."""
-        retrying = Retrying(
+    def retrying(self) -> Retrying:
+        """The retry policy of `call` (RetryableError only, backoff and attempts as configured), for a caller that
+        must do something before each new attempt, such as look for what a lost answer had created."""
+        return Retrying(
             retry=retry_if_exception_type(RetryableError), wait=self._wait, stop=self._stop,
             sleep=self.sleep, reraise=True,
         )  # fmt: skip
-        for attempt in retrying:
+
+    def call(self, what: str, operation: Callable[[Salesforce], T], *, retry: bool = True) -> T:
+        """Run one API call with retries (transient errors) and one session renewal (expired session).
+
+        `retry=False`: a transient error is raised to the caller instead, for a call that is not safe to repeat
+        as is (a create whose answer may be lost after Salesforce committed it)."""
+        if not retry:
+            return self._renewing(what, operation)
+        for attempt in self.retrying():
             with attempt:
                 return self._renewing(what, operation)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
@@ -282,13 +293,28 @@ class SalesforceClient:
     def count(self, soql: str) -> int:
         return int(self.call("count", lambda sf: sf.query(soql))["totalSize"])
 
-    def save(self, method: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """sObject Collections update (PATCH) or create (POST): ≤200 records, per-record results in order."""
+    def save(self, method: str, records: list[dict[str, Any]], *, retry: bool = True) -> list[dict[str, Any]]:
+        """sObject Collections update (PATCH) or create (POST): ≤200 records, per-record results in order.
+
+        A create has no idempotency key: the writer sends it with `retry=False` and looks up what it created
+        before trying again (docs/salesforce-orgs.md, "Idempotent creates and cleanups")."""
         body = {"allOrNone": False, "records": records}
         results = self.call(
-            f"composite {method}", lambda sf: sf.restful("composite/sobjects", method=method, json=body)
+            f"composite {method}", lambda sf: sf.restful("composite/sobjects", method=method, json=body), retry=retry
         )
         return list(results or ())
+
+    def user_id(self) -> str:
+        """The integration user's id, from the `identity` URL of Resources by Version (`GET /services/data/vXX.X/`,
+        REST API guide "List Available REST Resources": `https://…/id/<org id>/<user id>`); read once."""
+        if self._user_id is None:
+            resources = self.call("resources by version", lambda sf: sf.restful(""))
+            identity = str(resources.get("identity") or "") if isinstance(resources, Mapping) else ""
+            user = identity.rstrip("/").rsplit("/", 1)[-1]
+            if not _USER_ID.fullmatch(user):
+                raise FatalError(f"connectors.{self.name}: Salesforce did not say which user this session is")
+            self._user_id = user
+        return self._user_id
 
     def delete(self, ids: list[str]) -> list[dict[str, Any]]:
         """sObject Collections delete: ≤200 ids, per-record results in order."""

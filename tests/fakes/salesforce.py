@@ -9,9 +9,9 @@ answer is a call carried out in full whose connection then drops.
 Usable outside pytest: `with responses.RequestsMock() as mock: org.register(mock)`.
 
 By default the org is set up like gomme's defaults; the constructor options make it look like an org an admin set
-up (ORGS.md): fields hidden from or read-only for the integration user (field-level security), State and Country
-picklists off, renamed Account types, Person Accounts, Data Protection and Privacy off, private contacts hidden by
-sharing.
+up (docs/real-orgs.md): fields hidden from or read-only for the integration user (field-level security), State and
+Country picklists off, renamed Account types, Person Accounts, Data Protection and Privacy off, private contacts
+hidden by sharing.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class FakeSalesforce:
         clock: Callable[[], dt.datetime] | None = None,
         custom_fields: dict[str, dict[str, Field]] | None = None,
         token: str = "fake-token",
+        user_id: str = "005FAKE00000001AAA",
         hidden_fields: dict[str, set[str]] | None = None,
         read_only_fields: dict[str, set[str]] | None = None,
         country_picklists: bool = True,
@@ -87,7 +88,7 @@ class FakeSalesforce:
         *StateCode fields; `account_types`: Account.Type picklist values describe reports; `person_accounts`:
         Person Accounts enabled (see `create_person_account`); `data_protection=False`: no Individual, consent
         objects or IndividualId; `private_contacts_visible=False`: contacts without an AccountId are invisible."""
-        self.host, self.version = host, api_version
+        self.host, self.version, self.user_id = host, api_version, user_id
         self.daily_limit, self.used = daily_limit, used
         self.faults = faults or Faults()
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -313,6 +314,7 @@ class FakeSalesforce:
     def register(self, mock: responses.RequestsMock) -> None:
         base = re.escape(f"https://{self.host}/services/data/v{self.version}/")
         routes: list[tuple[str, str, Callable[[Any], Response]]] = [
+            ("GET", base + r"$", self._resources),
             ("GET", base + r"query/?\?.*", self._query),
             ("GET", base + r"query/[^/?]+$", self._query_more),
             ("GET", base + r"sobjects/[A-Za-z0-9_]+/describe/?$", self._describe),
@@ -403,6 +405,15 @@ class FakeSalesforce:
         token = f"fake-token-{self.logins}"
         self.tokens = {token}
         return token
+
+    def _resources(self, request: Any) -> Response:
+        """Resources by Version (REST API guide "List Available REST Resources"), a few of them: `identity` ends
+        with the org id and the session's user id."""
+        root = f"/services/data/v{self.version}"
+        return answer(200, {
+            "sobjects": f"{root}/sobjects", "query": f"{root}/query", "composite": f"{root}/composite",
+            "identity": f"https://{self.host}/id/00DFAKE000000001AAA/{self.user_id}",
+        })  # fmt: skip
 
     # -- describe -------------------------------------------------------------------------------------
 

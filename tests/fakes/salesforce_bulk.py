@@ -1,4 +1,9 @@
-"""Bulk API 2.0 ingest jobs of the fake org: update, delete and hardDelete, processed when the upload closes."""
+"""Bulk API 2.0 ingest jobs of the fake org: update, delete and hardDelete, processed when the upload closes.
+
+Also the job list (`GET jobs/ingest`, Bulk API 2.0 guide "Get Information About All Ingest Jobs": `done`, `records`,
+`nextRecordsUrl` carrying a `queryLocator`, at most 1,000 jobs a page, `jobType` filter) and the abort transition
+(`PATCH` to Aborted, refused for a job in a final state; the code INVALIDJOBSTATE and its wording are unverified).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
 
 from fakes.salesforce_http import bulk_error
 
@@ -19,6 +25,7 @@ if TYPE_CHECKING:
 
 Response = tuple[int, dict[str, str], str]
 NULL = "#N/A"  # Bulk CSV: this sets a field to null; an empty cell leaves it unchanged
+FINAL = ("JobComplete", "Failed", "Aborted")
 
 
 @dataclass
@@ -32,10 +39,16 @@ class Job:
     failed: list[dict[str, str]] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
     error_message: str | None = None  # why the job Failed as a whole
+    created_by: str = ""
+    created: str = ""  # createdDate, as Salesforce writes it: 2021-06-10T13:25:40.000+0000
+    content_type: str = "CSV"
 
     def info(self) -> dict[str, Any]:
         info = {
             "id": self.id, "object": self.sobject, "operation": self.operation, "state": self.state,
+            "createdById": self.created_by, "createdDate": self.created, "systemModstamp": self.created,
+            "contentType": self.content_type, "jobType": "V2Ingest", "concurrencyMode": "Parallel",
+            "lineEnding": "LF", "columnDelimiter": "COMMA",
             "numberRecordsProcessed": len(self.succeeded) + len(self.failed), "numberRecordsFailed": len(self.failed),
         }  # fmt: skip
         if self.error_message:
@@ -44,16 +57,31 @@ class Job:
 
 
 class BulkJobs:
-    def __init__(self, org: FakeSalesforce) -> None:
+    def __init__(self, org: FakeSalesforce, page_size: int = 1000) -> None:
         self.org = org
         self.jobs: dict[str, Job] = {}
+        self.page_size = page_size  # jobs per page of the list
+        self.list_refused = False  # the user may not list jobs: 403 (code unverified)
         self._ids = itertools.count(1)
+
+    def open(self, sobject: str, operation: str, *, created_by: str | None = None, state: str = "Open") -> Job:
+        """A job some process created (another integration user with `created_by`), for arranging tests."""
+        job = self._new(sobject, operation, created_by or self.org.user_id)
+        job.state = state
+        return job
+
+    def _new(self, sobject: str, operation: str, created_by: str) -> Job:
+        stamp = self.org.clock().strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        job = Job(f"750FAKE{next(self._ids):011d}", sobject, operation, created_by=created_by, created=stamp)
+        self.jobs[job.id] = job
+        return job
 
     def register(
         self, mock: responses.RequestsMock, base: str, api: Callable[[Callable[[Any], Response]], Callable[[Any], Any]]
     ) -> None:
         jobs = base + r"jobs/ingest"
         routes = [
+            ("GET", jobs + r"/?(\?.*)?$", self._list),
             ("POST", jobs + r"/?$", self._create),
             ("PUT", jobs + r"/(?P<job>[^/]+)/batches$", self._upload),
             ("PATCH", jobs + r"/(?P<job>[^/]+)$", self._state),
@@ -72,9 +100,21 @@ class BulkJobs:
         spec = json.loads(request.body)
         if spec.get("operation") not in ("update", "delete", "hardDelete") or spec.get("object") not in self.org.tables:
             return _json(400, [{"errorCode": "INVALIDJOB", "message": "unsupported job"}])
-        job = Job(f"750FAKE{next(self._ids):011d}", spec["object"], spec["operation"])
-        self.jobs[job.id] = job
+        job = self._new(spec["object"], spec["operation"], self.org.user_id)
         return _json(200, job.info())
+
+    def _list(self, request: Any) -> Response:
+        if self.list_refused:
+            return _json(403, [{"errorCode": "INSUFFICIENT_ACCESS", "message": "(fake)"}])
+        params = parse_qs(urlparse(request.url).query)
+        wanted = params.get("jobType", [None])[0]
+        jobs = [job for job in self.jobs.values() if wanted in (None, "V2Ingest")]
+        start = int(params.get("queryLocator", ["0"])[0] or 0)
+        page = jobs[start : start + self.page_size]
+        body: dict[str, Any] = {"done": start + self.page_size >= len(jobs), "records": [job.info() for job in page]}
+        if not body["done"]:
+            body["nextRecordsUrl"] = f"/services/data/v{self.org.version}/jobs/ingest?queryLocator={start + len(page)}"
+        return _json(200, body)
 
     def _upload(self, request: Any) -> Response:
         job = self._job(request)
@@ -91,8 +131,11 @@ class BulkJobs:
         state = json.loads(request.body).get("state")
         if state == "UploadComplete" and job.state == "Open":
             self._process(job)
-        elif state == "Aborted":
+        elif state == "Aborted" and job.state not in FINAL:
             job.state = "Aborted"
+        elif state == "Aborted":  # a job in a final state keeps it
+            message = f"Aborting already {job.state} Job not allowed"
+            return _json(400, [{"errorCode": "INVALIDJOBSTATE", "message": message}])
         return _json(200, job.info())
 
     def _info(self, request: Any) -> Response:
