@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 
-from gomme.connectors.records import (
+from gomme.model.records import (
     Audience,
     Consent,
     ConsentStatus,

@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import measure
 from fakes.hubspot import TOKEN, FakeHubSpot, Limits
 
-from gomme.connectors.records import Lifecycle, PersonRecord
 from gomme.connectors.synthetic import synthetic_people
+from gomme.model.records import Lifecycle, PersonRecord
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 RSS_LIMIT_MB = 300  # issue #10: streaming end to end, whatever the portal's size
 STAGES = {Lifecycle.PROSPECT: "lead", Lifecycle.CUSTOMER: "customer", Lifecycle.FORMER_CUSTOMER: "former_customer"}
-# CRM_APIS.md B3: calls per 10 s, per day, and searches per second.
+# docs/crm-apis.md B3: calls per 10 s, per day, and searches per second.
 TIERS = {
     "starter": Limits(per_window=100, daily=250_000, search_per_window=4),
     "professional": Limits(per_window=190, daily=625_000, search_per_window=4),

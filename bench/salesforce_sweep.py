@@ -34,8 +34,8 @@ from fakes.salesforce import Call, FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
 from fakes.served import Served
 
-from gomme.connectors.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 from gomme.connectors.synthetic import synthetic_people
+from gomme.model.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 RSS_LIMIT_MB = 300  # issue #10: streaming end to end, whatever the org's size

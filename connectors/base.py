@@ -1,65 +1,14 @@
-"""The connector contract (DESIGN.md "Connector contract") and the pull query it answers."""
+"""The connector contract (docs/architecture.md "Connector contract") and the pull query it answers."""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol, Self, runtime_checkable
 
-from gomme.connectors.changes import Action, ChangeResult, PlannedChange
-from gomme.connectors.records import PersonRecord
-
-
-class Op(StrEnum):
-    """Comparison operators a prefilter may use; every connector translates them natively."""
-
-    EQ = "eq"
-    NE = "ne"
-    LT = "lt"
-    LE = "le"
-    GT = "gt"
-    GE = "ge"
-    IN = "in"
-    IS_NULL = "is_null"
-    NOT_NULL = "not_null"
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """`field op value` on a canonical PersonRecord field name (e.g. `last_activity_at lt <cutoff>`).
-
-    Value types: an aware UTC `datetime` for timestamps, a `date` for `contract_end`/`birthdate`
-    (a date compared with a datetime counts as midnight UTC), a `Lifecycle` for `lifecycle`, a
-    `bool` for flags (`erasure_requested`, `legal_hold`, `anonymised`, `restricted`, `opt_out_*`).
-    `ne` matches empty fields, as in Python; ordering comparisons on an empty field are false.
-    """
-
-    field: str
-    op: Op
-    value: Any = None
-
-
-FilterGroup = tuple[Condition, ...]
-"""Conditions AND-ed together; a query OR-s its groups."""
-
-
-@dataclass(frozen=True, slots=True)
-class PullQuery:
-    """Which records a pull must return.
-
-    A record is returned when `everything` is set, or it changed at or after `since`
-    (per object type, the connector's own opaque cursor), or it matches any prefilter group.
-    Pushdown is a superset: rules still decide on every record returned.
-    An object type missing from `since` was never pulled: all of it is returned. A query with
-    only prefilters (`since=None`, `everything=False`) returns the cursor `{}`: it did not look at
-    what changed, so it must not move the cursor. `limit` never moves the cursor past an unread record.
-    """
-
-    everything: bool = True
-    since: Mapping[str, str] | None = None
-    prefilters: tuple[FilterGroup, ...] = ()
-    limit: int | None = None
+from gomme.model.changes import Action, ChangeResult, PlannedChange
+from gomme.model.conditions import PullQuery
+from gomme.model.records import PersonRecord
 
 
 class Pulled:
@@ -81,7 +30,20 @@ class Capabilities:
     incremental: bool = True
     pushdown: bool = True
     notes: bool = True
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Changes per `apply` call the CRM writes best (Salesforce's Bulk API 2.0 jobs); 0: the run's batch size.
+    write_batch: int = 0
+    # Records of the last pull the connector keeps, so a change is written without re-reading; 0: none.
+    remembers: int = 0
+    # Whether `delete` leaves nothing the CRM's users could restore (no recycle bin, no 90-day restore).
+    permanent_delete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """API use since the connector was opened, for the daemon's metrics (jobs/metrics.py)."""
+
+    calls: Mapping[str, int] = field(default_factory=dict)  # by HTTP status or error class, as text
+    budget_remaining: float | None = None  # calls left in the CRM's allowance, or None if it publishes none
 
 
 class ClosedOnExit:
@@ -120,6 +82,10 @@ class Connector(Protocol):
 
     def export(self, record: PersonRecord) -> dict[str, Any]:
         """Everything the CRM holds on the person, JSON-ready; a missing record raises RecordError(NOT_FOUND)."""
+        ...
+
+    def usage(self) -> Usage:
+        """API calls made since the connector was opened, and the allowance left (a local CRM: none)."""
         ...
 
     def size(self) -> int | None:

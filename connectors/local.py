@@ -12,9 +12,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, PullQuery
-from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, Usage
 from gomme.connectors.errors import FatalError, RecordError, RetryableError
+from gomme.connectors.incremental import MICROSECOND, Position, Tracker
 from gomme.connectors.local_sql import (
     ANONYMISED_LAST_NAME,
     INSERT_CONSENT,
@@ -28,7 +28,6 @@ from gomme.connectors.local_sql import (
     all_of,
     consent_from_row,
     consent_row,
-    cursor_value,
     export_dict,
     iso_datetime,
     person_from_row,
@@ -36,7 +35,9 @@ from gomme.connectors.local_sql import (
     pull_where,
     since_where,
 )
-from gomme.connectors.records import RECTIFIABLE_FIELDS, Consent, PersonRecord
+from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.model.conditions import PullQuery, matches_any
+from gomme.model.records import RECTIFIABLE_FIELDS, Consent, PersonRecord
 
 _BATCH = 500  # rows per page and per write; also keeps `IN (...)` lists under SQLite's variable limit
 _NOTE_PREFIX = "notes."
@@ -81,6 +82,10 @@ class LocalConnector(ClosedOnExit):
         row = self._conn.execute("SELECT COUNT(*) FROM person").fetchone()
         return int(row[0])
 
+    def usage(self) -> Usage:
+        """No API: nothing to count."""
+        return Usage()
+
     def notices(self) -> list[str]:
         """Nothing to report: gomme created this CRM's schema itself."""
         return []
@@ -88,7 +93,9 @@ class LocalConnector(ClosedOnExit):
     # -- reading ----------------------------------------------------------------------------------------
 
     def pull(self, query: PullQuery) -> Pulled:
-        """Streams matching records ordered by id; a bad prefilter raises ValueError here, before any read."""
+        """Streams matching records ordered by id; a bad prefilter (ValueError) or cursor (FatalError) raises here,
+        before any read."""
+        self._positions(query)  # an unreadable cursor stops here, naming this connector
         return Pulled(self._stream(query, pull_where(query)))
 
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
@@ -120,36 +127,49 @@ class LocalConnector(ClosedOnExit):
     def _stream(self, query: PullQuery, where: Sql) -> Generator[PersonRecord, None, dict[str, str]]:
         # Keyset pages, not one long cursor: a suspended pull holds no statement open, so the caller may
         # apply changes between pages.
-        newest: dict[str, str] = {}
+        previous = self._positions(query)
+        trackers = {kind: Tracker(previous.get(kind), MICROSECOND) for kind in OBJECT_TYPES}
         last_id, remaining = "", query.limit
         while remaining is None or remaining > 0:
             size = _BATCH if remaining is None else min(_BATCH, remaining)
             sql = f"SELECT * FROM person WHERE ({where.text}) AND id > ? ORDER BY id LIMIT ?"  # noqa: S608
             rows = self._conn.execute(sql, (*where.params, last_id, size)).fetchall()
             for record in self._hydrate(rows):
-                kind, stamp = record.object_type, record.raw["modified_at"]
-                newest[kind] = max(newest.get(kind, stamp), stamp)
+                if self._read_before(query, previous.get(record.object_type), record):
+                    continue
+                trackers[record.object_type].saw(record.id, record.modified_at)
                 yield record
             if len(rows) < size:
-                return self._next_cursor(query, newest, unseen_after=None)
+                return self._next_cursor(query, trackers, unseen_after=None)
             last_id = rows[-1]["id"]
             remaining = None if remaining is None else remaining - len(rows)
-        return self._next_cursor(query, newest, unseen_after=last_id)
+        return self._next_cursor(query, trackers, unseen_after=last_id)
 
-    def _next_cursor(self, query: PullQuery, newest: dict[str, str], unseen_after: str | None) -> dict[str, str]:
-        """Newest `modified_at` seen per type, never past a record a `limit` left unread, never backwards."""
+    def _positions(self, query: PullQuery) -> dict[str, Position]:
+        return {
+            kind: Position.parse(text, resolution=MICROSECOND, connector=self.name, object_type=kind)
+            for kind, text in (query.since or {}).items()
+            if kind in OBJECT_TYPES
+        }
+
+    @staticmethod
+    def _read_before(query: PullQuery, since: Position | None, record: PersonRecord) -> bool:
+        """Read by the previous pull at the cursor's very instant, unchanged, and not asked for otherwise."""
+        if query.everything or since is None or record.modified_at is None:
+            return False
+        return since.already_seen(record.id, record.modified_at) and not matches_any(record, query.prefilters)
+
+    def _next_cursor(self, query: PullQuery, trackers: dict[str, Tracker], unseen_after: str | None) -> dict[str, str]:
+        """Newest change read per type, never past a record a `limit` left unread, never backwards."""
         if not query.everything and query.since is None:
             return {}  # a prefilter-only pull did not scan the changes, so it establishes no position
-        cursor = {
-            kind: cursor_value(value, kind) if kind in OBJECT_TYPES else value
-            for kind, value in (query.since or {}).items()
-        }
-        if unseen_after is not None:
-            for kind, oldest in self._oldest_unseen(query, unseen_after).items():
-                if kind in newest:
-                    newest[kind] = min(newest[kind], oldest)
-        for kind, stamp in newest.items():
-            cursor[kind] = max(cursor.get(kind, stamp), stamp)
+        cursor = {kind: value for kind, value in (query.since or {}).items() if kind not in OBJECT_TYPES}
+        unseen = self._oldest_unseen(query, unseen_after) if unseen_after is not None else {}
+        for kind, tracker in trackers.items():
+            cap = dt.datetime.fromisoformat(unseen[kind]) if kind in unseen else None
+            position = tracker.position(cap)
+            if position is not None:
+                cursor[kind] = position.dump()
         return cursor
 
     def _oldest_unseen(self, query: PullQuery, after_id: str) -> dict[str, str]:

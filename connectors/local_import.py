@@ -25,9 +25,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from gomme.connectors.countries import country_code
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import Lifecycle, OptOuts, PersonRecord
+from gomme.model.countries import country_code
+from gomme.model.fields import OPT_OUT_KEYS, OPT_OUT_NAMES
+from gomme.model.records import Lifecycle, OptOuts, PersonRecord
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 _TRUE = frozenset(("true", "1", "yes"))
@@ -158,14 +159,7 @@ class ImportRow(BaseModel):
         return data
 
     def to_record(self, crm: str) -> PersonRecord:
-        opt_outs = OptOuts(
-            email=self.opt_out_email,
-            phone=self.opt_out_phone,
-            processing=self.opt_out_processing,
-            profiling=self.opt_out_profiling,
-            tracking=self.opt_out_tracking,
-            solicit=self.opt_out_solicit,
-        )
+        opt_outs = OptOuts(**{name: getattr(self, key) for name, key in zip(OPT_OUT_NAMES, OPT_OUT_KEYS, strict=True)})
         return PersonRecord(
             crm=crm,
             object_type=self.object_type,

@@ -8,17 +8,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from gomme.connectors.base import Condition, FilterGroup, Op, PullQuery
-from gomme.connectors.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
+from gomme.connectors.incremental import MICROSECOND, Position
+from gomme.model.conditions import Condition, FilterGroup, Op, PullQuery
+from gomme.model.fields import FIELDS, OPT_OUT_FIELDS, OPT_OUT_KEYS, OPT_OUT_NAMES, FieldType, canonical, getter, key_of
+from gomme.model.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 
 SCHEMA_VERSION = 1
 OBJECT_TYPES: tuple[str, ...] = ("contact", "lead")
 ANONYMISED_LAST_NAME = "ANONYMISED"  # a constant, never derived from the original (WP29 05/2014)
-OPT_OUT_NAMES: tuple[str, ...] = ("email", "phone", "processing", "profiling", "tracking", "solicit")
-OPT_OUT_COLUMNS: tuple[str, ...] = tuple(f"opt_out_{name}" for name in OPT_OUT_NAMES)
+OPT_OUT_COLUMNS: tuple[str, ...] = OPT_OUT_KEYS
 FLAG_COLUMNS: tuple[str, ...] = ("erasure_requested", "legal_hold", "restricted", "anonymised")
 BOOL_COLUMNS: frozenset[str] = frozenset((*OPT_OUT_COLUMNS, *FLAG_COLUMNS))
 PERSON_COLUMNS: tuple[str, ...] = (
@@ -65,23 +65,8 @@ UPSERT_PERSON = (
 INSERT_CONSENT = f"INSERT INTO consent ({', '.join(CONSENT_COLUMNS)}) VALUES ({', '.join('?' * 7)})"  # noqa: S608
 
 
-class Kind(StrEnum):
-    TEXT = "text"
-    DATETIME = "datetime"
-    DATE = "date"
-    BOOL = "bool"
-
-
-# Canonical PersonRecord field names a prefilter may use; they double as column names.
-FIELD_KINDS: Mapping[str, Kind] = {
-    **dict.fromkeys(
-        ("id", "object_type", "email", "first_name", "last_name", "phone", "country", "lifecycle"), Kind.TEXT
-    ),
-    **dict.fromkeys(("created_at", "modified_at", "last_activity_at"), Kind.DATETIME),
-    **dict.fromkeys(("birthdate", "contract_end"), Kind.DATE),
-    **dict.fromkeys(BOOL_COLUMNS, Kind.BOOL),
-}
-_ALIASES: Mapping[str, str] = {f"opt_outs.{name}": f"opt_out_{name}" for name in OPT_OUT_NAMES}
+# Canonical PersonRecord field names a prefilter may use, by their flat key: they double as column names.
+FIELD_KINDS: Mapping[str, FieldType] = {column: FIELDS[canonical(column)].kind for column in PERSON_COLUMNS}
 _MIDNIGHT = "T00:00:00.000000+00:00"  # a date compared with a datetime counts as midnight UTC
 _COMPARE: Mapping[Op, str] = {Op.EQ: "=", Op.NE: "IS NOT", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">="}
 
@@ -114,11 +99,9 @@ def parse_date(text: str | None) -> dt.date | None:
 
 
 def cursor_value(text: str, object_type: str) -> str:
-    """Normalises a cursor position (an ISO-8601 timestamp) to the stored form."""
-    try:
-        return iso_datetime(dt.datetime.fromisoformat(text))
-    except (TypeError, ValueError):
-        raise ValueError(f"cursor for {object_type!r} is not a timezone-aware ISO-8601 timestamp") from None
+    """The stored form of a cursor position's inclusive bound (`connectors/incremental.py`)."""
+    position = Position.parse(text, resolution=MICROSECOND, connector="local", object_type=object_type)
+    return iso_datetime(position.at)
 
 
 def any_of(parts: Sequence[Sql]) -> Sql:
@@ -160,10 +143,10 @@ def group_where(group: FilterGroup) -> Sql:
 
 def condition_where(condition: Condition) -> Sql:
     """Translates one `field op value`; NULL-safe for eq/ne so that `ne` keeps unset fields, as Python does."""
-    column = _ALIASES.get(condition.field, condition.field)
+    column = key_of(condition.field)
     kind = FIELD_KINDS.get(column)
     if kind is None:
-        raise ValueError(f"unknown field in prefilter: {condition.field!r}")
+        return TRUE  # a field this CRM does not store: the condition cannot narrow the pull (a superset)
     op = Op(condition.op)
     if op is Op.IS_NULL or (op is Op.EQ and condition.value is None):
         return Sql(f"{column} IS NULL")
@@ -177,32 +160,33 @@ def condition_where(condition: Condition) -> Sql:
     return Sql(f"{expression} {_COMPARE[op]} ?", (value,))
 
 
-def _in_where(column: str, kind: Kind, condition: Condition) -> Sql:
+def _in_where(column: str, kind: FieldType, condition: Condition) -> Sql:
     values = condition.value
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise ValueError(f"prefilter {condition.field} in: needs a list of values")
     items = list(values)
-    operands = [_operand(column, kind, item, condition.field) for item in items if item is not None]
-    if len({expression for expression, _ in operands}) > 1:
-        raise ValueError(f"prefilter {condition.field} in: mixes dates and datetimes")
+    by_expression: dict[str, list[Any]] = {}  # a date column against dates, and against datetimes (at midnight)
+    for item in items:
+        if item is not None:
+            expression, value = _operand(column, kind, item, condition.field)
+            by_expression.setdefault(expression, []).append(value)
     parts = [Sql(f"{column} IS NULL")] if None in items else []
-    if operands:
-        marks = ", ".join("?" * len(operands))
-        parts.append(Sql(f"{operands[0][0]} IN ({marks})", tuple(value for _, value in operands)))
+    for expression, values in by_expression.items():
+        parts.append(Sql(f"{expression} IN ({', '.join('?' * len(values))})", tuple(values)))
     return any_of(parts)
 
 
-def _operand(column: str, kind: Kind, value: Any, field: str) -> tuple[str, Any]:
+def _operand(column: str, kind: FieldType, value: Any, field: str) -> tuple[str, Any]:
     """The column expression and the encoded value to compare it with."""
-    if kind is Kind.BOOL and (isinstance(value, bool) or value in (0, 1)):
+    if kind is FieldType.BOOL and (isinstance(value, bool) or value in (0, 1)):
         return column, int(value)
-    if kind is Kind.TEXT and isinstance(value, str):
+    if kind is FieldType.TEXT and isinstance(value, str):
         return column, str(value)
-    if kind is Kind.DATETIME and isinstance(value, dt.date | str):
+    if kind is FieldType.DATETIME and isinstance(value, dt.date | str):
         return column, iso_datetime(_as_datetime(value, field))
-    if kind is Kind.DATE and isinstance(value, dt.datetime):
+    if kind is FieldType.DATE and isinstance(value, dt.datetime):
         return f"({column} || '{_MIDNIGHT}')", iso_datetime(value)
-    if kind is Kind.DATE and isinstance(value, dt.date | str):
+    if kind is FieldType.DATE and isinstance(value, dt.date | str):
         return column, _as_date(value, field).isoformat()
     raise ValueError(f"prefilter on {field}: value of the wrong type for a {kind} field")
 
@@ -226,7 +210,7 @@ def _as_date(value: dt.date | str, field: str) -> dt.date:
 
 def person_row(record: PersonRecord, modified_at: dt.datetime) -> dict[str, Any]:
     """The stored form of a record; the email is stripped so that `find` can match it through the index."""
-    opt_outs = {f"opt_out_{name}": int(getattr(record.opt_outs, name)) for name in OPT_OUT_NAMES}
+    opt_outs = {key_of(name): int(getter(name)(record)) for name in OPT_OUT_FIELDS}
     return {
         "id": record.id,
         "object_type": record.object_type,
@@ -288,7 +272,7 @@ def person_from_row(
         lifecycle=Lifecycle(row["lifecycle"]),
         contract_end=parse_date(row["contract_end"]),
         consents=consents,
-        opt_outs=OptOuts(**{name: bool(row[f"opt_out_{name}"]) for name in OPT_OUT_NAMES}),
+        opt_outs=OptOuts(**{name: bool(row[key]) for name, key in zip(OPT_OUT_NAMES, OPT_OUT_KEYS, strict=True)}),
         erasure_requested=bool(row["erasure_requested"]),
         legal_hold=bool(row["legal_hold"]),
         restricted=bool(row["restricted"]),

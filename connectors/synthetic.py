@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
-from gomme.connectors.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
+from gomme.model.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 
 DEMO_SEED = 1789
 DEMO_SIZE = 300

@@ -1,3 +1,5 @@
 """gomme: GDPR/CNIL clean-up for CRMs. This package is the composition root."""
 
-__version__ = "0.1.0"
+from importlib import metadata
+
+__version__ = metadata.version("gomme")

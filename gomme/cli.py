@@ -1,6 +1,6 @@
 """The `gomme` command line: typer commands that parse options, call jobs, and render results.
 
-Exit codes (DESIGN.md): 0 ok, 1 run failed, 2 bad usage or configuration, 3 nothing written: blast-radius
+Exit codes (docs/architecture.md): 0 ok, 1 run failed, 2 bad usage or configuration, 3 nothing written: blast-radius
 abort, or the connector is busy with another run.
 """
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Annotated, NoReturn
 
@@ -17,9 +18,9 @@ import typer
 from rich.console import Console
 
 from gomme import __version__
-from gomme.commands import UsageError
+from gomme.commands import UsageError, error_line
 from gomme.commands.audit import AuditQuery
-from gomme.config import CONFIG_ENV, Config, ConfigError, demo_home, embedded_default, load_config_file
+from gomme.config import CONFIG_ENV, Config, ConfigError, NoConfigError, demo_home, find_config, load_config_file
 from gomme.connectors.errors import FatalError
 from gomme.jobs.guard import ChangeLimitValue
 from gomme.logs import configure_logging
@@ -40,8 +41,9 @@ local_app = typer.Typer(no_args_is_help=True, help="The local SQLite CRM (type =
 config_app = typer.Typer(no_args_is_help=True, help="The configuration file.")
 policy_app = typer.Typer(no_args_is_help=True, help="The policy: the rules gomme applies.")
 request_app = typer.Typer(no_args_is_help=True, help="Data-subject requests (GDPR Art 15-21), in every CRM.")
+key_app = typer.Typer(no_args_is_help=True, help="The state key.")
 for sub, name in ((audit_app, "audit"), (db_app, "db"), (local_app, "local"), (config_app, "config"),
-                  (policy_app, "policy"), (request_app, "request")):
+                  (policy_app, "policy"), (request_app, "request"), (key_app, "key")):
     app.add_typer(sub, name=name)
 
 err = Console(stderr=True, highlight=False)
@@ -60,8 +62,14 @@ class OutputFormat(StrEnum):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err.print(error_line(message), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gomme {metadata.version('gomme')}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -69,10 +77,16 @@ def main_options(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", envvar=CONFIG_ENV, help="Config file (TOML). Default: the embedded demo."),
+        typer.Option(
+            "--config", "-c", envvar=CONFIG_ENV,
+            help="Config file (TOML). Default: ./gomme.toml, else ./config.toml, else ~/.config/gomme/config.toml.",
+        ),
     ] = None,
     log_format: Annotated[LogFormat | None, typer.Option(help="Log format; default from config, else auto.")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     ctx.obj = _Options(config, log_format, log_level)
 
@@ -84,6 +98,13 @@ class _Options:
         self.path, self.log_format, self.log_level = path, log_format, log_level
         self._app: App | None = None
 
+    def config_path(self) -> Path:
+        """--config or GOMME_CONFIG, else the first file found where gomme looks (never the demo's)."""
+        found = self.path or find_config(Path.cwd())
+        if found is None:
+            raise NoConfigError(Path.cwd())
+        return found
+
     def app(self) -> App:
         if self._app is None:
             config = self._load()
@@ -94,9 +115,11 @@ class _Options:
 
     def _load(self) -> Config:
         try:
-            return load_config_file(self.path) if self.path else embedded_default()
+            return load_config_file(self.config_path())
+        except NoConfigError as exc:
+            fail(str(exc))
         except ConfigError as exc:
-            err.print(f"[bold red]error:[/] invalid configuration in {exc.source}:")
+            err.print(error_line(f"invalid configuration in {exc.source}:"), soft_wrap=True)
             for issue in exc.issues:
                 err.print(f"  {issue}", soft_wrap=True, markup=False)
             raise typer.Exit(EXIT_USAGE) from None
@@ -342,6 +365,25 @@ def db_upgrade(ctx: typer.Context) -> None:
     err.print(f"state database at revision {current_revision(engine)}")
 
 
+@key_app.command("rotate")
+def key_rotate(
+    ctx: typer.Context,
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(help="Take the new key from this file (default: GOMME_NEW_SECRET_KEY, else a fresh key; "
+                          "with GOMME_SECRET_KEY, one of the two is required)."),
+    ] = None,
+) -> None:
+    """Replace the state key (stop every other gomme process first); see docs/audit-trail.md, "The key".
+
+    Re-seals sealed values; the old key's lookup and MAC keys stay valid for what they wrote, nothing after.
+    """
+    from gomme.commands.key import rotate_key
+
+    with user_errors():
+        raise typer.Exit(rotate_key(_app(ctx), new_key_file, err))
+
+
 @local_app.command("import")
 def local_import(
     ctx: typer.Context,
@@ -517,7 +559,7 @@ def daemon(
     daemon_logging(options.log_format.value if options.log_format else None, options.log_level, gomme.config)
 
     def reload_config() -> Config:
-        return load_config_file(options.path) if options.path else embedded_default()
+        return load_config_file(options.config_path())
 
     with user_errors():
         raise typer.Exit(run_daemon(gomme, reload_config, once=once, console=err))

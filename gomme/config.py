@@ -27,12 +27,12 @@ def state_home(env: Mapping[str, str] = os.environ) -> Path:
 
 
 def demo_home(env: Mapping[str, str] = os.environ) -> Path:
-    """Where `gomme demo` works by default, and what the embedded default config points at."""
+    """Where `gomme demo` works by default."""
     return state_home(env) / "demo"
 
 
 EMBEDDED_CONFIG = """\
-# The configuration of `gomme demo`, also gomme's embedded default when no --config or GOMME_CONFIG is given.
+# The configuration of `gomme demo` (written into the demo's folder; no other command ever uses it).
 [state]
 url = "sqlite:///state.db"     # relative to this file
 key_file = "secret.key"        # created with mode 0600; GOMME_SECRET_KEY wins when set
@@ -49,10 +49,34 @@ path = "crm.db"
 """
 
 
-def embedded_default() -> Config:
-    """The demo's configuration, in the demo's default directory."""
-    data = tomllib.loads(EMBEDDED_CONFIG)
-    return parse_config(data, source="embedded default (no --config, no GOMME_CONFIG)", base_dir=demo_home())
+LOCAL_NAMES = ("gomme.toml", "config.toml")
+
+
+def config_home(env: Mapping[str, str] = os.environ) -> Path:
+    """`$XDG_CONFIG_HOME/gomme`, by default `~/.config/gomme`."""
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "gomme"
+
+
+def config_candidates(cwd: Path, env: Mapping[str, str] = os.environ) -> tuple[Path, ...]:
+    """Where gomme looks for a configuration when neither --config nor GOMME_CONFIG names one, in order."""
+    return (*(cwd / name for name in LOCAL_NAMES), config_home(env) / "config.toml")
+
+
+def find_config(cwd: Path, env: Mapping[str, str] = os.environ) -> Path | None:
+    """The first configuration file found (`config_candidates`), or None: never the demo's."""
+    return next((path for path in config_candidates(cwd, env) if path.is_file()), None)
+
+
+class NoConfigError(Exception):
+    """No --config, no GOMME_CONFIG and no configuration file where gomme looks."""
+
+    def __init__(self, cwd: Path, env: Mapping[str, str] = os.environ) -> None:
+        looked = ", ".join(str(path) for path in config_candidates(cwd, env))
+        super().__init__(
+            f"no configuration: pass --config FILE or set {CONFIG_ENV}, or create one of {looked} (every option is "
+            "in config.example.toml). Nothing was done. To try gomme on synthetic data: gomme demo"
+        )
 
 
 class StateSettings(BaseModel):

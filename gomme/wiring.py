@@ -100,6 +100,7 @@ class App:
         return RequestDesk(
             connectors=tuple(self.config.connectors), open_connector=self.connector, engine=engine, keyring=keyring,
             policy=self.config.policy, now=now, actor=actor, export_dir=self.config.export_dir(), notice=notice,
+            context=lambda connector: self.context(connector, engine, keyring, now=now, actor=actor),
         )
 
 

@@ -14,12 +14,12 @@ import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.connectors.errors import RecordError
-from gomme.connectors.records import PersonRecord
 from gomme.jobs.context import RunContext
 from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.plan import plan_change
+from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.model.records import PersonRecord
 from gomme.policies.engine import decide
 from gomme.policies.facts import RecordFacts
 from gomme.state.changes import ChangeStatus, mark_pending, settle_all, unsettled

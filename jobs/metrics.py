@@ -4,15 +4,10 @@ Counted in this process: job runs and skips, durations, last success, API calls.
 database at scrape time: open and overdue requests, and the changes this replica settled (its audit
 entries, found by its actor, so replicas never count each other's work).
 
-API usage: a connector *may* provide `usage()`, read when the daemon closes it after a run:
-
-    def usage(self) -> Mapping[str, Any]:
-        return {"calls": {"200": 118, "429": 2}, "budget_remaining": 14210.0}
-
-`calls`: API calls made since the connector was opened (the daemon opens one per run), by HTTP
-status or error class, as text. `budget_remaining`: calls left in the CRM's allowance (Salesforce's
-daily API requests, from `Sforce-Limit-Info`), or None when the CRM publishes none. A connector
-without `usage()` simply has no API metrics.
+API usage: every connector's `usage()` (connectors/base.py `Usage`), read when the daemon closes it after a
+run: `calls`, the API calls made since it was opened (the daemon opens one per run), by HTTP status or error
+class; `budget_remaining`, the calls left in the CRM's allowance (Salesforce's daily API requests, from
+`Sforce-Limit-Info`), or None when the CRM publishes none.
 """
 
 from __future__ import annotations
@@ -21,7 +16,6 @@ import datetime as dt
 import threading
 from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -30,6 +24,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from gomme.connectors.base import Connector
 from gomme.state.clock import utc_now
 from gomme.state.models import AuditEvent
 from gomme.state.requests import overdue, unfinished
@@ -73,19 +68,15 @@ class DaemonMetrics:
     def job_skipped(self, job: str, reason: str) -> None:
         self.skipped.labels(job=job, reason=reason).inc()
 
-    def observe_usage(self, connector_name: str, connector: object) -> None:
-        """Add what the connector reports through its optional `usage()` (shape in the module docstring)."""
-        usage_of = getattr(connector, "usage", None)
-        if not callable(usage_of):
-            return
+    def observe_usage(self, connector_name: str, connector: Connector) -> None:
+        """Add what the connector reports through `usage()` (connectors/base.py `Usage`)."""
         try:
-            usage: Mapping[str, Any] = usage_of()
-            for status, count in dict(usage.get("calls") or {}).items():
+            usage = connector.usage()
+            for status, count in usage.calls.items():
                 if count:
                     self.api_calls.labels(connector=connector_name, status=str(status)).inc(float(count))
-            budget = usage.get("budget_remaining")
-            if budget is not None:
-                self.api_budget.labels(connector=connector_name).set(float(budget))
+            if usage.budget_remaining is not None:
+                self.api_budget.labels(connector=connector_name).set(float(usage.budget_remaining))
         except (TypeError, ValueError, AttributeError) as exc:
             log.warning("connector_usage_unreadable", connector=connector_name, error=type(exc).__name__)
 

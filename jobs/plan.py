@@ -7,12 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gomme.connectors.changes import Action, PlannedChange
-from gomme.connectors.records import IDENTIFYING_FIELDS, PersonRecord
+from gomme.model.changes import Action, PlannedChange
+from gomme.model.fields import OPT_OUT_KEYS, key_of
+from gomme.model.records import IDENTIFYING_FIELDS, PersonRecord
 from gomme.policies.decision import Decision
-
-OPT_OUT_KINDS = ("email", "phone", "processing", "profiling", "tracking", "solicit")
-OPT_OUT_FIELDS = tuple(f"opt_out_{kind}" for kind in OPT_OUT_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +58,9 @@ def fields_of(action: Action, record: PersonRecord, values: Mapping[str, Any]) -
     """The canonical field names one action writes on `record`, given the change's new `values`."""
     match action:
         case Action.RESTRICT_EMAIL:
-            return ("opt_out_email",)
+            return (key_of("opt_outs.email"),)
         case Action.RESTRICT_ALL:
-            return (*OPT_OUT_FIELDS, "restricted")
+            return (*OPT_OUT_KEYS, "restricted")
         case Action.ANONYMISE:
             return (*IDENTIFYING_FIELDS, *(f"notes.{name}" for name in record.notes), "consents", "anonymised")
         case Action.DELETE:

@@ -10,9 +10,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, replace
 
-from gomme.connectors.changes import Action, PlannedChange
-from gomme.connectors.records import PersonRecord
 from gomme.jobs.plan import fields_of
+from gomme.model.changes import Action, PlannedChange
+from gomme.model.records import PersonRecord
 from gomme.policies.engine import decide
 from gomme.policies.policy import Policy
 from gomme.state.requests import RequestDetails, RequestType

@@ -20,13 +20,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from gomme.connectors.base import Connector
-from gomme.connectors.changes import Action, ChangeResult, PlannedChange
 from gomme.connectors.errors import ConnectorError
 from gomme.jobs.access_bundle import CrmExport, ProcessingNotice, write_bundle
 from gomme.jobs.apply import write_and_settle
 from gomme.jobs.context import RunContext
 from gomme.jobs.leases import ConnectorBusy, connector_lease
 from gomme.jobs.request_changes import change_for
+from gomme.model.changes import Action, ChangeResult, PlannedChange
 from gomme.policies.policy import Policy
 from gomme.state.audit import AuditEntry, AuditFilter, append, entries
 from gomme.state.changes import record_plan, unsettled
@@ -70,6 +70,8 @@ class RequestDesk:
     now: dt.datetime
     actor: str
     export_dir: Path
+    # How a run against one connector is set up (batch size, clocks): the composition root's, as for sweeps.
+    context: Callable[[Connector], RunContext]
     notice: ProcessingNotice = field(default_factory=ProcessingNotice)
     wait: float = 0.0  # seconds to wait for a connector another run holds (jobs/leases.py)
 
@@ -81,6 +83,7 @@ class RequestReport:
     completed: bool
     failures: dict[str, str] = field(default_factory=dict)  # connector → PII-free reason
     busy: set[str] = field(default_factory=set)  # connectors another run held: nothing was tried there
+    outcome: str | None = None  # once completed: what was done where, PII-free (`_outcome`)
     bundle: Path | None = None
 
 
@@ -119,8 +122,7 @@ def _change_in(desk: RequestDesk, request: Request, name: str, report: RequestRe
             connector_lease(desk.engine, name, now=lambda: desk.now, wait=desk.wait),
             desk.open_connector(name) as connector,
         ):
-            ctx = RunContext(connector=connector, policy=desk.policy, engine=desk.engine, keyring=desk.keyring,
-                             now=desk.now, actor=desk.actor)
+            ctx = desk.context(connector)
             summary = _change_records(ctx, request)
     except ConnectorBusy as exc:  # not a failure: the request stays open and is taken up again on the next run
         report.failures[name] = str(exc)
@@ -196,7 +198,7 @@ def _access(desk: RequestDesk, request: Request, report: RequestReport) -> None:
             with desk.open_connector(name) as connector:
                 records = list(connector.find(email))
                 exports.append(CrmExport(name, [connector.export(record) for record in records]))
-                keys.update(desk.keyring.record_key(record.ref) for record in records)
+                keys.update(key for record in records for key in desk.keyring.record_keys(record.ref))
         except ConnectorError as exc:
             report.failures[name] = str(exc)
             continue
@@ -221,7 +223,8 @@ def _history_row(event: AuditEvent) -> dict[str, object]:
 def _complete(desk: RequestDesk, request: Request, report: RequestReport) -> None:
     kind = RequestType(request.type)
     with session(desk.engine) as db:
-        summaries = {p.connector: json.loads(p.summary) for p in progress_of(db, request.id)}
+        steps = progress_of(db, request.id)
+        summaries = {step.connector: {**json.loads(step.summary), "found": step.records_found} for step in steps}
         if kind is RequestType.ERASE:
             suppress(db, request.identity_key, reason=SuppressionReason.ERASURE, now=stamp(desk.now))
         elif kind is RequestType.OBJECT:
@@ -229,6 +232,7 @@ def _complete(desk: RequestDesk, request: Request, report: RequestReport) -> Non
         outcome = _outcome(kind, summaries)
         row = db.get_one(Request, request.id)
         complete(db, row, outcome=outcome, now=desk.now)
+        report.outcome = outcome
         append(db, AuditEntry(
             crm="gomme", object_type="request", record_key=request.identity_key, action="completed",
             rule_id=f"request-{kind}", legal_basis=REQUEST_BASIS[kind], policy_hash=desk.policy.hash,
@@ -240,7 +244,12 @@ def _complete(desk: RequestDesk, request: Request, report: RequestReport) -> Non
 def _outcome(kind: RequestType, summaries: Mapping[str, Mapping[str, int]]) -> str:
     """A PII-free sentence for the record: what was done where, and why anything was kept."""
     parts = []
+    if summaries and not any(summary.get("found") for summary in summaries.values()):
+        return f"no record of this person in any CRM ({', '.join(sorted(summaries))}): nothing to do"
     for name, summary in sorted(summaries.items()):
+        if not summary.get("found"):
+            parts.append(f"{name}: no record found")
+            continue
         if kind is RequestType.ACCESS:
             parts.append(f"{name}: {summary.get('exported', 0)} record(s) exported")
             continue

@@ -16,15 +16,15 @@ from typing import TypeVar
 
 import structlog
 
-from gomme.connectors.changes import PlannedChange
 from gomme.connectors.errors import ConnectorError
-from gomme.connectors.records import PersonRecord
 from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending, write_and_settle
 from gomme.jobs.context import RunContext
 from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.guard import ChangeLimitValue
 from gomme.jobs.leases import connector_lease
 from gomme.jobs.plan import PlanItem, plan_change
+from gomme.model.changes import PlannedChange
+from gomme.model.records import PersonRecord
 from gomme.policies.engine import decide, prefilter_query
 from gomme.state.changes import abandon_plan, record_plan
 from gomme.state.clock import stamp
@@ -113,9 +113,9 @@ def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepRe
     waiting: list[PlannedChange] = []  # planned, not yet written: at most one write batch, then flushed
     # A connector whose writes are cheaper in bigger jobs (Salesforce Bulk API 2.0) may ask for bigger batches;
     # one that remembers what it pulled, to write without re-reading, says for how many records.
-    extra = ctx.connector.capabilities.extra
-    write_batch = max(ctx.batch_size, int(extra.get("write_batch", 0)))
-    remembers = int(extra.get("remembers", 0)) or None
+    capabilities = ctx.connector.capabilities
+    write_batch = max(ctx.batch_size, capabilities.write_batch)
+    remembers = capabilities.remembers or None
     read_since_write = 0
     pulled = ctx.connector.pull(query)
     for batch in _batched(pulled, ctx.batch_size):

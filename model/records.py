@@ -73,7 +73,7 @@ RECTIFIABLE_FIELDS: tuple[str, ...] = ("email", "first_name", "last_name", "phon
 
 @dataclass(frozen=True, slots=True)
 class PersonRecord:
-    """A person as one CRM holds them, in gomme's vocabulary (DESIGN.md "Canonical record").
+    """A person as one CRM holds them, in gomme's vocabulary (docs/architecture.md "Canonical record").
 
     `modified_at` is the CRM's own change timestamp, used for incremental pulls.
     `raw` is the CRM's field dict, kept for write-back and export only.

@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from gomme.connectors.records import Audience, LegalBasis, Lifecycle, PersonRecord
+from gomme.model.fields import FIELDS, PREFIXES, FieldType, field_type, getter, spec
+from gomme.model.records import PersonRecord
 from gomme.policies.period import Period
 from gomme.policies.rule import utc
 
 Predicate = Callable[[PersonRecord, dt.datetime], bool]
-Getter = Callable[[PersonRecord], Any]
 
 
 class MatchOp(StrEnum):
@@ -37,28 +37,6 @@ class MatchOp(StrEnum):
     NEWER_THAN = "newer_than"
 
 
-class FieldType(StrEnum):
-    TEXT = "text"
-    BOOL = "bool"
-    DATE = "date"
-    DATETIME = "datetime"
-    ANY = "any"  # raw.<name>: the CRM's own value, of whatever type it has
-
-
-_TEXT = ("crm", "object_type", "id", "email", "first_name", "last_name", "phone", "country")
-_BOOL = ("erasure_requested", "legal_hold", "restricted", "anonymised", "parental_consent")
-_OPT_OUTS = ("email", "phone", "processing", "profiling", "tracking", "solicit")
-FIELDS: Mapping[str, FieldType] = {
-    **dict.fromkeys((*_TEXT, "lifecycle", "audience", "legal_basis"), FieldType.TEXT),
-    **dict.fromkeys(_BOOL, FieldType.BOOL),
-    **dict.fromkeys((f"opt_outs.{name}" for name in _OPT_OUTS), FieldType.BOOL),
-    "birthdate": FieldType.DATE,
-    "contract_end": FieldType.DATE,
-    **dict.fromkeys(("created_at", "modified_at", "last_activity_at"), FieldType.DATETIME),
-}
-PREFIXES: Mapping[str, FieldType] = {"notes.": FieldType.TEXT, "raw.": FieldType.ANY}
-ENUMS: Mapping[str, type[StrEnum]] = {"lifecycle": Lifecycle, "audience": Audience, "legal_basis": LegalBasis}
-
 _ORDER = (MatchOp.EQ, MatchOp.NE, MatchOp.LT, MatchOp.LE, MatchOp.GT, MatchOp.GE)
 _OPS: Mapping[FieldType, tuple[MatchOp, ...]] = {
     FieldType.TEXT: (*_ORDER, MatchOp.IN, MatchOp.NOT_IN, MatchOp.CONTAINS, MatchOp.EXISTS),
@@ -75,14 +53,6 @@ _COMPARE: Mapping[MatchOp, Callable[[Any, Any], bool]] = {
     MatchOp.GT: operator.gt,
     MatchOp.GE: operator.ge,
 }
-
-
-def field_type(name: str) -> FieldType | None:
-    """The type of a condition field, or None when gomme has no such canonical field."""
-    if name in FIELDS:
-        return FIELDS[name]
-    prefix = next((p for p in PREFIXES if name.startswith(p) and len(name) > len(p)), None)
-    return None if prefix is None else PREFIXES[prefix]
 
 
 def check_leaf(name: str, op: MatchOp, value: Any) -> str | None:
@@ -116,24 +86,11 @@ def _check_value(name: str, kind: FieldType, op: MatchOp, value: Any) -> str | N
         return f"{name} compares with a TOML date or date-time such as 2024-01-31 (got {value!r})"
     if kind is FieldType.TEXT and not isinstance(value, str):
         return f"{name} compares with text (got {value!r})"
-    enum = ENUMS.get(name)
+    found = spec(name)
+    enum = found.enum if found is not None else None
     if enum is not None and op is not MatchOp.CONTAINS and value not in tuple(enum):
         return f"{value!r} is not a {name} (one of: {', '.join(enum)})"
     return None
-
-
-def getter(name: str) -> Getter:
-    """Reads a condition field from a record; a missing note or raw field reads as None."""
-    if name.startswith("opt_outs."):
-        flag = name.removeprefix("opt_outs.")
-        return lambda record: getattr(record.opt_outs, flag)
-    if name.startswith("notes."):
-        note = name.removeprefix("notes.")
-        return lambda record: record.notes.get(note)
-    if name.startswith("raw."):
-        key = name.removeprefix("raw.")
-        return lambda record: record.raw.get(key)
-    return operator.attrgetter(name)
 
 
 def compile_leaf(name: str, op: MatchOp, value: Any) -> Predicate:

@@ -8,9 +8,9 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from gomme.connectors.base import FilterGroup
-from gomme.connectors.changes import Action
-from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import FilterGroup
+from gomme.model.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.rule import RestrictingAction, RuleBase, utc

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from gomme.connectors.changes import Action
+from gomme.model.changes import Action
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gomme.connectors.base import FilterGroup, PullQuery
-from gomme.connectors.changes import Action
-from gomme.connectors.records import PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import FilterGroup, PullQuery
+from gomme.model.records import PersonRecord
 from gomme.policies.decision import Decision, Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.policy import Policy

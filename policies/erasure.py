@@ -7,9 +7,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, FilterGroup, Op
+from gomme.model.records import PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.rule import NOT_ANONYMISED, ErasingAction, RuleBase

@@ -9,9 +9,10 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, FilterGroup, Op
+from gomme.model.fields import OPT_OUT_FIELDS
+from gomme.model.records import PersonRecord
 from gomme.policies.conditions import MatchOp, Predicate, check_leaf, compile_leaf
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
@@ -22,7 +23,7 @@ from gomme.policies.rule import RuleBase
 _PUSHABLE = frozenset(
     {"country", "lifecycle", "object_type", "created_at", "last_activity_at", "birthdate", "contract_end"}
     | {"erasure_requested", "legal_hold", "restricted", "anonymised"}
-    | {f"opt_outs.{flag}" for flag in ("email", "phone", "processing", "profiling", "tracking", "solicit")}
+    | set(OPT_OUT_FIELDS)
 )
 _PUSHED_OPS = {MatchOp.EQ: Op.EQ, MatchOp.LT: Op.LT, MatchOp.LE: Op.LE, MatchOp.GT: Op.GT, MatchOp.GE: Op.GE}
 _MAX_GROUPS = 32  # beyond this many OR-ed groups, pulling everything is cheaper than the query

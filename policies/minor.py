@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import LegalBasis, PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, FilterGroup, Op
+from gomme.model.countries import country_code
+from gomme.model.records import LegalBasis, PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.rule import NOT_ANONYMISED, RestrictingAction, RuleBase
@@ -18,13 +19,12 @@ from gomme.policies.rule import NOT_ANONYMISED, RestrictingAction, RuleBase
 Age = Annotated[int, Field(ge=13, le=18)]  # Art 8(1): Member States may not go below 13
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
-# GDPR.md §4, entries marked ✔ only; unverified ones (PT 13, GR 15, HR 15, PL…) fall back to the default 16,
+# docs/law.md §4, entries marked ✔ only; unverified ones (PT 13, GR 15, HR 15, PL…) fall back to the default 16,
 # the highest age and so the safe side.
 DIGITAL_CONSENT_AGES: Mapping[str, int] = {
     "AT": 14, "BE": 13, "CZ": 15, "DK": 13, "FI": 13, "FR": 15, "DE": 16, "HU": 16, "IE": 16,
     "IT": 14, "NL": 16, "SK": 16, "ES": 14, "SE": 13, "GB": 13,
 }  # fmt: skip
-_COUNTRY_ALIASES = {"UK": "GB", "EL": "GR"}  # EU protocol codes for the ISO-3166 ones
 
 
 def age_on(birthdate: dt.date, day: dt.date) -> int:
@@ -64,10 +64,9 @@ class MinorRule(RuleBase):
 
     def threshold(self, country: str | None) -> tuple[int, str]:
         """The age and the country it was taken for (`default` when the country is unknown or not listed)."""
-        code = (country or "").strip().upper()
-        code = _COUNTRY_ALIASES.get(code, code)
-        age = self.ages.get(code)
-        return (self.default_age, "default") if age is None else (age, code)
+        code = country_code(country)  # the record's country is normally a code already; a name is read too
+        age = self.ages.get(code) if code is not None else None
+        return (self.default_age, "default") if age is None or code is None else (age, code)
 
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
         birthdate = record.birthdate

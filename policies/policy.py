@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from gomme.connectors.records import PersonRecord
+from gomme.model.records import PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import RecordFacts
 from gomme.policies.rules import RULE_KINDS, RuleBase
@@ -68,6 +68,12 @@ class Policy:
         object.__setattr__(self, "checks", tuple(rule.evaluate for rule in ordered))
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         object.__setattr__(self, "hash", hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+    def prepare(self) -> Policy:
+        """Each rule's `prepare`: what a daemon does at start, so its first run is not its slowest."""
+        for rule in self.rules:
+            rule.prepare()
+        return self
 
     def canonical(self) -> dict[str, Any]:
         """Every effective param of every rule, defaults filled in: the same policy gives the same dict."""

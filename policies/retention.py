@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import Lifecycle, PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, FilterGroup, Op
+from gomme.model.records import Lifecycle, PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.rule import NOT_ANONYMISED, PeriodParam, RuleBase, one_of, utc
@@ -24,7 +24,7 @@ class Clock(StrEnum):
 
     `last_activity`: the latest of the last contact and the collection (`created_at`).
     `contract_end` (alias `relationship_end`): the end of the commercial relationship, the latest of the
-    contract end and the last contact (GDPR.md §6, CNIL référentiel 2021-131: "à compter de la fin de la
+    contract end and the last contact (docs/law.md §6, CNIL référentiel 2021-131: "à compter de la fin de la
     relation commerciale"); a former customer with neither falls back to `created_at`, a customer with
     neither is kept (nothing shows the relationship ended).
     """

@@ -9,9 +9,9 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, FilterGroup, Op
+from gomme.model.records import PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.period import Period
@@ -63,6 +63,10 @@ class RuleBase(BaseModel):
     def defaults(cls, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults that depend on other params (e.g. the legal basis of a lifecycle)."""
         return {}
+
+    def prepare(self) -> None:
+        """Load now what the rule would otherwise load on its first record (a long-running process wants it at
+        start); nothing for most rules."""
 
     @abstractmethod
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:

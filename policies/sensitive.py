@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from gomme.connectors.base import FilterGroup
-from gomme.connectors.changes import Action
-from gomme.connectors.records import PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import FilterGroup
+from gomme.model.records import PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.notes.lexicon import ARTICLES, Category
@@ -41,13 +41,16 @@ class SensitiveNoteRule(RuleBase):
     fields: tuple[str, ...] = ()  # note fields to scan; empty = every note field
     marker: str = Field(default="[redacted]", min_length=1)
 
-    def model_post_init(self, context: Any, /) -> None:
-        """Load and compile the lexicons with the policy, so `decide` itself never reads a file."""
+    def prepare(self) -> None:
         _ = self._scan_notes
 
     @cached_property
     def _scan_notes(self) -> Callable[[Mapping[str, str]], dict[str, list[NoteMatch]]]:
-        """The matches per note field, as one closure: this runs on every record with notes."""
+        """The matches per note field, as one closure: this runs on every record with notes.
+
+        The lexicons (package data, about 4 s to compile) are compiled on the first record with notes, once per
+        process, not when the policy loads: commands that decide nothing (`config check`, `audit log`…) never
+        pay for them."""
         scanner_ = scanner(tuple(self.languages), tuple(self.categories))
         scan, fields = scanner_.scan, frozenset(self.fields)
 

@@ -18,9 +18,10 @@ POSTGRES_URL = os.environ.get("GOMME_TEST_POSTGRES_URL", "postgresql+psycopg://p
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every test has a known state key and its own state home: the user's files are never touched."""
+    """Every test has a known state key and its own state and config homes: the user's files are never touched."""
     monkeypatch.setenv("GOMME_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
     monkeypatch.delenv("GOMME_CONFIG", raising=False)
     structlog.reset_defaults()
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gomme.cli import app
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import Lifecycle, PersonRecord
+from gomme.model.records import Lifecycle, PersonRecord
 from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.models import AuditEvent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.connectors.changes import ChangeResult, Outcome, PlannedChange
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import demo_people
+from gomme.model.changes import ChangeResult, Outcome, PlannedChange
 from gomme.state.db import make_engine
 from tests.policy_fixture import RETENTION_POLICY_TOML
 
@@ -125,8 +126,15 @@ def test_plan_as_csv_to_stdout(tmp_path: Path) -> None:
     assert len(lines) == 70
 
 
-def test_policy_show_prints_the_effective_policy_and_hash() -> None:
-    result = runner.invoke(app, ["policy", "show"])
+def test_policy_show_prints_the_effective_policy_and_hash(tmp_path: Path) -> None:
+    config = str(_config(tmp_path, f"sqlite:///{tmp_path}/state.db"))
+    result = runner.invoke(app, ["--config", config, "policy", "show"])
     assert result.exit_code == 0
     shown = json.loads(result.output)
     assert len(shown["hash"]) == 64 and any(r["id"] == "legal-hold" for r in shown["rules"])
+
+
+def test_version_is_printed_without_a_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"gomme {metadata.version('gomme')}"

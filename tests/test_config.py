@@ -125,3 +125,58 @@ def test_relative_state_paths_follow_the_config_file(tmp_path: Path) -> None:
     config = load_config_file(path)
     assert config.state_url() == f"sqlite:///{tmp_path}/s/state.db"
     assert config.key_file() == tmp_path / "k" / "secret.key"
+
+
+# -- where the configuration comes from: never the demo's by accident -------------------------------------
+
+LOCAL_CRM = '[connectors.{name}]\ntype = "local"\npath = "crm.db"\n'
+
+
+def _write(path: Path, name: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(LOCAL_CRM.format(name=name))
+    return path
+
+
+def test_without_any_configuration_a_command_stops_and_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["request", "erase", "--email", "someone@example.com", "--now"])
+    assert result.exit_code == 2
+    flat = " ".join(result.output.split())
+    assert "no configuration" in flat and "gomme.toml" in flat and "GOMME_CONFIG" in flat and "gomme demo" in flat
+    assert "someone@example.com" not in result.output
+    assert list(tmp_path.iterdir()) == []  # nothing created: no demo CRM, no state
+
+
+@pytest.mark.parametrize(
+    ("present", "used"),
+    [
+        (("gomme.toml", "config.toml", "xdg"), "gomme.toml"),
+        (("config.toml", "xdg"), "config.toml"),
+        (("xdg",), "xdg"),
+    ],
+)
+def test_the_configuration_is_found_in_the_folder_then_in_the_users_config_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, present: tuple[str, ...], used: str
+) -> None:
+    work, home = tmp_path / "work", tmp_path / "config-home"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    paths = {
+        name: _write(home / "gomme" / "config.toml" if name == "xdg" else work / name, name.replace(".", "_"))
+        for name in present
+    }
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert str(paths[used]) in "".join(result.output.split())  # the path may wrap on the terminal
+
+
+def test_an_explicit_configuration_wins_over_the_ones_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "gomme.toml", "here")
+    chosen = _write(tmp_path / "elsewhere" / "mine.toml", "mine")
+    result = runner.invoke(app, ["--config", str(chosen), "config", "check"])
+    assert result.exit_code == 0 and str(chosen) in "".join(result.output.split())

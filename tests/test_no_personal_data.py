@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from gomme.connectors.records import PersonRecord
 from gomme.connectors.synthetic import demo_people
 from gomme.logs import drop_personal_data, mask
+from gomme.model.records import PersonRecord
 
 
 def _needles(people: list[PersonRecord]) -> set[str]:

@@ -1,6 +1,6 @@
 """gomme against a Salesforce org and a HubSpot portal set up the way admins set them up (tests/orgs).
 
-Each CRM is seeded independently of gomme's mapping code (ORGS.md, GDPR.md, the `cnil` pack), every person
+Each CRM is seeded independently of gomme's mapping code (docs/real-orgs.md, docs/law.md, the `cnil` pack), every person
 labelled with what the law requires. The config is the one an admin writes from the README. The test runs
 `gomme sweep` (dry run: nothing may change), `gomme sweep --apply` and `gomme audit verify`, then requires 100% of
 the due actions and 0 collateral changes: a record labelled "keep" must be byte-for-byte unchanged (timestamps

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from gomme.connectors.base import PullQuery
-from gomme.connectors.changes import ChangeResult, PlannedChange
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import demo_people
 from gomme.jobs.context import RunContext
 from gomme.jobs.guard import ChangeLimitValue
 from gomme.jobs.sweep import SweepOptions, sweep
+from gomme.model.changes import ChangeResult, PlannedChange
+from gomme.model.conditions import PullQuery
 from gomme.state.audit import verify
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change

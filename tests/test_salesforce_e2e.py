@@ -19,8 +19,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.connectors.records import Lifecycle, PersonRecord
 from gomme.connectors.synthetic import demo_people
+from gomme.model.records import Lifecycle, PersonRecord
 from gomme.state.db import make_engine
 from gomme.state.models import AuditEvent
 from tests.policy_fixture import RETENTION_POLICY_TOML

@@ -1,4 +1,4 @@
-"""The HubSpot connector (`type = "hubspot"`): contacts through hubspot-api-client v12 (CRM_APIS.md part B)."""
+"""The HubSpot connector (`type = "hubspot"`): contacts through hubspot-api-client v12 (docs/crm-apis.md part B)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gomme.connectors.base import Capabilities, ClosedOnExit, Condition, Pulled, PullQuery
-from gomme.connectors.changes import Action, ChangeResult, PlannedChange
+from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, Usage
 from gomme.connectors.errors import FatalError, MappingMismatch, RecordError
 from gomme.connectors.hubspot.client import CallStats, Transport
 from gomme.connectors.hubspot.fit import check_properties
@@ -30,7 +29,9 @@ from gomme.connectors.hubspot.subscriptions import BATCH_SIZE as PREFERENCES_BAT
 from gomme.connectors.hubspot.subscriptions import Subscriptions, email_key
 from gomme.connectors.hubspot.writer import Writer
 from gomme.connectors.read_notes import ReadNotes
-from gomme.connectors.records import PersonRecord
+from gomme.model.changes import Action, ChangeResult, PlannedChange
+from gomme.model.conditions import Condition, PullQuery
+from gomme.model.records import PersonRecord
 
 _EMAIL_CACHE = 10_000  # addresses of recently read contacts, so restrict_* need not read them again
 _PREFERENCE_FIELDS = ("consents", "opt_outs.email")
@@ -86,16 +87,16 @@ class HubSpotConnector(ClosedOnExit):
             incremental=True,
             pushdown=True,
             notes=bool(self.settings.note_properties),
-            extra={"delete_mode": self.settings.delete_mode, "gdpr_delete": self.settings.delete_mode == "gdpr"},
+            permanent_delete=self.settings.delete_mode == "gdpr",  # an archive can be restored for 90 days
         )
 
     @property
     def stats(self) -> CallStats:
         return self._transport.stats
 
-    def usage(self) -> dict[str, Any]:
+    def usage(self) -> Usage:
         """API calls by HTTP status since the connector was opened, for the daemon's metrics (jobs/metrics.py)."""
-        return {"calls": dict(self._transport.stats.statuses), "budget_remaining": self.limiter.daily_remaining}
+        return Usage(dict(self._transport.stats.statuses), self.limiter.daily_remaining)
 
     def notices(self) -> list[str]:
         """Properties gomme would use by default that the portal lacks, and values left unknown."""

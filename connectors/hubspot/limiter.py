@@ -110,7 +110,7 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> RateLimiter:
-        """The three limits of CRM_APIS.md B3: per 10 s (per app), per day (per account), search per second."""
+        """The three limits of docs/crm-apis.md B3: per 10 s (per app), per day (per account), search per second."""
         windows = (
             Window("ten_seconds", per_10s, 10.0),
             # Half the daily allowance may be spent at once; the rest trickles in, so any 24 h span stays under.

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gomme.connectors.changes import Action, PlannedChange
-from gomme.connectors.countries import country_code
 from gomme.connectors.hubspot.settings import HubSpotSettings, legal_basis_key
 from gomme.connectors.parental import DEFAULT_PARENTAL_PHRASES, mentions_parental_consent
-from gomme.connectors.records import (
+from gomme.model.changes import Action, PlannedChange
+from gomme.model.countries import country_code
+from gomme.model.records import (
     RECTIFIABLE_FIELDS,
     Audience,
     Consent,

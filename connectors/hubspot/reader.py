@@ -10,62 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from gomme.connectors.base import PullQuery
-from gomme.connectors.errors import FatalError
 from gomme.connectors.hubspot.client import Endpoint, Transport
 from gomme.connectors.hubspot.mapping import MODIFIED_PROPERTY, OBJECT_TYPE, PropertyInfo, parse_datetime
 from gomme.connectors.hubspot.search import PAGE_SIZE, Conjunction, PullPlan, search_body, since_filter
 from gomme.connectors.hubspot.settings import HubSpotSettings
+from gomme.connectors.incremental import MILLISECOND, Position, Tracker
+from gomme.model.conditions import PullQuery
 
 log = structlog.get_logger(__name__)
 
 LIST_PAGE_SIZE = 100  # the list endpoint's maximum
 BATCH_SIZE = 100  # batch read/update/archive inputs per call
 _SINCE = "since"
-_BOUNDARY_IDS = 1000  # ids remembered at the cursor's exact timestamp; more than that are simply read again
 
 Contact = Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """`<ISO timestamp>[|id,id,...]`: read from the timestamp on (inclusive), minus the ids already read at it."""
-
-    moment: dt.datetime
-    seen: frozenset[str] = frozenset()
-
-    @classmethod
-    def parse(cls, text: str, connector: str) -> Cursor:
-        stamp, _, ids = text.partition("|")
-        moment = parse_datetime(stamp)
-        if moment is None:
-            raise FatalError(f"connectors.{connector}: the stored cursor is not a HubSpot cursor; sweep with --full")
-        return cls(moment, frozenset(filter(None, ids.split(","))))
-
-    def __str__(self) -> str:
-        stamp = self.moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return f"{stamp}|{','.join(sorted(self.seen, key=int))}" if self.seen else stamp
-
-
-@dataclass(slots=True)
-class _Newest:
-    """The newest `lastmodifieddate` read, and which ids carry exactly it."""
-
-    moment: dt.datetime | None = None
-    ids: set[str] = field(default_factory=set)
-
-    def see(self, record_id: str, moment: dt.datetime | None) -> None:
-        if moment is None:
-            return
-        if self.moment is None or moment > self.moment:
-            self.moment, self.ids = moment, {record_id}
-        elif moment == self.moment and len(self.ids) < _BOUNDARY_IDS:
-            self.ids.add(record_id)
 
 
 class Reader:
@@ -90,7 +52,7 @@ class Reader:
     ) -> Generator[Any, None, dict[str, str]]:
         """Yields `emit(contact)` for each contact the query selects; returns the next cursor."""
         started = self._clock()
-        since = self._since(query)
+        since = self._previous(query)
         everything = query.everything or (query.since is not None and since is None)
         streams: list[tuple[str, Iterator[Contact]]] = []
         if not everything:
@@ -99,17 +61,18 @@ class Reader:
                 log.info("hubspot_pushdown_dropped", connector=self.name, fields=",".join(pulled.dropped))
             everything = pulled.everything
             if since is not None:
-                streams.append((_SINCE, self.search([since_filter(since.moment, MODIFIED_PROPERTY)], query.limit)))
+                streams.append((_SINCE, self.search([since_filter(since.at, MODIFIED_PROPERTY)], query.limit)))
             streams += [(f"q{i}", self.search(groups, query.limit)) for i, groups in enumerate(pulled.queries)]
         source = self._everything(query.limit) if everything else _merge(streams)
-        newest, remaining = _Newest(), query.limit
+        newest, remaining = Tracker(self._previous(query), MILLISECOND), query.limit
         for contact, tags in source:
             if remaining is not None and remaining <= 0:
                 break
             moment = parse_datetime((contact.get("properties") or {}).get(MODIFIED_PROPERTY))
-            if since is not None and tags == {_SINCE} and moment == since.moment and str(contact["id"]) in since.seen:
+            contact_id = str(contact["id"])
+            if since is not None and tags == {_SINCE} and moment is not None and since.already_seen(contact_id, moment):
                 continue  # read at the boundary last time and unchanged since
-            newest.see(str(contact["id"]), moment)
+            newest.saw(contact_id, moment)
             yield emit(contact)
             if remaining is not None:
                 remaining -= 1
@@ -117,25 +80,22 @@ class Reader:
                     break
         return self._next_cursor(query, newest, remaining is not None and remaining <= 0, started)
 
-    def _since(self, query: PullQuery) -> Cursor | None:
+    def _previous(self, query: PullQuery) -> Position | None:
         if query.since is None or OBJECT_TYPE not in query.since:
             return None
-        return Cursor.parse(query.since[OBJECT_TYPE], self.name)
+        text = query.since[OBJECT_TYPE]
+        return Position.parse(text, resolution=MILLISECOND, connector=self.name, object_type=OBJECT_TYPE)
 
-    def _next_cursor(self, query: PullQuery, newest: _Newest, cut: bool, started: dt.datetime) -> dict[str, str]:
+    def _next_cursor(self, query: PullQuery, newest: Tracker, cut: bool, started: dt.datetime) -> dict[str, str]:
         """Newest change read, capped at the pull's start minus the search index lag; never backwards."""
         if not query.everything and query.since is None:
             return {}  # a prefilter-only pull did not look at what changed
         cursor = dict(query.since or {})
-        if cut or newest.moment is None:
+        if cut:
             return cursor  # a limit left records unread: the position stays where it was
-        cap = started - dt.timedelta(seconds=self._settings.index_lag_seconds)
-        position = Cursor(newest.moment, frozenset(newest.ids)) if newest.moment <= cap else Cursor(cap)
-        previous = Cursor.parse(cursor[OBJECT_TYPE], self.name) if OBJECT_TYPE in cursor else None
-        if previous is not None and position.moment == previous.moment:
-            position = Cursor(position.moment, position.seen | previous.seen)  # still read, all of them
-        if previous is None or position.moment >= previous.moment:
-            cursor[OBJECT_TYPE] = str(position)
+        position = newest.position(cap=started - dt.timedelta(seconds=self._settings.index_lag_seconds))
+        if position is not None:
+            cursor[OBJECT_TYPE] = position.dump()
         return cursor
 
     def _everything(self, limit: int | None) -> Iterator[tuple[Contact, set[str]]]:

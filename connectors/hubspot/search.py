@@ -17,11 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gomme.connectors.base import Condition, FilterGroup, Op
 from gomme.connectors.hubspot.mapping import ANONYMISED_LAST_NAME, ID_PROPERTY, PropertyInfo, PropertyMap
-from gomme.connectors.records import Lifecycle, OptOuts, PersonRecord
+from gomme.model.conditions import Condition, FilterGroup, Op, value_holds
+from gomme.model.fields import FIELDS, OPT_OUT_FIELDS, FieldType, as_datetime
+from gomme.model.records import Lifecycle, PersonRecord
 
-# Limits enforced by the API (CRM_APIS.md B1): 5 groups; per-group/total filter counts are documented as
+# Limits enforced by the API (docs/crm-apis.md B1): 5 groups; per-group/total filter counts are documented as
 # 10/25 or 6/18, so the stricter pair is used. One filter per group is kept for keyset paging.
 MAX_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 6
@@ -36,8 +37,8 @@ Alternatives = list[Conjunction]
 ANY: Alternatives = [()]  # matches everything: the condition is dropped
 NONE: Alternatives = []  # matches nothing
 
-_DATETIME = frozenset({"created_at", "modified_at", "last_activity_at"})
-_DATE = frozenset({"birthdate", "contract_end"})
+_DATETIME = frozenset(name for name, spec in FIELDS.items() if spec.kind is FieldType.DATETIME)
+_DATE = frozenset(name for name, spec in FIELDS.items() if spec.kind is FieldType.DATE)
 _BOOL = frozenset({"erasure_requested", "legal_hold", "restricted", "parental_consent"})
 _TEXT = frozenset({"email", "first_name", "last_name", "id"})
 _TIME_TYPES = frozenset({"datetime", "date"})
@@ -45,7 +46,7 @@ _TEXT_TYPES = frozenset({"string", "enumeration", "phone_number", "number"})
 _ORDER = {Op.LT: "LT", Op.LE: "LTE", Op.GT: "GT", Op.GE: "GTE"}
 _DEFAULTS: Mapping[str, Any] = {
     **{f.name: f.default for f in dataclasses.fields(PersonRecord) if f.default is not dataclasses.MISSING},
-    **{f"opt_outs.{f.name}": f.default for f in dataclasses.fields(OptOuts)},
+    **{name: False for name in OPT_OUT_FIELDS},
 }
 
 
@@ -142,7 +143,7 @@ def translate(condition: Condition, pmap: PropertyMap, schema: Mapping[str, Prop
         return _anonymised(op, value, pmap, schema)
     if field == "lifecycle":
         return _lifecycle(op, value, pmap, schema)
-    if field not in _DEFAULTS or field.startswith("opt_outs."):
+    if field not in _DEFAULTS or field in OPT_OUT_FIELDS:
         return ANY  # not a record field, or derived from several sources (opt-outs, subscriptions)
     names = pmap.properties_of(field)
     infos = [schema[name] for name in names if name in schema]  # a property the portal lacks is never set
@@ -185,7 +186,7 @@ def _compare(info: PropertyInfo, op: Op, value: Any) -> Alternatives:
         return [(_f(name, "HAS_PROPERTY"),)]
     if not isinstance(value, dt.date) or op is Op.IN:
         return ANY
-    moment = _as_datetime(value).astimezone(dt.UTC)
+    moment = as_datetime(value).astimezone(dt.UTC)
     if info.type == "date" and moment.timetz().replace(tzinfo=None) != dt.time():
         # A date (midnight) never equals a time inside a day; against one, compare with the day's bounds.
         day = moment.date()
@@ -304,35 +305,16 @@ def search_body(groups: Sequence[Conjunction], after_id: int, properties: list[s
 
 
 def _holds(actual: Any, op: Op, value: Any) -> bool:
-    """Whether a fixed value satisfies the condition (Condition semantics); unsure answers are True (superset)."""
+    """Whether a fixed value satisfies the condition (`model.conditions`); unsure answers are True (superset)."""
     try:
-        if op is Op.IS_NULL:
-            return actual is None
-        if op is Op.NOT_NULL:
-            return actual is not None
-        if op is Op.EQ:
-            return bool(actual == value)
-        if op is Op.NE:
-            return bool(actual != value)
-        if op is Op.IN:
-            return actual in value
-        if actual is None:
-            return False
-        left, right = (_as_datetime(actual), _as_datetime(value)) if isinstance(actual, dt.date) else (actual, value)
-        return bool({Op.LT: left < right, Op.LE: left <= right, Op.GT: left > right, Op.GE: left >= right}[op])
-    except (TypeError, ValueError, KeyError, AttributeError):
+        return value_holds(actual, op, value)
+    except (TypeError, ValueError):
         return True
-
-
-def _as_datetime(value: dt.date) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.combine(value, dt.time(), dt.UTC)
 
 
 def _millis(value: dt.date) -> str:
     """HubSpot filters take dates and datetimes as epoch milliseconds (dates at midnight UTC)."""
-    return str(int(_as_datetime(value).timestamp() * 1000))
+    return str(int(as_datetime(value).timestamp() * 1000))
 
 
 def _f(name: str, operator: str, value: str | None = None, *, values: list[str] | None = None) -> Filter:

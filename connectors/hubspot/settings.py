@@ -7,8 +7,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from gomme.connectors.parental import DEFAULT_PARENTAL_PHRASES
-from gomme.connectors.records import LegalBasis, Lifecycle
 from gomme.connectors.settings import EnvVarName
+from gomme.model.records import LegalBasis, Lifecycle
 
 # Canonical field → HubSpot contact property. `modified_at` is always `lastmodifieddate` (the cursor).
 DEFAULT_PROPERTIES: dict[str, str] = {
@@ -28,7 +28,7 @@ DEFAULT_PROPERTIES: dict[str, str] = {
 OPTIONAL_FIELDS: tuple[str, ...] = ("erasure_requested", "audience", "parental_consent")
 MAPPABLE_FIELDS: frozenset[str] = frozenset((*DEFAULT_PROPERTIES, *OPTIONAL_FIELDS))
 
-# Contact initiated by the person: a reply or call logged by sales, a click in a marketing email (GDPR.md §6: a
+# Contact initiated by the person: a reply or call logged by sales, a click in a marketing email (docs/law.md §6: a
 # click counts, an open does not). A property the portal lacks is skipped and reported.
 DEFAULT_ACTIVITY_PROPERTIES: list[str] = [
     "notes_last_contacted", "hs_last_sales_activity_timestamp", "hs_email_last_click_date",
@@ -94,7 +94,7 @@ class HubSpotSettings(BaseModel):
     read_subscriptions: bool = True
     # A subscription status whose legal-basis explanation says a parent or guardian consented (Art 8(1)).
     parental_consent_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PARENTAL_PHRASES))
-    # The account's published limits (CRM_APIS.md B3); the client-side limiter uses `limit_fraction` of each.
+    # The account's published limits (docs/crm-apis.md B3); the client-side limiter uses `limit_fraction` of each.
     requests_per_10s: int = Field(default=100, ge=1, le=250)
     search_requests_per_second: int = Field(default=4, ge=1, le=5)
     daily_limit: int = Field(default=250_000, ge=1)

@@ -13,7 +13,7 @@ v4; `Apis.post_v4` calls it over the same transport):
   https://developers.hubspot.com/docs/api-reference/legacy/communication-preferences/status/batch/get-subscriptions
 
 Unsubscribing is per subscription type, never "unsubscribe from all": an opt-out of all email is portal-wide
-and has no undo (ORGS.md §12), and gomme's two actions that stop email are narrower than that:
+and has no undo (docs/real-orgs.md §12), and gomme's two actions that stop email are narrower than that:
 - `restrict_email` (withdrawn consent, no proof of consent, no recorded basis for processing) stops marketing
   email: the address is unsubscribed from the portal's marketing types only; one-to-one sales and service
   email stay as they are.
@@ -65,7 +65,7 @@ import structlog
 
 from gomme.connectors.hubspot.client import Endpoint, HubSpotApiError, Transport
 from gomme.connectors.hubspot.mapping import EmailPreferences, parse_datetime
-from gomme.connectors.records import Consent, ConsentStatus
+from gomme.model.records import Consent, ConsentStatus
 
 log = structlog.get_logger(__name__)
 

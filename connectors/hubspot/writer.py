@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.connectors.hubspot.client import Endpoint, HubSpotApiError, Transport
 from gomme.connectors.hubspot.mapping import (
     OBJECT_TYPE,
@@ -27,6 +26,7 @@ from gomme.connectors.hubspot.mapping import (
 )
 from gomme.connectors.hubspot.reader import BATCH_SIZE
 from gomme.connectors.hubspot.subscriptions import EXPLANATION_PREFIX, Scope, Subscriptions, Unsubscribe, email_key
+from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
 
 _CODES = {"OBJECT_NOT_FOUND": "NOT_FOUND"}
 ANONYMISED_DETAIL = "pseudonymised: HubSpot keeps property history and the old address's subscription statuses"

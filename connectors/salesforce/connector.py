@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections import OrderedDict
@@ -9,9 +10,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, PullQuery
-from gomme.connectors.changes import Action, ChangeResult, PlannedChange
-from gomme.connectors.records import PersonRecord
+from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, Usage
 from gomme.connectors.salesforce.client import Credentials, SalesforceClient, credentials
 from gomme.connectors.salesforce.describe import OrgSchema
 from gomme.connectors.salesforce.fit import Fitted, fit
@@ -19,6 +18,9 @@ from gomme.connectors.salesforce.mapping import ObjectMap
 from gomme.connectors.salesforce.reader import Reader
 from gomme.connectors.salesforce.settings import SalesforceSettings
 from gomme.connectors.salesforce.writer import Target, Writer
+from gomme.model.changes import Action, ChangeResult, PlannedChange
+from gomme.model.conditions import PullQuery
+from gomme.model.records import PersonRecord
 
 _REMEMBERED = 100_000  # records just read, kept for the apply that follows them (ids, Individual, consent rows)
 # Changes per write: a Bulk API 2.0 job costs about 5 calls whatever its size, so fewer, bigger jobs.
@@ -42,8 +44,11 @@ class SalesforceConnector(ClosedOnExit):
         creds: Credentials,
         *,
         sleep: Callable[[float], None] | None = None,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
+        """`now`: the wall clock that tells a stale Bulk job from a live one (tests set it)."""
         self.name = name
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self.settings = settings
         self.client = SalesforceClient(name, settings, creds, sleep=sleep or time.sleep)
         self.schema = OrgSchema(self.client.describe)
@@ -63,20 +68,22 @@ class SalesforceConnector(ClosedOnExit):
         if self._fitted is None:
             self._fitted = fit(self.name, self.settings, self.schema)
             self._reader = Reader(self.name, self.client, self._fitted.maps)
-            self._writer = Writer(self.name, self.client, self._fitted.maps, self.schema)
+            self._writer = Writer(self.name, self.client, self._fitted.maps, self.schema, now=self._now)
         return self._fitted
 
     def notices(self) -> list[str]:
         """Defaults the org lacks or hides, skipped (no personal data: object and field names only)."""
         read = self._reader.notes.lines() if self._fitted else []
-        return [*self._fit().notices, *read]
+        aborted = self._writer.aborted_jobs if self._fitted else None
+        cleaned = [f"{aborted} open Bulk API 2.0 job(s) an interrupted run had left were aborted"] if aborted else []
+        return [*self._fit().notices, *read, *cleaned]
 
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
             actions=frozenset(Action), incremental=True, pushdown=True, notes=bool(self.settings.note_fields),
-            extra={"hard_delete": self.settings.hard_delete, "api_version": self.settings.api_version,
-                   "write_batch": _WRITE_BATCH, "remembers": _REMEMBERED},
+            write_batch=_WRITE_BATCH, remembers=_REMEMBERED,
+            permanent_delete=self.settings.hard_delete,  # else the recycle bin keeps deleted records 15 days
         )  # fmt: skip
 
     @property
@@ -84,11 +91,11 @@ class SalesforceConnector(ClosedOnExit):
         """API calls made so far (logins included)."""
         return self.client.calls
 
-    def usage(self) -> dict[str, Any]:
+    def usage(self) -> Usage:
         """API calls since opened, by HTTP status, and what the org's daily allowance has left (daemon metrics)."""
         usage = self.client.budget.usage
         remaining = None if usage is None else max(0, usage.total - usage.used)
-        return {"calls": dict(self.client.session.statuses), "budget_remaining": remaining}
+        return Usage(dict(self.client.session.statuses), remaining)
 
     def close(self) -> None:
         self.client.close()

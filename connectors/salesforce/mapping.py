@@ -6,22 +6,18 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from gomme.connectors.countries import country_code
 from gomme.connectors.parental import mentions_parental_consent
-from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
 from gomme.connectors.salesforce.settings import STANDARD_FIELD_TYPES, FieldKind, SalesforceObject, SalesforceSettings
+from gomme.model.countries import country_code
+from gomme.model.fields import FIELDS, OPT_OUT_NAMES
+from gomme.model.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
 
-OPT_OUT_NAMES: tuple[str, ...] = ("email", "phone", "processing", "profiling", "tracking", "solicit")
+# The canonical fields a Salesforce field may be mapped to, by their flat key (`opt_out_email`), and their kinds.
 CANONICAL_KINDS: Mapping[str, FieldKind] = {
-    **dict.fromkeys(("email", "first_name", "last_name", "phone", "country", "lifecycle", "audience",
-                     "legal_basis", "id", "object_type"), "text"),
-    **dict.fromkeys(("birthdate", "contract_end"), "date"),
-    **dict.fromkeys(("created_at", "modified_at", "last_activity_at"), "datetime"),
-    **dict.fromkeys((*(f"opt_out_{n}" for n in OPT_OUT_NAMES), "erasure_requested", "legal_hold", "restricted",
-                     "parental_consent", "anonymised"), "bool"),
-}  # fmt: skip
+    spec.key: cast(FieldKind, spec.kind.value) for spec in FIELDS.values() if spec.name != "crm"
+}
 CONSENT_FIELDS: tuple[str, ...] = (
     "Id", "PartyId", "ContactPointType", "PrivacyConsentStatus", "CaptureDate", "CaptureSource",
     "DoubleConsentCaptureDate", "EffectiveFrom", "EffectiveTo", "DataUsePurposeId", "DataUsePurpose.Name",

@@ -1,4 +1,4 @@
-"""PullQuery prefilters → SOQL WHERE (a safe superset), and the same conditions evaluated on a record.
+"""PullQuery prefilters → SOQL WHERE (a safe superset of what `model.conditions.holds` selects).
 
 A condition Salesforce cannot answer exactly (free-text country, a value map, a time with fractions of a
 second on a date field) widens to TRUE, never to an error at the org; a condition on an unmapped field is
@@ -8,13 +8,10 @@ decided on the record's default value (`legal_hold` unmapped: never held).
 from __future__ import annotations
 
 import datetime as dt
-import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.records import Lifecycle, PersonRecord
-from gomme.connectors.salesforce.mapping import CANONICAL_KINDS, OPT_OUT_NAMES, ObjectMap
+from gomme.connectors.salesforce.mapping import CANONICAL_KINDS, ObjectMap
 from gomme.connectors.salesforce.soql import (
     FALSE,
     TRUE,
@@ -28,14 +25,12 @@ from gomme.connectors.salesforce.soql import (
     is_null,
     not_null,
 )  # fmt: skip
+from gomme.model.conditions import Condition, FilterGroup, Op, value_holds
+from gomme.model.fields import key_of
+from gomme.model.records import Lifecycle
 
-_ALIASES: Mapping[str, str] = {f"opt_outs.{name}": f"opt_out_{name}" for name in OPT_OUT_NAMES}
 _FIXED_PATHS: Mapping[str, str] = {"id": "Id", "modified_at": "SystemModstamp"}
 _SYMBOL: Mapping[Op, Comparison] = {Op.EQ: "=", Op.NE: "!=", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">="}
-_PYTHON: Mapping[Op, Callable[[Any, Any], bool]] = {
-    Op.EQ: operator.eq, Op.NE: operator.ne, Op.LT: operator.lt, Op.LE: operator.le, Op.GT: operator.gt,
-    Op.GE: operator.ge,
-}  # fmt: skip
 _SECOND = dt.timedelta(seconds=1)
 
 
@@ -45,7 +40,7 @@ def groups_where(groups: Iterable[FilterGroup], omap: ObjectMap) -> Expr:
 
 
 def condition_where(condition: Condition, omap: ObjectMap) -> Expr:
-    name = _ALIASES.get(condition.field, condition.field)
+    name = key_of(condition.field)
     op, value = Op(condition.op), condition.value
     if name == "anonymised":
         return _anonymised(omap, op, value)
@@ -55,7 +50,7 @@ def condition_where(condition: Condition, omap: ObjectMap) -> Expr:
     if name not in CANONICAL_KINDS:
         return TRUE  # not a field gomme knows: let every record through, the rules decide
     if path is None or name in ("lifecycle", "object_type"):
-        return TRUE if holds(_constant(name, omap), op, value) else FALSE
+        return TRUE if _holds_or_true(_constant(name, omap), op, value) else FALSE
     if name in ("audience", "legal_basis") or (name == "country" and not path.endswith("CountryCode")):
         return TRUE  # the canonical value is derived from the stored one: no exact SOQL for it
     if name == "parental_consent":
@@ -177,6 +172,13 @@ def _lifecycle(path: str, omap: ObjectMap, op: Op, value: Any) -> Expr:
     return FALSE if op is Op.IS_NULL else TRUE
 
 
+def _holds_or_true(current: Any, op: Op, value: Any) -> bool:
+    try:
+        return value_holds(current, op, value)
+    except (TypeError, ValueError):
+        return True  # cannot tell: a superset
+
+
 def _constant(name: str, omap: ObjectMap) -> Any:
     """The value every record of this object has for a field that is not read from Salesforce."""
     if name == "object_type":
@@ -185,44 +187,3 @@ def _constant(name: str, omap: ObjectMap) -> Any:
         return Lifecycle.PROSPECT if omap.sobject == "Lead" else Lifecycle.UNKNOWN
     return False if CANONICAL_KINDS[name] == "bool" else None
 
-
-# -- the same conditions on a record (to tell a boundary duplicate from a prefilter match) ---------------
-
-
-def matches_any(record: PersonRecord, groups: Iterable[FilterGroup]) -> bool:
-    return any(all(record_holds(record, condition) for condition in group) for group in groups)
-
-
-def record_holds(record: PersonRecord, condition: Condition) -> bool:
-    """Whether the record satisfies the condition; unknown fields and odd values count as a match."""
-    name = _ALIASES.get(condition.field, condition.field)
-    if name.startswith("opt_out_") and name[8:] in OPT_OUT_NAMES:
-        current = getattr(record.opt_outs, name[8:])
-    elif name in CANONICAL_KINDS and hasattr(record, name):
-        current = getattr(record, name)
-    else:
-        return True
-    try:
-        return holds(current, Op(condition.op), condition.value)
-    except (TypeError, ValueError):
-        return True
-
-
-def holds(current: Any, op: Op, value: Any) -> bool:
-    """`current op value` with base.Condition's semantics (`ne` keeps empties, ordering on empties is false)."""
-    if op is Op.IS_NULL:
-        return current is None
-    if op is Op.NOT_NULL:
-        return current is not None
-    if op is Op.IN:
-        return any(holds(current, Op.EQ, item) for item in value)
-    if current is None or value is None:
-        return _PYTHON[op](current, value) if op in (Op.EQ, Op.NE) else False
-    left, right = _comparable(current), _comparable(value)
-    return _PYTHON[op](left, right)
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, dt.date):  # datetimes included
-        return _as_datetime(value)  # a date counts as midnight UTC next to a datetime
-    return value

@@ -12,15 +12,15 @@ from urllib.parse import quote_plus
 
 import structlog
 
-from gomme.connectors.base import PullQuery
 from gomme.connectors.errors import RecordError
+from gomme.connectors.incremental import SECOND, Position, Tracker
 from gomme.connectors.read_notes import ReadNotes
-from gomme.connectors.records import PersonRecord
 from gomme.connectors.salesforce.client import SalesforceClient
-from gomme.connectors.salesforce.cursor import Position, Tracker
 from gomme.connectors.salesforce.mapping import CONSENT_FIELDS, MappingError, ObjectMap, plain, value_at, with_consents
-from gomme.connectors.salesforce.pushdown import groups_where, matches_any
+from gomme.connectors.salesforce.pushdown import groups_where
 from gomme.connectors.salesforce.soql import FALSE, TRUE, Compare, Expr, In, Soql, any_of, literal
+from gomme.model.conditions import PullQuery, matches_any
+from gomme.model.records import PersonRecord
 
 log = structlog.get_logger(__name__)
 CONSENT_OBJECT = "ContactPointTypeConsent"
@@ -40,7 +40,9 @@ class Reader:
         """PullQuery's contract: everything, or changed at/after the cursor, or matching a prefilter group."""
         since = query.since
         positions = {
-            kind: Position.parse(text, kind, self.crm) for kind, text in (since or {}).items() if kind in self.maps
+            kind: Position.parse(text, resolution=SECOND, connector=self.crm, object_type=kind)
+            for kind, text in (since or {}).items()
+            if kind in self.maps
         }
         cursor = dict(since or {})
         remaining = query.limit
@@ -50,7 +52,7 @@ class Reader:
             where = self._pull_where(query, omap, positions.get(kind))
             if where == FALSE:
                 continue
-            tracker = Tracker(positions.get(kind))
+            tracker = Tracker(positions.get(kind), SECOND)  # SOQL compares SystemModstamp in whole seconds
             yield from self._pull_object(query, omap, where, tracker, remaining)
             remaining = None if remaining is None else remaining - tracker.read
             position = tracker.position()
@@ -203,19 +205,23 @@ class Reader:
 
     def id_chunks(self, base: Soql, field: str, ids: Sequence[str]) -> Iterator[list[str]]:
         """Splits ids so that `base AND field IN (chunk)` stays under the query-length limit."""
-        limit = self.client.settings.max_query_length
-        fixed = _url_length(base.filter(In(field, ("x",)))) - len(quote_plus(literal("x")))
-        chunk: list[str] = []
-        used = fixed
-        for record_id in ids:
-            cost = len(quote_plus(literal(record_id)))
-            if chunk and used + _SEPARATOR + cost > limit:
-                yield chunk
-                chunk, used = [], fixed
-            used += cost + (_SEPARATOR if chunk else 0)
-            chunk.append(record_id)
-        if chunk:
+        return in_chunks(base, field, ids, self.client.settings.max_query_length)
+
+
+def in_chunks(base: Soql, field: str, values: Sequence[str], limit: int) -> Iterator[list[str]]:
+    """Splits values so that `base AND field IN (chunk)` stays under `limit` characters of URI."""
+    fixed = _url_length(base.filter(In(field, ("x",)))) - len(quote_plus(literal("x")))
+    chunk: list[str] = []
+    used = fixed
+    for value in values:
+        cost = len(quote_plus(literal(value)))
+        if chunk and used + _SEPARATOR + cost > limit:
             yield chunk
+            chunk, used = [], fixed
+        used += cost + (_SEPARATOR if chunk else 0)
+        chunk.append(value)
+    if chunk:
+        yield chunk
 
 
 def _country_text(omap: ObjectMap, row: Mapping[str, Any]) -> bool:

@@ -9,8 +9,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from gomme.connectors.parental import DEFAULT_PARENTAL_PHRASES
-from gomme.connectors.records import Lifecycle
 from gomme.connectors.settings import EnvVarName
+from gomme.model.records import Lifecycle
 
 DEFAULT_API_VERSION = "62.0"
 SalesforceObject = Literal["Contact", "Lead"]

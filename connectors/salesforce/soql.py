@@ -23,6 +23,14 @@ Value = Union[str, bool, int, float, dt.date, dt.datetime, None]  # noqa: UP007 
 Comparison = Literal["=", "!=", "<", "<=", ">", ">="]
 
 
+
+# Salesforce stores dates and date-times from 1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z (docs/crm-apis.md):
+# a literal outside is refused (MALFORMED_QUERY); clamped to them, it selects the same stored records (but for one
+# stored at exactly the bound, which a strict comparison with a literal beyond it would have selected too).
+_EARLIEST = dt.datetime(1700, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(4000, 12, 31, tzinfo=dt.UTC)
+
+
 def identifier(name: str) -> str:
     """A field name, possibly through relationships; anything else is a programming or config error."""
     if not _IDENTIFIER.fullmatch(name):
@@ -47,9 +55,10 @@ def literal(value: Value, *, like: bool = False) -> str:
             raise ValueError("naive datetime: gomme times are timezone-aware")
         if value.microsecond:
             raise ValueError("SOQL datetime literals have whole seconds; round the value first")
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = min(max(value.astimezone(dt.UTC), _EARLIEST), _LATEST)
+        return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return min(max(value, _EARLIEST.date()), _LATEST.date()).isoformat()
     if isinstance(value, str):
         table = _LIKE_ESCAPES if like else _ESCAPES
         return "'" + "".join(table.get(char, char) for char in value) + "'"

@@ -1,14 +1,24 @@
 """Planned changes → Salesforce writes, in as few calls as the APIs allow, with one result per change.
 
-Each change becomes up to four kinds of write, sent in this order so that a failure never leaves a
+Each change becomes up to five kinds of write, sent in this order so that a failure never leaves a
 record looking done: (1) delete the Individual's consent rows, (2) create a missing Individual,
-(3) update Individuals and people (one pooled sObject Collections PATCH, mixed types), (4) delete
-people. The anonymised marker (LastName) is written in step 3 only for changes whose earlier steps
-succeeded, and `anonymised` is read back only when the Individual is clean too.
+(3) update people (Contacts, Leads, person Accounts: pooled sObject Collections PATCHes, mixed types),
+(4) update their Individuals, (5) delete people. A step runs only for the changes whose earlier steps
+succeeded: an Individual's flags are written only once its person's update has been, since gomme reads
+`restricted` and the opt-outs from the Individual (a refused Contact update with its Individual already
+restricted would read as done and never be retried). The anonymised marker (LastName) is written in step 3,
+and `anonymised` is read back only when the Individual is clean too.
+
+Creates and Bulk jobs survive lost answers (docs/salesforce-orgs.md, "Idempotent creates and cleanups"): an
+Individual gomme creates is named after a key of its person's record, looked up (one query per chunk of keys)
+before each attempt, so a create Salesforce committed is reused, never repeated; before its first Bulk API 2.0
+job, the writer aborts the Open jobs an interrupted run of gomme left.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,18 +28,21 @@ from typing import Any, Literal
 import structlog
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
-from gomme.connectors.errors import RetryableError
-from gomme.connectors.records import PersonRecord
+from gomme.connectors.errors import FatalError, RetryableError
 from gomme.connectors.salesforce import bulk
 from gomme.connectors.salesforce.client import SalesforceClient
 from gomme.connectors.salesforce.describe import OrgSchema
-from gomme.connectors.salesforce.mapping import CONSENTS_KEY, OPT_OUT_NAMES, ObjectMap
-from gomme.connectors.salesforce.reader import CONSENT_OBJECT
+from gomme.connectors.salesforce.mapping import CONSENTS_KEY, ObjectMap
+from gomme.connectors.salesforce.reader import CONSENT_OBJECT, in_chunks
+from gomme.connectors.salesforce.soql import In, Soql
+from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.model.fields import OPT_OUT_NAMES
+from gomme.model.records import PersonRecord
 
 log = structlog.get_logger(__name__)
 COLLECTION_SIZE = 200  # sObject Collections: at most 200 records per call
 RESTRICTED_INDIVIDUAL_NAME = "RESTRICTED"  # LastName of an Individual gomme creates: never copied from the person
+_KEY_LENGTH = 16  # hex digits of the record key in that LastName: 64 bits, no collision in any org's lifetime
 LOCKED = "UNABLE_TO_LOCK_ROW"
 ALREADY_DELETED = "ENTITY_IS_DELETED"
 _NOTE_PREFIX = "notes."
@@ -93,11 +106,20 @@ def _person(write: Write) -> bool:
     return write.sobject != CONSENT_OBJECT
 
 
+def _person_record(write: Write) -> bool:
+    return write.sobject not in (CONSENT_OBJECT, "Individual")
+
+
+def _individual(write: Write) -> bool:
+    return write.sobject == "Individual"
+
+
 # The order of the writes of a batch; see the module docstring.
 _STEPS: tuple[tuple[Kind, Callable[[Write], bool]], ...] = (
     ("delete", _consent_row),
     ("insert", _any),
-    ("update", _any),
+    ("update", _person_record),
+    ("update", _individual),
     ("delete", _person),
 )
 
@@ -111,15 +133,29 @@ class _Plan:
     person_account_id: str | None = None  # the person is written through this Account
 
 
+def individual_name(sobject: str, record_id: str) -> str:
+    """The LastName of the Individual gomme creates for a person: the placeholder and a key of the record (a hash
+    of its object and id, so one per person across runs), never anything of the person."""
+    key = hashlib.sha256(f"{sobject}:{record_id}".encode()).hexdigest()[:_KEY_LENGTH]
+    return f"{RESTRICTED_INDIVIDUAL_NAME} {key}"
+
+
 class Writer:
     """Applies batches of changes for one connector."""
 
     def __init__(
-        self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap], schema: OrgSchema | None = None
+        self,
+        crm: str,
+        client: SalesforceClient,
+        maps: Mapping[str, ObjectMap],
+        schema: OrgSchema | None = None,
+        *,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
-        self.crm, self.client, self.maps, self.schema = crm, client, maps, schema
+        self.crm, self.client, self.maps, self.schema, self.now = crm, client, maps, schema, now
         settings = client.settings
         self._threshold, self._hard_delete = settings.bulk_threshold, settings.hard_delete
+        self.aborted_jobs: int | None = None  # stale Bulk jobs aborted before this writer's first job; None: not yet
 
     def apply(self, changes: Sequence[PlannedChange], targets: Mapping[tuple[str, str], Target]) -> list[ChangeResult]:
         plans = [self._plan(change, targets) for change in changes]
@@ -182,7 +218,7 @@ class Writer:
         if individual and target.individual_id:
             plan.writes.append(Write(change.change_id, "update", "Individual", target.individual_id, individual))
         elif individual and omap.data_protection:
-            created = {"LastName": RESTRICTED_INDIVIDUAL_NAME, **individual}
+            created = {"LastName": individual_name(omap.sobject, change.record_id), **individual}
             plan.writes.append(Write(change.change_id, "insert", "Individual", None, created))
         if target.person_account_id is not None:
             # Person Account: the person contact is edited and deleted through its Account (docs/salesforce-orgs.md).
@@ -219,7 +255,10 @@ class Writer:
                 calls += bulk.CALLS_PER_JOB
             else:
                 calls += math.ceil(count / COLLECTION_SIZE)
-        return calls
+        if self.aborted_jobs is None and any(self._use_bulk(k, s, n) for (k, s), n in counts.items()):
+            calls += bulk.SWEEP_CALLS  # before the first job: who am I, and the job list
+        inserts = [write for plan in plans for write in plan.writes if write.kind == "insert"]
+        return calls + len(self._lookups(inserts))
 
     def _use_bulk(self, kind: str, sobject: str, count: int) -> bool:
         if kind == "insert":
@@ -232,6 +271,9 @@ class Writer:
 
     def _send(self, kind: Kind, writes: list[Write], plans: Mapping[str, _Plan]) -> None:
         if not writes:
+            return
+        if kind == "insert":
+            self._create(writes, plans)
             return
         groups: dict[str, list[Write]] = {}
         for write in writes:
@@ -252,6 +294,7 @@ class Writer:
             else ("hardDelete" if self._hard_delete and sobject in ("Contact", "Lead") else "delete")
         )
         pending = writes
+        self._sweep_stale_jobs()
 
         def attempt() -> None:
             nonlocal pending
@@ -290,7 +333,8 @@ class Writer:
                     locked.append(write)
                     continue
                 if kind == "insert" and code is None:
-                    self._link(write, str(result.get("id")), plans)
+                    write.record_id = str(result.get("id"))  # created: never sent again
+                    self._link(write, write.record_id, plans)
                 self._record(write, code, plans, _fields_named(result))
             for write in pending[len(results) :]:
                 self._record(write, "NO_RESULT", plans)
@@ -321,7 +365,59 @@ class Writer:
              **write.fields}
             for write in writes
         ]  # fmt: skip
-        return self.client.save("POST" if kind == "insert" else "PATCH", records)
+        if kind == "insert":  # not repeated blindly: `_create` looks up what a lost answer created first
+            return self.client.save("POST", records, retry=False)
+        return self.client.save("PATCH", records)
+
+    # -- creates a retry cannot duplicate, stale jobs ------------------------------------------------------
+
+    def _create(self, writes: list[Write], plans: Mapping[str, _Plan]) -> None:
+        """Creates the Individuals, each once: before every attempt the keys still pending are looked up and what
+        Salesforce holds is reused, so a create whose answer was lost (then retried, or re-run) never doubles."""
+        pending = writes
+        for attempt in self.client.retrying():
+            with attempt:
+                pending = [w for w in pending if w.record_id is None and plans[w.change_id].error is None]
+                pending = self._reuse(pending, plans)
+                for start in range(0, len(pending), COLLECTION_SIZE):
+                    self._collection("insert", pending[start : start + COLLECTION_SIZE], plans)
+
+    def _reuse(self, writes: list[Write], plans: Mapping[str, _Plan]) -> list[Write]:
+        """Links each write whose Individual already exists (its key found) and updates it; returns the others."""
+        found: dict[str, str] = {}
+        for chunk in self._lookups(writes):
+            rows = [row for page in self.client.pages(str(_lookup(chunk))) for row in page]
+            for row in sorted(rows, key=lambda row: (str(row.get("CreatedDate") or ""), str(row.get("Id")))):
+                found.setdefault(str(row.get("LastName") or "").casefold(), str(row["Id"]))  # the oldest wins
+        missing = []
+        for write in writes:
+            existing = found.get(str(write.fields["LastName"]).casefold())
+            if existing is None:
+                missing.append(write)
+                continue
+            write.record_id = existing
+            again = {name: value for name, value in write.fields.items() if name != "LastName"}
+            if again:  # the change's flags, set again: this run's change may want more than the lost one did
+                plans[write.change_id].writes.append(Write(write.change_id, "update", "Individual", existing, again))
+            self._link(write, existing, plans)
+        return missing
+
+    def _lookups(self, writes: Sequence[Write]) -> list[list[str]]:
+        """The keys of these creates, in chunks that each fit one lookup query (the org's URI limit)."""
+        keys = list(dict.fromkeys(str(write.fields["LastName"]) for write in writes))
+        limit = self.client.settings.max_query_length
+        return list(in_chunks(_LOOKUP, "LastName", keys, limit))
+
+    def _sweep_stale_jobs(self) -> None:
+        """Once, before this writer's first Bulk job: abort the Open jobs an interrupted run of gomme left."""
+        if self.aborted_jobs is not None:
+            return
+        objects = {omap.sobject for omap in self.maps.values()} | {"Account", "Individual", CONSENT_OBJECT}
+        try:
+            self.aborted_jobs = bulk.abort_stale(self.client, objects, self.now())
+        except FatalError as exc:  # e.g. the user may not list jobs: a left job is clutter, never worth the writes
+            self.aborted_jobs = 0
+            log.warning("salesforce_stale_jobs_not_swept", connector=self.crm, error=str(exc))
 
     def _link(self, write: Write, individual_id: str, plans: Mapping[str, _Plan]) -> None:
         """A new Individual: the person's update carries the link to it."""
@@ -349,6 +445,14 @@ class Writer:
             log.warning("salesforce_change_failed", connector=self.crm, change_id=change_id, code=plan.error[0])
             return ChangeResult(change_id, Outcome.FAILED, plan.error[0], plan.error[1])
         return ChangeResult(change_id, Outcome.APPLIED, detail=plan.done_detail)
+
+
+_LOOKUP = Soql.select("Individual", ("Id", "LastName", "CreatedDate"))
+
+
+def _lookup(keys: Sequence[str]) -> Soql:
+    """The Individuals gomme created under these keys (LastName); CreatedDate picks the oldest of a race's two."""
+    return _LOOKUP.filter(In("LastName", tuple(keys)))
 
 
 def _fields_named(result: Mapping[str, Any]) -> str:

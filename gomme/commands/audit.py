@@ -45,8 +45,8 @@ def verify_chain(app: App, console: Console, checkpoint: Checkpoint | None = Non
     engine, keyring = app.engine(), app.keyring()
     report = verify(engine, keyring)
     if not report.ok:
-        console.print(f"[bold red]audit chain broken at entry #{report.broken_seq}[/]: {report.problem}. "
-                      f"Entries #1..#{report.head_seq} verified before it.", soft_wrap=True)
+        console.print(Text(f"audit chain broken at entry #{report.broken_seq}", style="bold red")
+                      + Text(f": {report.problem}. Entries #1..#{report.head_seq} verified before it."), soft_wrap=True)
         return 1
     console.print(f"audit chain intact: {report.checked} entries, head #{report.head_seq} {report.head_hash}",
                   soft_wrap=True)
@@ -56,12 +56,17 @@ def verify_chain(app: App, console: Console, checkpoint: Checkpoint | None = Non
     elif report.authenticated_from is not None:
         console.print(f"  entries #{report.authenticated_from}..#{report.head_seq} carry a valid MAC (state key), "
                       "which also vouches for every entry before them", soft_wrap=True)
+    for key in keyring.retired:
+        console.print(f"  entries up to #{key.last_seq} were authenticated with the key {key.fingerprint[:12]}, "
+                      f"retired by `gomme key rotate` at {key.retired_at[:19].replace('T', ' ')} UTC",
+                      soft_wrap=True, markup=False)
     code = _check_anchors(engine, keyring, report, anchors or app.config.anchor_file(), console)
     if checkpoint is None:
         return code
     problem = check_checkpoint(engine, report, checkpoint)
     if problem:
-        console.print(f"[bold red]checkpoint #{checkpoint.seq} not proven[/]: {problem}", soft_wrap=True)
+        console.print(Text(f"checkpoint #{checkpoint.seq} not proven", style="bold red") + Text(f": {problem}"),
+                      soft_wrap=True)
         return 1
     console.print(f"checkpoint #{checkpoint.seq} holds: nothing up to it was altered, removed or reordered")
     return code
@@ -74,8 +79,8 @@ def _check_anchors(engine: Engine, keyring: Keyring, report: ChainReport, path: 
         return 0
     if not path.exists():
         if report.checked:
-            console.print(f"[bold red]anchor file {path} is missing[/]: the log cannot be checked against it",
-                          soft_wrap=True)
+            console.print(Text(f"anchor file {path} is missing", style="bold red")
+                          + Text(": the log cannot be checked against it"), soft_wrap=True)
             return 1
         return 0
     anchors = verify_anchors(engine, keyring, report, path)
@@ -178,10 +183,12 @@ class _Tally(Iterator[AuditEvent]):
 
 
 def _record_keys(app: App, query: AuditQuery) -> tuple[str, ...]:
-    """The HMACs the record id would have in each connector and object type: the log never holds the id."""
+    """The HMACs the record id would have in each connector and object type, under the current key and every
+    retired one (entries written before a key rotation): the log never holds the id."""
     keyring = app.keyring()
     connectors = [query.connector] if query.connector else list(app.config.connectors)
-    return tuple(keyring.record_key(f"{crm}:{kind}:{query.record}") for crm in connectors for kind in OBJECT_TYPES)
+    return tuple(key for crm in connectors for kind in OBJECT_TYPES
+                 for key in keyring.record_keys(f"{crm}:{kind}:{query.record}"))
 
 
 def _row(event: AuditEvent) -> dict[str, object]:

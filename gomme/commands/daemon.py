@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from gomme.commands import error_line
 from gomme.config import Config, ConfigError
 from gomme.jobs.daemon import Daemon, EndpointUnavailable, SetupRejected
 from gomme.jobs.scheduled import DaemonSettings, JobResult, Setup, daemon_actor
@@ -27,13 +28,13 @@ def run_daemon(app: App, reload_config: Callable[[], Config], *, once: bool, con
     try:
         daemon.serve()
     except EndpointUnavailable as exc:
-        console.print(f"[bold red]error:[/] {exc}; set [daemon] address", soft_wrap=True)
+        console.print(error_line(f"{exc}; set [daemon] address"), soft_wrap=True)
         return EXIT_USAGE
     return EXIT_OK
 
 
 def daemon_logging(fmt: str | None, level: str | None, config: Config) -> None:
-    """JSON lines unless console was asked for explicitly (DESIGN.md: JSON in daemon mode)."""
+    """JSON lines unless console was asked for explicitly (docs/architecture.md: JSON in daemon mode)."""
     chosen = fmt or config.logging.format
     configure_logging("console" if chosen == "console" else "json", level or config.logging.level)
 
@@ -45,6 +46,7 @@ def build_setup(app: App, previous: Setup | None) -> Setup:
     engine = previous.engine if previous is not None and same_state else app.engine()
     settings = DaemonSettings(address=config.daemon.address, misfire_grace=config.daemon.misfire_grace,
                               timezone=ZoneInfo(config.daemon.timezone))
+    config.policy.prepare()  # the notes lexicons compile here, not in the first scheduled run
     return Setup(wiring=app, engine=engine, keyring=app.keyring(), jobs=job_specs(config), settings=settings)
 
 

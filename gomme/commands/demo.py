@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from gomme.commands import error_line
 from gomme.commands.audit import AuditQuery, show_log, verify_chain
 from gomme.commands.sweep import exit_code, summarise
 from gomme.config import EMBEDDED_CONFIG, demo_home, load_config_file
@@ -79,8 +80,8 @@ def _ignore(_item: PlanItem) -> None:
 def _prepare(directory: Path, console: Console) -> bool:
     """Start from a clean demo directory, but never delete files the demo did not create."""
     if directory.exists() and any(directory.iterdir()) and not (directory / MARKER).exists():
-        console.print(f"[bold red]error:[/] {directory} exists and was not made by `gomme demo`; "
-                      "choose another --dir")
+        console.print(error_line(f"{directory} exists and was not made by `gomme demo`; choose another --dir"),
+                      soft_wrap=True)
         return False
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in DEMO_FILES:

@@ -15,8 +15,8 @@ from rich.table import Table
 from sqlmodel import Session
 
 from gomme.commands import UsageError
-from gomme.connectors.records import RECTIFIABLE_FIELDS
 from gomme.jobs.requests import RequestReport, process, process_all
+from gomme.model.records import RECTIFIABLE_FIELDS
 from gomme.state.changes import failures_of
 from gomme.state.clock import stamp, utc_now
 from gomme.state.db import session
@@ -122,7 +122,8 @@ def process_requests(app: App, console: Console, *, wait: float = 0.0) -> int:
 def _print_reports(reports: Sequence[RequestReport], console: Console) -> int:
     for report in reports:
         state = "completed" if report.completed else "not finished"
-        console.print(f"request {report.request_id} ({report.kind}): {state}", soft_wrap=True)
+        outcome = f": {report.outcome}" if report.completed and report.outcome else ""
+        console.print(f"request {report.request_id} ({report.kind}): {state}{outcome}", soft_wrap=True, markup=False)
         for connector, reason in sorted(report.failures.items()):
             console.print(f"  {connector}: {reason} — will be retried on the next run", soft_wrap=True, markup=False)
         if report.bundle:

@@ -15,11 +15,11 @@ import responses
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS
 
-from gomme.connectors.base import PullQuery
-from gomme.connectors.changes import Action, PlannedChange
-from gomme.connectors.records import PersonRecord
 from gomme.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from gomme.connectors.salesforce.client import Credentials
+from gomme.model.changes import Action, PlannedChange
+from gomme.model.conditions import PullQuery
+from gomme.model.records import PersonRecord
 
 HOST = "fake.my.salesforce.com"
 T0 = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.UTC)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gomme.connectors.countries import _normal_form, ambiguous_names, country_code, indexed_names, languages_used
+from gomme.model.countries import _normal_form, ambiguous_names, country_code, indexed_names, languages_used
 
 ALPHA_2: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
 COUNTRIES = sorted(pycountry.countries, key=lambda c: c.alpha_2)

@@ -14,12 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gomme.connectors.base import Condition, Connector, Op, PullQuery
-from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.connectors.base import Connector
 from gomme.connectors.errors import FatalError, RecordError
+from gomme.connectors.incremental import MICROSECOND, Position
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 from gomme.connectors.synthetic import synthetic_people
+from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.model.conditions import Condition, Op, PullQuery
+from gomme.model.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=1)
@@ -316,6 +318,15 @@ def iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
+def bounds(cursor: dict[str, str] | None) -> dict[str, dt.datetime]:
+    """The inclusive bound of each object type's position in a cursor."""
+    assert cursor is not None
+    return {
+        kind: Position.parse(text, resolution=MICROSECOND, connector="crm", object_type=kind).at
+        for kind, text in cursor.items()
+    }
+
+
 def run(crm: LocalConnector, query: PullQuery) -> tuple[list[str], dict[str, str] | None]:
     pulled = crm.pull(query)
     return ids(pulled), pulled.cursor
@@ -324,7 +335,7 @@ def run(crm: LocalConnector, query: PullQuery) -> tuple[list[str], dict[str, str
 def test_pull_everything_streams_every_record_ordered_by_id(timeline: LocalConnector) -> None:
     found, cursor = run(timeline, PullQuery())
     assert found == ["c1", "c2", "c3", "l1", "l2"]
-    assert cursor == {"contact": iso(at(20)), "lead": iso(at(15))}
+    assert bounds(cursor) == {"contact": at(20), "lead": at(15)}
 
 
 @pytest.mark.parametrize(
@@ -348,7 +359,7 @@ def test_pull_since_returns_records_changed_at_or_after_the_cursor(
 ) -> None:
     found, cursor = run(timeline, PullQuery(everything=False, since=since))
     assert found == expected_ids
-    assert cursor == {kind: iso(moment) for kind, moment in expected_cursor.items()}
+    assert bounds(cursor) == expected_cursor
 
 
 @pytest.mark.parametrize(
@@ -387,7 +398,7 @@ def test_pull_returns_the_union_of_since_and_prefilters(timeline: LocalConnector
     )
     found, cursor = run(timeline, query)
     assert found == ["c2", "l2"]
-    assert cursor == {"contact": iso(at(20)), "lead": iso(at(30))}
+    assert bounds(cursor) == {"contact": at(20), "lead": at(30)}
 
 
 def test_date_fields_compare_with_datetimes_as_midnight_utc(crm: LocalConnector) -> None:
@@ -399,21 +410,9 @@ def test_date_fields_compare_with_datetimes_as_midnight_utc(crm: LocalConnector)
         assert ids(crm.pull(PullQuery(everything=False, prefilters=groups))) == expected
 
 
-def test_pull_limit_caps_the_records_and_never_moves_the_cursor_past_an_unread_one(
-    timeline: LocalConnector,
-) -> None:
-    # c1 (day 10) is read; c2 (day 20) and c3 (day 5) are not: the contact cursor may not pass day 5
-    found, cursor = run(timeline, PullQuery(limit=1))
-    assert found == ["c1"]
-    assert cursor == {"contact": iso(at(5))}
-    found, _ = run(timeline, PullQuery(everything=False, since=cursor))
-    assert set(found) >= {"c2", "c3", "l1", "l2"}
-
-
 @pytest.mark.parametrize(
     ("condition", "problem"),
     [
-        (Condition("favourite_colour", Op.EQ, "blue"), "favourite_colour"),
         (Condition("last_activity_at", Op.LT, "someone@example.com"), "last_activity_at"),
         (Condition("last_activity_at", Op.LT, dt.datetime(2020, 1, 1)), "naive"),
         (Condition("last_activity_at", Op.LT, None), "needs a value"),
@@ -430,7 +429,7 @@ def test_a_bad_prefilter_is_refused_when_the_pull_is_made_without_echoing_the_va
 
 
 def test_a_malformed_cursor_is_refused(crm: LocalConnector) -> None:
-    with pytest.raises(ValueError, match="cursor for 'contact'"):
+    with pytest.raises(FatalError, match="cursor for contact is unreadable"):
         crm.pull(PullQuery(everything=False, since={"contact": "yesterday"}))
 
 
@@ -565,7 +564,7 @@ def test_pull_returns_exactly_what_python_selects_and_the_newest_cursor(
         assert record.modified_at is not None
         expected[record.object_type] = max(expected.get(record.object_type, record.modified_at), record.modified_at)
     assert pulled.cursor is not None
-    assert {kind: dt.datetime.fromisoformat(value) for kind, value in pulled.cursor.items()} == expected
+    assert bounds(pulled.cursor) == expected
 
 
 @settings(max_examples=100, deadline=None)

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gomme.connectors.base import PullQuery
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.local_import import ImportFileError, ImportReport, RowError, import_file
-from gomme.connectors.records import Lifecycle, OptOuts, PersonRecord
+from gomme.model.conditions import PullQuery
+from gomme.model.records import Lifecycle, OptOuts, PersonRecord
 
 GOOD_ROW: dict[str, str] = {
     "id": "row-1",

@@ -15,11 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 from salesforce_testkit import HOST, Harness, fitted, pull_all, settings
 
-from gomme.connectors.base import PullQuery
+from gomme.connectors.base import Usage
 from gomme.connectors.errors import FatalError, RetryableError
 from gomme.connectors.salesforce import SalesforceConnector
 from gomme.connectors.salesforce.client import credentials
 from gomme.connectors.salesforce.limits import BudgetExhausted, RateLimiter, parse_limit_info
+from gomme.model.conditions import PullQuery
 
 PASSWORD = {"access_token_env": None, "username": "gomme@example.com", "password_env": "SF_PASSWORD",
             "security_token_env": "SF_SECURITY_TOKEN"}  # fmt: skip
@@ -310,4 +311,4 @@ def test_usage_reports_calls_by_status_and_the_allowance_left(sf: Harness) -> No
     sf.org.used, sf.org.daily_limit = 100, 15_000
     sf.org.faults.unavailable_next = 1
     pull_all(connector)
-    assert connector.usage() == {"calls": {"503": 1, "200": 1}, "budget_remaining": 15_000 - 102}
+    assert connector.usage() == Usage({"503": 1, "200": 1}, 15_000 - 102)

@@ -12,11 +12,12 @@ from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS
 from salesforce_testkit import HOST, Clock, Harness, change, pull_all
 
-from gomme.connectors.base import Condition, Op, PullQuery
-from gomme.connectors.changes import Action, Outcome
 from gomme.connectors.errors import FatalError
-from gomme.connectors.records import Audience
 from gomme.connectors.salesforce.mapping import consent_purpose
+from gomme.connectors.salesforce.writer import individual_name
+from gomme.model.changes import Action, Outcome
+from gomme.model.conditions import Condition, Op, PullQuery
+from gomme.model.records import Audience
 
 
 def org_harness(**options: Any) -> Iterator[Harness]:
@@ -165,5 +166,5 @@ def test_restricting_a_person_account_without_an_individual_links_a_new_one_thro
     individual_id = admin_org.org.record("Account", account)["PersonIndividualId"]  # type: ignore[index]
     individual = admin_org.org.record("Individual", individual_id)
     assert individual is not None and individual["HasOptedOutProcessing"] is True
-    assert individual["LastName"] == "RESTRICTED"  # nothing copied from the person
+    assert individual["LastName"] == individual_name("Contact", person)  # nothing copied from the person
     assert admin_org.org.record("Contact", person)["IndividualId"] == individual_id  # type: ignore[index]

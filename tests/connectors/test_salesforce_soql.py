@@ -9,11 +9,11 @@ import pytest
 from fakes.salesforce_soql import parse
 from salesforce_testkit import settings
 
-from gomme.connectors.base import Condition, Op
-from gomme.connectors.records import Lifecycle, OptOuts, PersonRecord
 from gomme.connectors.salesforce.mapping import ObjectMap
-from gomme.connectors.salesforce.pushdown import condition_where, groups_where, holds, matches_any
+from gomme.connectors.salesforce.pushdown import condition_where, groups_where
 from gomme.connectors.salesforce.soql import FALSE, TRUE, Compare, In, Like, Soql, all_of, any_of, literal
+from gomme.model.conditions import Condition, Op
+from gomme.model.records import Lifecycle
 
 CUTOFF = dt.datetime(2022, 3, 1, 10, 30, tzinfo=dt.UTC)
 MIDNIGHT = dt.datetime(2022, 3, 1, tzinfo=dt.UTC)
@@ -179,32 +179,3 @@ def test_every_pushed_down_where_parses_as_soql_salesforce_accepts() -> None:
     where = groups_where(groups, CONTACT)
     parse(str(Soql.select("Contact", ["Id"]).filter(Compare("SystemModstamp", ">=", MIDNIGHT), where)))
     parse(str(Soql.select("Contact", ["Id"]).filter(any_of([Compare("SystemModstamp", ">=", MIDNIGHT), where]))))
-
-
-PERSON = PersonRecord(
-    crm="sf", object_type="contact", id="003", email=None, lifecycle=Lifecycle.PROSPECT,
-    last_activity_at=dt.datetime(2021, 5, 1, tzinfo=dt.UTC), contract_end=dt.date(2021, 1, 1),
-    opt_outs=OptOuts(email=True),
-)  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("condition", "expected"),
-    [
-        (Condition("last_activity_at", Op.LT, CUTOFF), True),
-        (Condition("contract_end", Op.LT, CUTOFF), True),  # a date next to a moment counts as midnight UTC
-        (Condition("email", Op.NE, "a@example.com"), True),  # `ne` keeps empty fields
-        (Condition("email", Op.LT, "z"), False),  # ordering on an empty field is false
-        (Condition("email", Op.IS_NULL), True),
-        (Condition("opt_outs.email", Op.EQ, True), True),
-        (Condition("lifecycle", Op.IN, [Lifecycle.CUSTOMER, Lifecycle.PROSPECT]), True),
-        (Condition("legal_hold", Op.EQ, True), False),
-        (Condition("favourite_colour", Op.EQ, "blue"), True),  # unknown: a match, never a silent drop
-    ],
-)
-def test_conditions_evaluate_on_records_as_the_contract_says(condition: Condition, expected: bool) -> None:
-    assert matches_any(PERSON, [(condition,)]) is expected
-
-
-def test_holds_follows_python_comparisons_with_nulls() -> None:
-    assert holds(None, Op.EQ, None) and not holds(None, Op.GT, 1) and holds(2, Op.IN, [1, 2])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import ConsentStatus, Lifecycle, PersonRecord
 from gomme.connectors.synthetic import DEMO_SIZE, RETENTION, demo_people, retention_expired, synthetic_people
+from gomme.model.records import ConsentStatus, Lifecycle, PersonRecord
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 COUNTRIES = {"FR", "DE", "ES", "IT", "BE", "NL", "GB", "IE", "AT", "US"}

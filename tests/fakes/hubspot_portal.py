@@ -1,7 +1,7 @@
 """The state and semantics of a fake HubSpot portal (contacts, properties, subscriptions), without HTTP.
 
 Served over HTTP by `fakes.hubspot.FakeHubSpot`. Faithful to the documented API where gomme relies on it
-(CRM_APIS.md part B); where the documentation is silent or conflicting, the choice is written here:
+(docs/crm-apis.md part B); where the documentation is silent or conflicting, the choice is written here:
 - search: at most 5 filter groups, 6 filters per group and 18 in all (the stricter documented pair),
   `limit` ≤ 200, 400 when `after + limit` > 10,000 (`search_cap`), one sort; NEQ does not match
   contacts without a value (so a client must ask for NOT_HAS_PROPERTY itself); string EQ/IN ignore case.
@@ -14,7 +14,7 @@ Served over HTTP by `fakes.hubspot.FakeHubSpot`. Faithful to the documented API 
 - communication preferences: a v3 status response lists only the explicit statuses of the address;
   unsubscribing an address already NOT_SUBSCRIBED answers 400. Statuses are stored in v3's words
   (SUBSCRIBED / NOT_SUBSCRIBED), each with its legal basis, explanation, source and time. With GDPR features
-  on (`gdpr`, the default: gomme's portals are EU ones, ORGS.md §8) a v3 write without `legalBasis` and
+  on (`gdpr`, the default: gomme's portals are EU ones, docs/real-orgs.md §8) a v3 write without `legalBasis` and
   `legalBasisExplanation` answers 400 VALIDATION_ERROR ("required for GDPR enabled portals" per the reference;
   the message is ours).
 - communication preferences v4 (batch): a read lists every subscription type for each address, those

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_schema import Field
 
-from gomme.connectors.records import ConsentStatus, Lifecycle, PersonRecord
+from gomme.model.records import ConsentStatus, Lifecycle, PersonRecord
 
 ACCOUNT_TYPES = {Lifecycle.PROSPECT: "Prospect", Lifecycle.CUSTOMER: "Customer - Direct",
                  Lifecycle.FORMER_CUSTOMER: "Former Customer"}  # fmt: skip

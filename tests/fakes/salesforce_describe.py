@@ -14,7 +14,7 @@ from typing import Any
 
 from fakes.salesforce_schema import KEY_PREFIX, Field
 
-# Salesforce's default Account.Type values (ORGS.md §4: seen only in public code, unverified).
+# Salesforce's default Account.Type values (docs/real-orgs.md §4: seen only in public code, unverified).
 DEFAULT_ACCOUNT_TYPES = ("Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
                          "Installation Partner", "Technology Partner", "Other")  # fmt: skip
 _COUNTRIES = {"AT": "Austria", "BE": "Belgium", "CA": "Canada", "CH": "Switzerland", "DE": "Germany", "DK": "Denmark",
@@ -31,7 +31,7 @@ PICKLISTS: dict[str, tuple[str, ...] | dict[str, str]] = {
     "CaptureContactPointType": _CHANNELS,
     "PrivacyConsentStatus": ("OptIn", "OptOut", "Seen", "NotSeen"),
 }
-# ORGS.md §5 ✔ for the Individual labels; the others are Salesforce's usual labels (unverified).
+# docs/real-orgs.md §5 ✔ for the Individual labels; the others are Salesforce's usual labels (unverified).
 LABELS = {
     "HasOptedOutOfEmail": "Email Opt Out", "HasOptedOutOfFax": "Fax Opt Out", "DoNotCall": "Do Not Call",
     "HasOptedOutSolicit": "Don't Market", "HasOptedOutProcessing": "Don't Process", "ShouldForget":

@@ -1,4 +1,4 @@
-"""The fake Salesforce org set up like a real admin's org (ORGS.md), driven through simple-salesforce itself."""
+"""The fake Salesforce org set up like a real admin's org (docs/real-orgs.md), driven through simple-salesforce."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import PersonRecord
+from gomme.model.records import PersonRecord
 
 T = TypeVar("T")
 TIMEOUT = 30.0

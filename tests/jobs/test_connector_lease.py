@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from gomme.connectors.changes import Action, PlannedChange
 from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import synthetic_people
 from gomme.jobs.context import RunContext
 from gomme.jobs.leases import ConnectorBusy, connector_lease
 from gomme.jobs.sweep import SweepOptions, sweep
+from gomme.model.changes import Action, PlannedChange
 from gomme.policies.policy import load_pack
 from gomme.state.audit import verify
 from gomme.state.changes import record_plan

@@ -18,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from gomme.connectors.base import Usage
+from gomme.connectors.local import LocalConnector
 from gomme.connectors.synthetic import demo_people
 from gomme.jobs.metrics import DaemonMetrics
 from gomme.state.audit import AuditEntry, append
@@ -105,12 +107,12 @@ class MeteredConnector:
     def __init__(self, calls: dict[str, int], budget: float | None) -> None:
         self.calls, self.budget = calls, budget
 
-    def usage(self) -> dict[str, object]:
-        return {"calls": self.calls, "budget_remaining": self.budget}
+    def usage(self) -> Usage:
+        return Usage(self.calls, self.budget)
 
 
 class BrokenUsage:
-    def usage(self) -> dict[str, object]:
+    def usage(self) -> dict[str, object]:  # a plug-in that does not follow the contract
         return {"calls": ["not", "a", "mapping"]}
 
 
@@ -119,8 +121,8 @@ def test_api_calls_add_up_per_connector_and_status_and_the_budget_is_the_latest_
 
     metrics.observe_usage("sf", MeteredConnector({"200": 10, "429": 1}, 14000.0))
     metrics.observe_usage("sf", MeteredConnector({"200": 5}, 13990.0))
-    metrics.observe_usage("local", object())  # no usage(): no API metrics
-    metrics.observe_usage("odd", BrokenUsage())  # logged, never raised
+    metrics.observe_usage("local", LocalConnector.__new__(LocalConnector))  # no API: no API metrics
+    metrics.observe_usage("odd", BrokenUsage())  # type: ignore[arg-type]  # logged, never raised
 
     samples = parse(generate_latest(metrics.registry).decode())
     assert value(samples, "gomme_api_calls_total", connector="sf", status="200") == 15

@@ -18,10 +18,10 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.connectors.base import PullQuery
-from gomme.connectors.changes import ChangeResult, PlannedChange
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import Lifecycle, PersonRecord
+from gomme.model.changes import ChangeResult, PlannedChange
+from gomme.model.conditions import PullQuery
+from gomme.model.records import Lifecycle, PersonRecord
 from gomme.state.db import make_engine, session, upgrade
 from gomme.state.keys import Keyring
 from gomme.state.models import AuditEvent, Change, Request, Suppression
@@ -301,3 +301,22 @@ def test_a_reimported_objector_gets_no_marketing_and_is_not_erased(desk: Desk) -
     with Session(desk.engine()) as db:
         event = db.exec(select(AuditEvent).where(AuditEvent.rule_id == "suppression")).one()
     assert event.action == "restrict_email"
+
+
+@pytest.mark.parametrize("kind", ["erase", "object", "access"])
+def test_a_request_that_matches_nobody_says_so(desk: Desk, kind: str) -> None:
+    before = {crm: desk.records(crm) for crm in ("crm-a", "crm-b")}
+    code, output = desk.run("request", kind, "--email", "nobody.known@example.com", "--now")
+    assert code == 0, output
+    flat = " ".join(output.split())
+    assert "completed: no record of this person in any CRM (crm-a, crm-b): nothing to do" in flat
+    assert "nobody.known" not in output
+    assert {crm: desk.records(crm) for crm in ("crm-a", "crm-b")} == before
+    _, shown = desk.run("request", "list", "--format", "json")
+    assert json.loads(shown.splitlines()[0])["outcome"].startswith("no record of this person in any CRM")
+
+
+def test_a_request_names_the_crms_where_nothing_was_found(desk: Desk) -> None:
+    code, output = desk.run("request", "erase", "--email", "someone.else@example.com", "--now")
+    assert code == 0, output
+    assert "crm-a: 1 change(s) applied; crm-b: no record found" in " ".join(output.split())

@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.connectors.base import PullQuery
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import Lifecycle, PersonRecord
+from gomme.model.conditions import PullQuery
+from gomme.model.records import Lifecycle, PersonRecord
 from gomme.state.db import make_engine, upgrade
 from gomme.state.models import AuditEvent, Request
 

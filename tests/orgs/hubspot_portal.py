@@ -1,17 +1,17 @@
 """A HubSpot portal set up the way a French company's admin set it up, every contact labelled.
 
-Seeded from ORGS.md §8-§14 and the law (GDPR.md, the `cnil` pack), not from gomme's mapping code:
+Seeded from docs/real-orgs.md §8-§14 and the law (docs/law.md, the `cnil` pack), not from gomme's mapping code:
 - GDPR features on: `hs_legal_basis` holds the option labels ("Legitimate interest" + en dash + "prospect/lead",
   "Performance of a contract", "Freely given consent from contact") or nothing; subscription statuses carry
   their own `legalBasis` and `legalBasisExplanation` (one says a parent consented).
 - Lifecycle stages: the defaults plus a custom stage "Ancien client" whose internal value is a number, as HubSpot
-  gives custom stages (ORGS.md §9); "customer" survives churn; "other"; some contacts have no stage at all.
+  gives custom stages (docs/real-orgs.md §9); "customer" survives churn; "other"; some contacts have no stage at all.
 - `country` free text ("France", "Deutschland", "UK", "Italia", "N/A", blank); `date_of_birth` free text, mostly
   ISO, once typed the French way (dd/mm/yyyy), sometimes junk ("N/A", "31/02/1990").
 - Custom properties an admin created: `contract_end_date` (date), `legal_hold` (checkbox), `gomme_restricted`
   (the checkbox README "HubSpot" asks to create), `rgpd_demande_effacement` (erasure request checkbox).
 - Email engagement: `hs_email_last_open_date` (an open never restarts retention) and `hs_email_last_click_date`
-  (a click is a contact initiated by the person, GDPR.md §6).
+  (a click is a contact initiated by the person, docs/law.md §6).
 
 `run_hubspot` writes the config an admin writes from the README, serves the portal on loopback, runs `gomme sweep`
 (dry run) then `gomme sweep --apply` and `gomme audit verify`, and judges every labelled contact.
@@ -175,7 +175,7 @@ class HubSpotPortal:
                 problems.append("subscription statuses changed")
         elif expected in ("restrict_email", "restrict_all"):
             # restrict_email stops marketing only (one-to-one stays as it was); restrict_all stops every type.
-            # Neither may opt the address out of all email: HubSpot has no undo for that (ORGS.md §12).
+            # Neither may opt the address out of all email: HubSpot has no undo for that (docs/real-orgs.md §12).
             statuses_was, statuses_now = prefs_was.get("statuses", {}), prefs_now.get("statuses", {})
             stopped = MARKETING_TYPES if expected == "restrict_email" else (*MARKETING_TYPES, ONE_TO_ONE)
             still = [t for t in stopped if statuses_now.get(t) != "NOT_SUBSCRIBED"]

@@ -1,7 +1,7 @@
 """A Salesforce org set up the way a French B2B/B2C company's admin set it up, every person labelled.
 
-Seeded from ORGS.md (how real orgs differ from defaults) and the law (GDPR.md, the `cnil` pack), not from gomme's
-mapping code:
+Seeded from docs/real-orgs.md (how real orgs differ from defaults) and the law (docs/law.md, the `cnil` pack), not
+from gomme's mapping code:
 - State and Country/Territory Picklists OFF: MailingCountry / Country are free text ("France", "Allemagne",
   "Deutschland", "UK", "Royaume-Uni", "España", "Belgique", "Italia", "USA", blanks, "N/A"); no *CountryCode field.
 - Field-level security: HomePhone, Birthdate, AssistantName, AssistantPhone hidden from the integration user (and

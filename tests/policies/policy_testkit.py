@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, FilterGroup, Op
+from gomme.model.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
 
 UTC = dt.UTC
 CORPUS_FIGURES = pytest.StashKey[list[str]]()

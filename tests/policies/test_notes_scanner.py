@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from policy_testkit import NOW, person
 
-from gomme.connectors.changes import Action
+from gomme.model.changes import Action
 from gomme.policies.notes.lexicon import Category, Cue, Role, entities, load_lexicon
 from gomme.policies.notes.scanner import scanner
 from gomme.policies.notes.text import fold, redact_note, sentences

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from policy_testkit import NOW, at, consent, person
 
-from gomme.connectors.changes import Action
-from gomme.connectors.records import OptOuts
+from gomme.model.changes import Action
+from gomme.model.records import OptOuts
 from gomme.policies.consent import ConsentProofRule, ConsentWithdrawnRule, ProcessingBasisRule
 from gomme.policies.policy import PolicyError, load_policy
 

@@ -8,9 +8,9 @@ from typing import Any, Literal
 import pytest
 from policy_testkit import NOW, at, matches, person
 
-from gomme.connectors.base import Condition, FilterGroup, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import OptOuts, PersonRecord
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, FilterGroup, Op
+from gomme.model.records import OptOuts, PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.engine import decide, prefilter_query, resolve
 from gomme.policies.facts import NO_FACTS, RecordFacts

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gomme.connectors.changes import Action
+from gomme.model.changes import Action
 from gomme.policies.policy import (
     Policy,
     PolicyError,

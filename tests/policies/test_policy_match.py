@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from policy_testkit import NOW, at, matches, person
 
-from gomme.connectors.base import Condition, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import OptOuts
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, Op
+from gomme.model.records import OptOuts
 from gomme.policies.match import MatchRule
 from gomme.policies.policy import PolicyError, load_policy
 

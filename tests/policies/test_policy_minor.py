@@ -1,4 +1,4 @@
-"""The `minor` kind: the digital-consent age per country (GDPR.md §4) and its boundaries."""
+"""The `minor` kind: the digital-consent age per country (docs/law.md §4) and its boundaries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from policy_testkit import NOW, matches, person
 
-from gomme.connectors.changes import Action
+from gomme.model.changes import Action
 from gomme.policies.engine import decide
 from gomme.policies.minor import DIGITAL_CONSENT_AGES, MinorRule, age_on
 from gomme.policies.policy import PolicyError, load_policy
@@ -32,7 +32,7 @@ def utc(year: int, month: int, day: int, hour: int = 12) -> dt.datetime:
         ("DE", dt.date(2008, 11, 24), NOW, True),
         ("DE", dt.date(2008, 11, 23), NOW, False),
         # Not in the table, unknown, or lower case / alias.
-        ("PT", dt.date(2008, 11, 24), NOW, True),  # unverified in GDPR.md §4: default 16
+        ("PT", dt.date(2008, 11, 24), NOW, True),  # unverified in docs/law.md §4: default 16
         (None, dt.date(2008, 11, 24), NOW, True),
         ("fr", dt.date(2009, 11, 23), NOW, False),
         ("UK", dt.date(2011, 11, 23), NOW, False),  # GB: 13

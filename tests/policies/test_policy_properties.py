@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from notes_metrics import corpus
 from policy_testkit import applied, matches, person
 
-from gomme.connectors.changes import Action
-from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
+from gomme.model.changes import Action
+from gomme.model.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle, OptOuts, PersonRecord
 from gomme.policies.engine import decide, prefilter_query, resolve
 from gomme.policies.facts import RecordFacts
 from gomme.policies.notes.lexicon import LANGUAGES, Category, entities, lexicon

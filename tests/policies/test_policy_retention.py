@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from policy_testkit import NOW, at, matches, person
 
-from gomme.connectors.base import Condition, Op
-from gomme.connectors.changes import Action
-from gomme.connectors.records import Lifecycle
+from gomme.model.changes import Action
+from gomme.model.conditions import Condition, Op
+from gomme.model.records import Lifecycle
 from gomme.policies.period import Period
 from gomme.policies.rules import RetentionRule
 
@@ -146,7 +146,7 @@ def test_customer_whose_contract_ended_long_ago_fires() -> None:
 
 @pytest.mark.parametrize("lifecycle", ["customer", "former_customer"])
 def test_contact_initiated_after_the_contract_ended_restarts_the_clock(lifecycle: str) -> None:
-    """GDPR.md §6: the relationship ends at the latest of the contract end and the person's last contact."""
+    """docs/law.md §6: the relationship ends at the latest of the contract end and the person's last contact."""
     rule = retention(lifecycle=lifecycle)
     came_back = person(lifecycle=lifecycle, contract_end=dt.date(2019, 1, 31), last_activity_at=at(2023, 2, 1))
     stayed_away = person(lifecycle=lifecycle, contract_end=dt.date(2019, 1, 31), last_activity_at=at(2018, 2, 1))

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from gomme.connectors.changes import Action
-from gomme.connectors.records import Lifecycle, OptOuts, PersonRecord
+from gomme.model.changes import Action
+from gomme.model.records import Lifecycle, OptOuts, PersonRecord
 from gomme.policies.engine import decide
 from gomme.policies.facts import RecordFacts
 from gomme.policies.policy import load_policy

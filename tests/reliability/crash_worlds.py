@@ -19,10 +19,10 @@ from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_data import CUSTOM_FIELDS, seed
 from fakes.served import Served
 
-from gomme.connectors.base import PullQuery
 from gomme.connectors.local import LocalConnector
-from gomme.connectors.records import PersonRecord
 from gomme.connectors.synthetic import synthetic_people
+from gomme.model.conditions import PullQuery
+from gomme.model.records import PersonRecord
 
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
 # Stamped by the fakes' clocks, which differ between runs; sweeps never write them.

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.connectors.records import Lifecycle, PersonRecord
+from gomme.model.records import Lifecycle, PersonRecord
 from tests.policy_fixture import RETENTION_POLICY_TOML
 from tests.reliability.test_bad_input import ODD_TEXT
 

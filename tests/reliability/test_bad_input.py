@@ -74,7 +74,7 @@ ODD_TEXT = st.one_of(
                           st.booleans(), st.booleans()), min_size=1, max_size=8))
 def test_odd_records_sweep_without_crashing(tmp_path_factory: Any, rows: list[tuple[Any, ...]]) -> None:
     from gomme.connectors.local import LocalConnector
-    from gomme.connectors.records import Lifecycle, PersonRecord
+    from gomme.model.records import Lifecycle, PersonRecord
 
     directory = tmp_path_factory.mktemp("odd")
     now = dt.datetime.now(dt.UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from gomme.connectors.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.state.audit import verify
 from gomme.state.changes import abandon_plan, mark_pending, pending, record_plan, settle, unsettled
 from gomme.state.cursors import cursor_policy_changed, load_cursor, reset_cursor, save_cursor

@@ -21,7 +21,7 @@ from gomme.connectors.hubspot.limiter import RateLimiter
 @pytest.fixture
 def hubspot() -> Iterator[FakeHubSpot]:
     """A running fake portal with gomme's custom properties defined, and no effective rate limit."""
-    fake = FakeHubSpot(limits=UNLIMITED, timeout_delay=0.5)
+    fake = FakeHubSpot(limits=UNLIMITED, timeout_delay=1.2)  # longer than the client timeout
     fake.portal.define("gomme_restricted", "bool")
     fake.portal.define("legal_hold", "bool")
     fake.portal.define("contract_end_date", "date")

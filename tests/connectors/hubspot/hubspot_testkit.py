@@ -8,13 +8,13 @@ from typing import Any
 
 from fakes.hubspot import TOKEN
 
-from gomme.connectors.changes import Action, PlannedChange
 from gomme.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from gomme.connectors.hubspot.limiter import RateLimiter
+from gomme.model.changes import Action, PlannedChange
 
 ENV = {"HUBSPOT_TOKEN": TOKEN, "HS_SECRET": "client-secret", "HS_REFRESH": "refresh-1"}
 FAST: dict[str, Any] = {
-    "backoff_seconds": 0.001, "backoff_max_seconds": 0.02, "timeout_seconds": 0.3, "max_attempts": 5,
+    "backoff_seconds": 0.001, "backoff_max_seconds": 0.02, "timeout_seconds": 1.0, "max_attempts": 5,
     "index_lag_seconds": 0, "legal_hold_property": "legal_hold", "contract_end_property": "contract_end_date",
 }  # fmt: skip
 # No effective limit; short windows so an injected 429 (which says "wait one window") costs 50 ms.

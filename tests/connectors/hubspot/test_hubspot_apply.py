@@ -10,11 +10,11 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import ApiException
 from hubspot_testkit import Connect, planned
 
-from gomme.connectors.base import PullQuery
-from gomme.connectors.changes import Action, ChangeResult, Outcome
 from gomme.connectors.errors import FatalError, RetryableError
 from gomme.connectors.hubspot import HubSpotConnector
 from gomme.connectors.hubspot.writer import ANONYMISED_DETAIL
+from gomme.model.changes import Action, ChangeResult, Outcome
+from gomme.model.conditions import PullQuery
 
 ANONYMISED = {
     "email": "", "firstname": "", "phone": "", "mobilephone": "", "date_of_birth": "", "message": "",

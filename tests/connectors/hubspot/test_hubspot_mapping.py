@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from gomme.connectors.changes import Action, PlannedChange
-from gomme.connectors.countries import country_code
 from gomme.connectors.hubspot.mapping import (
     EmailPreferences,
     InvalidChange,
@@ -19,7 +17,9 @@ from gomme.connectors.hubspot.mapping import (
     write_plan,
 )
 from gomme.connectors.hubspot.settings import HubSpotSettings
-from gomme.connectors.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle
+from gomme.model.changes import Action, PlannedChange
+from gomme.model.countries import country_code
+from gomme.model.records import Audience, Consent, ConsentStatus, LegalBasis, Lifecycle
 
 SETTINGS = HubSpotSettings.model_validate({
     "type": "hubspot", "access_token_env": "T", "legal_hold_property": "legal_hold",

@@ -13,11 +13,11 @@ from fakes.hubspot_portal import Portal
 from fakes.hubspot_search import PortalError
 from hubspot_testkit import Connect, planned
 
-from gomme.connectors.base import PullQuery
-from gomme.connectors.changes import Action, Outcome
 from gomme.connectors.hubspot import HubSpotConnector
 from gomme.connectors.hubspot.subscriptions import SubscriptionPreferences, Subscriptions, SubscriptionStatus
-from gomme.connectors.records import Consent, ConsentStatus, PersonRecord
+from gomme.model.changes import Action, Outcome
+from gomme.model.conditions import PullQuery
+from gomme.model.records import Consent, ConsentStatus, PersonRecord
 
 EVERYTHING = PullQuery(everything=True)
 SIGNED = dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.UTC)

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from gomme.connectors.base import Condition, Op
 from gomme.connectors.hubspot import search
 from gomme.connectors.hubspot.mapping import PropertyInfo, PropertyMap
 from gomme.connectors.hubspot.search import (
@@ -22,7 +21,8 @@ from gomme.connectors.hubspot.search import (
     translate,
 )
 from gomme.connectors.hubspot.settings import HubSpotSettings
-from gomme.connectors.records import Lifecycle
+from gomme.model.conditions import Condition, Op
+from gomme.model.records import Lifecycle
 
 SETTINGS = HubSpotSettings.model_validate({
     "type": "hubspot", "access_token_env": "T", "legal_hold_property": "legal_hold",

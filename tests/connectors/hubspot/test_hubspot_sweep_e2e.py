@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.connectors.records import Lifecycle, PersonRecord
 from gomme.connectors.synthetic import demo_people
+from gomme.model.records import Lifecycle, PersonRecord
 from gomme.state.audit import verify
 from gomme.state.db import make_engine
 from gomme.state.keys import Keyring

@@ -8,13 +8,13 @@ import pytest
 from fakes.hubspot import FakeHubSpot, Limits
 from hubspot_testkit import ENV, OAUTH, Clock, Connect, planned
 
-from gomme.connectors.base import Condition, Op, PullQuery
-from gomme.connectors.changes import Action, Outcome
 from gomme.connectors.errors import FatalError, RetryableError
 from gomme.connectors.hubspot import HubSpotConnector
 from gomme.connectors.hubspot.client import _named
 from gomme.connectors.hubspot.limiter import RateLimiter, Window
-from gomme.connectors.records import Lifecycle
+from gomme.model.changes import Action, Outcome
+from gomme.model.conditions import Condition, Op, PullQuery
+from gomme.model.records import Lifecycle
 
 EVERYTHING = PullQuery(everything=True)
 PROSPECTS = PullQuery(everything=False, prefilters=((Condition("lifecycle", Op.EQ, Lifecycle.PROSPECT),),))
@@ -180,12 +180,12 @@ def test_a_sweep_through_ten_percent_faults_still_lands_every_change(hubspot: Fa
 
 
 def test_usage_reports_calls_by_status_and_the_daily_allowance_left(connector: HubSpotConnector) -> None:
-    from gomme.connectors.base import PullQuery
+    from gomme.model.conditions import PullQuery
 
     list(connector.pull(PullQuery()))
     usage = connector.usage()
-    assert usage["calls"].get("200", 0) >= 1 and set(usage["calls"]) <= {"200", "207", "429", "network"}
-    assert usage["budget_remaining"] is None or usage["budget_remaining"] > 0
+    assert usage.calls.get("200", 0) >= 1 and set(usage.calls) <= {"200", "207", "429", "network"}
+    assert usage.budget_remaining is None or usage.budget_remaining > 0
 
 
 @pytest.mark.parametrize(("message", "named"), [

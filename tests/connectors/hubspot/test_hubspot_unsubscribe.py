@@ -16,11 +16,11 @@ from hubspot_testkit import Connect, planned
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.connectors.base import PullQuery
-from gomme.connectors.changes import Action, Outcome, PlannedChange
 from gomme.connectors.errors import RetryableError
 from gomme.connectors.hubspot.subscriptions import Definition, marketing_types
-from gomme.connectors.records import ConsentStatus
+from gomme.model.changes import Action, Outcome, PlannedChange
+from gomme.model.conditions import PullQuery
+from gomme.model.records import ConsentStatus
 
 EVERYTHING = PullQuery(everything=True)
 NS, SUB = "NOT_SUBSCRIBED", "SUBSCRIBED"
