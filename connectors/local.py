@@ -95,8 +95,8 @@ class LocalConnector(ClosedOnExit):
     def pull(self, query: PullQuery) -> Pulled:
         """Streams matching records ordered by id; a bad prefilter (ValueError) or cursor (FatalError) raises here,
         before any read."""
-        self._positions(query)  # an unreadable cursor stops here, naming this connector
-        return Pulled(self._stream(query, pull_where(query)))
+        previous = self._positions(query)  # an unreadable cursor stops here, naming this connector
+        return Pulled(self._stream(query, pull_where(query), previous))
 
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
         """Re-reads records by (object_type, id); missing ones are not yielded."""
@@ -124,10 +124,11 @@ class LocalConnector(ClosedOnExit):
             raise RecordError("record not found", record_id=record.id, code="NOT_FOUND")
         return export_dict(found)
 
-    def _stream(self, query: PullQuery, where: Sql) -> Generator[PersonRecord, None, dict[str, str]]:
+    def _stream(
+        self, query: PullQuery, where: Sql, previous: Mapping[str, Position]
+    ) -> Generator[PersonRecord, None, dict[str, str]]:
         # Keyset pages, not one long cursor: a suspended pull holds no statement open, so the caller may
         # apply changes between pages.
-        previous = self._positions(query)
         trackers = {kind: Tracker(previous.get(kind), MICROSECOND) for kind in OBJECT_TYPES}
         last_id, remaining = "", query.limit
         while remaining is None or remaining > 0:

@@ -66,7 +66,7 @@ class MinorRule(RuleBase):
         """The age and the country it was taken for (`default` when the country is unknown or not listed)."""
         code = country_code(country)  # the record's country is normally a code already; a name is read too
         age = self.ages.get(code) if code is not None else None
-        return (self.default_age, "default") if age is None or code is None else (age, code)
+        return (self.default_age, "default") if code is None or age is None else (age, code)
 
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
         birthdate = record.birthdate

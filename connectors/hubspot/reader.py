@@ -64,7 +64,7 @@ class Reader:
                 streams.append((_SINCE, self.search([since_filter(since.at, MODIFIED_PROPERTY)], query.limit)))
             streams += [(f"q{i}", self.search(groups, query.limit)) for i, groups in enumerate(pulled.queries)]
         source = self._everything(query.limit) if everything else _merge(streams)
-        newest, remaining = Tracker(self._previous(query), MILLISECOND), query.limit
+        newest, remaining = Tracker(since, MILLISECOND), query.limit
         for contact, tags in source:
             if remaining is not None and remaining <= 0:
                 break
