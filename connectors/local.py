@@ -6,6 +6,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -15,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, Usage
 from gomme.connectors.errors import FatalError, RecordError, RetryableError
 from gomme.connectors.incremental import MICROSECOND, Position, Tracker
+from gomme.connectors.local_related import SCHEMA as RELATED_SCHEMA
+from gomme.connectors.local_related import Activity, add_activities, related_of, write_edits
 from gomme.connectors.local_sql import (
     ANONYMISED_LAST_NAME,
     INSERT_CONSENT,
@@ -38,6 +41,7 @@ from gomme.connectors.local_sql import (
 from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.model.conditions import PullQuery, matches_any
 from gomme.model.records import RECTIFIABLE_FIELDS, Consent, PersonRecord
+from gomme.model.related import export_related
 
 _BATCH = 500  # rows per page and per write; also keeps `IN (...)` lists under SQLite's variable limit
 _NOTE_PREFIX = "notes."
@@ -57,17 +61,24 @@ class LocalConnector(ClosedOnExit):
 
         type: Literal["local"]
         path: Path
+        # When a person is erased, an activity about them alone is deleted, or kept with their identifiers cut out
+        # of it ("scrub"); an activity about other people too is always scrubbed (docs/related-records.md).
+        related_on_erase: Literal["delete", "scrub"] = "delete"
 
     @classmethod
     def from_settings(cls, name: str, settings: LocalConnector.Settings, *, base_dir: Path) -> LocalConnector:
         """Builds the connector from config; a relative path is relative to the config file's directory."""
         path = settings.path.expanduser()
-        return cls(name, path if path.is_absolute() else base_dir / path)
+        delete = settings.related_on_erase == "delete"
+        return cls(name, path if path.is_absolute() else base_dir / path, delete_related=delete)
 
-    def __init__(self, name: str, path: Path, *, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, name: str, path: Path, *, clock: Callable[[], dt.datetime] | None = None, delete_related: bool = True
+    ) -> None:
         self.name = name
         self.path = path
         self._clock = clock or _utc_now
+        self._delete_related = delete_related
         self._conn = _open(path)
 
     @property
@@ -122,7 +133,7 @@ class LocalConnector(ClosedOnExit):
         found = next(self.get([(record.object_type, record.id)]), None)
         if found is None:
             raise RecordError("record not found", record_id=record.id, code="NOT_FOUND")
-        return export_dict(found)
+        return {**export_dict(found), "related": export_related(found.related)}
 
     def _stream(
         self, query: PullQuery, where: Sql, previous: Mapping[str, Position]
@@ -195,9 +206,11 @@ class LocalConnector(ClosedOnExit):
         consent_sql = f"SELECT * FROM consent WHERE person_id IN ({marks}) ORDER BY rowid"  # noqa: S608
         for row in self._conn.execute(consent_sql, ids):
             consents.setdefault(row["person_id"], []).append(consent_from_row(row))
+        related = related_of(self._conn, ids, delete_on_erase=self._delete_related)
         for row in rows:
             record_id = row["id"]
-            yield person_from_row(self.name, dict(row), notes.get(record_id, {}), tuple(consents.get(record_id, ())))
+            person = person_from_row(self.name, dict(row), notes.get(record_id, {}), tuple(consents.get(record_id, ())))
+            yield replace(person, related=tuple(related[record_id])) if record_id in related else person
 
     # -- writing ----------------------------------------------------------------------------------------
 
@@ -225,6 +238,11 @@ class LocalConnector(ClosedOnExit):
             count += len(unique)
         return count
 
+    def add_activities(self, activities: Iterable[Activity]) -> int:
+        """Inserts or replaces activities (calls, meetings, notes about people), in one transaction."""
+        with self._transaction():
+            return add_activities(self._conn, activities)
+
     def apply(self, changes: Sequence[PlannedChange]) -> Iterator[ChangeResult]:
         """Applies the batch in one transaction, then yields: an APPLIED result is already durable."""
         stamp = iso_datetime(self._clock())
@@ -240,15 +258,17 @@ class LocalConnector(ClosedOnExit):
             if Action.DELETE in actions:
                 return ChangeResult(change.change_id, Outcome.APPLIED, detail="already deleted")
             return ChangeResult(change.change_id, Outcome.FAILED, "NOT_FOUND", "record not found")
-        if Action.REDACT_NOTE in actions and not _note_values(change.values):
+        if Action.REDACT_NOTE in actions and not _note_values(change.values) and not change.related:
             detail = "redact_note needs text values keyed notes.<field>"
             return ChangeResult(change.change_id, Outcome.FAILED, "INVALID_CHANGE", detail)
+        # Related records first: once the person is deleted, nothing links them to their activities any more.
+        related = write_edits(self._conn, change.related) if change.related else None
         before = self._conn.total_changes
         for action in actions:
             _WRITERS[action](self._conn, change.record_id, change.values)
         if self._conn.total_changes != before and Action.DELETE not in actions:
             self._conn.execute("UPDATE person SET modified_at = ? WHERE id = ?", (stamp, change.record_id))
-        return ChangeResult(change.change_id, Outcome.APPLIED)
+        return ChangeResult(change.change_id, Outcome.APPLIED, related=related)
 
     def _exists(self, object_type: str, record_id: str) -> bool:
         sql = "SELECT 1 FROM person WHERE id = ? AND object_type = ?"
@@ -356,11 +376,11 @@ def _open(path: Path) -> sqlite3.Connection:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version not in (0, 1, SCHEMA_VERSION):
             raise FatalError(f"local CRM {path}: schema version {version}, this gomme reads {SCHEMA_VERSION}")
-        if version == 0:
+        if version != SCHEMA_VERSION:  # new, or version 1 (before activities): the missing tables are created
             conn.execute("BEGIN IMMEDIATE")
-            for statement in SCHEMA:
+            for statement in (*SCHEMA, *RELATED_SCHEMA):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")

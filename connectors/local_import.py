@@ -4,8 +4,9 @@ The whole file is read and checked first; by default one bad row means nothing i
 every bad row), and `skip_invalid` imports the good rows and skips the others. The rows then land in one
 transaction: nothing is ever half-imported. CSV is parsed strictly (unterminated quotes, stray quotes, cells over
 `MAX_CELL` characters stop the file with the row and line); NUL and other control characters, line breaks outside
-the note (an unterminated quote swallowing the next line), over-long values and unknown columns reject their row.
-Comma, semicolon (the French Excel default) and tab separators are recognised from the header line.
+the note (an unterminated quote swallowing the next line) and over-long values reject their row. A column gomme
+does not know stops the whole file, named once with the columns it takes (`COLUMNS`, docs/local-import.md).
+The CSV separator (comma, semicolon: the French Excel default, tab or |) is sniffed from the start of the file.
 
 Errors name the row and the column and say what is wrong, never the cell's value (it may be personal data).
 """
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +38,14 @@ _FALSE = frozenset(("false", "0", "no"))
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SUFFIXES = (".csv", ".json", ".jsonl")
 _NOT_JSON = object()  # stands for a JSON Lines line that does not parse
+_TWICE = object()  # stands for a JSON object with two keys naming one column (`note` and `description`, ...)
 _SWALLOWED = object()  # stands for a CSV row whose note swallowed the rows after it
 MAX_CELL = 131_072  # characters in one CSV cell: Salesforce's long text area maximum
 MAX_NOTE = 32_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, line feed and carriage return are text
 _LINE_BREAK = re.compile(r"[\r\n]")
-_SEPARATORS = (",", ";", "\t")
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFFED = 65_536  # characters of the file the separator is sniffed from
 _CSV_PROBLEMS = (  # csv.Error texts → what to fix
     ("field larger than field limit", f"a cell is longer than {MAX_CELL:,} characters"),
     ("unexpected end of data", "a quoted cell is never closed (an unterminated quote)"),
@@ -182,36 +186,84 @@ class ImportRow(BaseModel):
         )
 
 
+COLUMNS: tuple[str, ...] = tuple(ImportRow.model_fields)
+"""Every column an import file may have, in the order of docs/local-import.md and of `write_template`."""
+ALIASES: dict[str, str] = {"description": "note"}
+"""Other names taken for a column: Salesforce and HubSpot exports call the note `Description`."""
+
+
+def canonical_column(name: str) -> str:
+    """A column name as gomme reads it: spaces around it and case ignored, aliases resolved."""
+    key = name.strip().lower()
+    return ALIASES.get(key, key)
+
+
+def write_template(path: Path, delimiter: str = ",") -> None:
+    """A CSV with the header line alone, every column in `COLUMNS`; refuses to replace an existing file."""
+    with path.open("x", newline="", encoding="utf-8") as file:
+        csv.writer(file, delimiter=delimiter).writerow(COLUMNS)
+
+
 def _is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read (wrong type, not UTF-8, not JSON); rows are another matter."""
+    """The file as a whole cannot be read (wrong type, not UTF-8, not JSON, unknown columns); rows are apart."""
 
 
-def import_file(connector: LocalConnector, path: Path, *, skip_invalid: bool = False) -> ImportReport:
+class UnknownColumnsError(ImportFileError):
+    """Columns gomme does not import: named once, with the ones it takes; nothing is imported."""
+
+    def __init__(self, file_name: str, unknown: Iterable[str], *, separator: str | None = None) -> None:
+        self.unknown = tuple(unknown)
+        named = ", ".join(f"'{column}'{_guess(column)}" for column in self.unknown)
+        other = next((d for d in DELIMITERS if d != separator and any(d in name for name in self.unknown)), None)
+        if separator is not None and other is not None:
+            named += f" (read with the separator {separator!r}, while the header holds {other!r}: check --delimiter)"
+        aliases = ", ".join(f"{alias} for {column}" for alias, column in ALIASES.items())
+        super().__init__(
+            f"{file_name}: unknown column(s) {named}. The columns gomme imports are: {', '.join(COLUMNS)} (also "
+            f"{aliases}; case and spaces ignored; docs/local-import.md says what each holds). Rename or remove the "
+            "unknown ones (`gomme local import --template FILE` writes a header to start from); nothing was imported"
+        )
+
+
+def _guess(column: str) -> str:
+    close = difflib.get_close_matches(column.replace(" ", "_").replace("-", "_"), COLUMNS, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def import_file(
+    connector: LocalConnector, path: Path, *, skip_invalid: bool = False, delimiter: str | None = None
+) -> ImportReport:
     """Check every row, then import the file in one transaction: all of it, or (`skip_invalid`) its good rows.
 
-    Raises `ImportFileError`, nothing imported, when the file cannot be read as a whole.
+    `delimiter` is the CSV separator; sniffed from the file when None. Raises `ImportFileError`, nothing
+    imported, when the file cannot be read as a whole or has columns gomme does not know (`UnknownColumnsError`).
     """
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
         raise ImportFileError(f"cannot import {path.name}: expected one of {', '.join(_SUFFIXES)}")
     errors: list[RowError] = []
     read, ids, repeated = 0, set(), 0
-    for number, data in _readable_rows(path, suffix):  # first pass: the whole file, nothing written
+    unknown: dict[str, None] = {}  # JSON keys gomme does not import, in the order met (a CSV's stop at its header)
+    for number, data in _readable_rows(path, suffix, delimiter):  # first pass: the whole file, nothing written
         read += 1
+        if isinstance(data, Mapping):
+            unknown.update(dict.fromkeys(key for key in data if isinstance(key, str) and key and key not in COLUMNS))
         record = _validate(number, data, connector.name, errors)
         if record is not None and isinstance(data, Mapping) and data.get("id"):
             repeated += record.id in ids
             ids.add(record.id)
+    if unknown:
+        raise UnknownColumnsError(path.name, unknown)
     if errors and not skip_invalid:
         return ImportReport(imported=0, skipped=0, errors=tuple(errors), read=read)
 
     def valid_records() -> Iterator[PersonRecord]:
         checked: list[RowError] = []
-        for number, data in _readable_rows(path, suffix):
+        for number, data in _readable_rows(path, suffix, delimiter):
             record = _validate(number, data, connector.name, checked)
             if record is not None:
                 yield record
@@ -223,9 +275,9 @@ def import_file(connector: LocalConnector, path: Path, *, skip_invalid: bool = F
     )
 
 
-def _readable_rows(path: Path, suffix: str) -> Iterator[tuple[int, object]]:
+def _readable_rows(path: Path, suffix: str, delimiter: str | None) -> Iterator[tuple[int, object]]:
     """`_rows`, with a file that cannot be read as a whole turned into `ImportFileError` (row and line named)."""
-    rows = _rows(path, suffix)
+    rows = _rows(path, suffix, delimiter)
     number = 0
     try:
         for number, data in rows:
@@ -246,6 +298,9 @@ def _validate(number: int, data: object, crm: str, errors: list[RowError]) -> Pe
     if data is _SWALLOWED:
         problem = "the note runs over several lines and holds what looks like another row: an unterminated quote?"
         errors.append(RowError(number, "note", problem))
+        return None
+    if data is _TWICE:
+        errors.append(RowError(number, "", "two keys name the same column (note and description?): keep one"))
         return None
     if data is _NOT_JSON or not isinstance(data, Mapping):
         errors.append(RowError(number, "", "not valid JSON" if data is _NOT_JSON else "not an object"))
@@ -282,34 +337,70 @@ def _column(location: tuple[int | str, ...]) -> str:
 def _problem(detail: Mapping[str, Any]) -> str:
     """pydantic's message without the input: custom validators' text, or its fixed wording."""
     if detail["type"] == "extra_forbidden":
-        return "unknown column"
+        unnamed = detail["loc"] == ("",)
+        return "a cell under a column with no name (a separator too many?)" if unnamed else "unknown column"
     return str(detail["msg"]).removeprefix("Value error, ")
 
 
-def _rows(path: Path, suffix: str) -> Iterator[tuple[int, object]]:
-    """(1-based record number, raw record) pairs, streamed except for a plain `.json` list."""
+def _rows(path: Path, suffix: str, delimiter: str | None) -> Iterator[tuple[int, object]]:
+    """(1-based record number, raw record) pairs, column names made canonical; streamed except a `.json` list."""
     if suffix == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as file:
-            separator = _separator(file.readline())
+            separator = delimiter or sniff_delimiter(file.read(_SNIFFED))
             file.seek(0)  # csv's default cell limit is MAX_CELL: a longer cell is a csv.Error, reported as such
             reader = csv.DictReader(file, delimiter=separator, strict=True)
-            width = len(reader.fieldnames or ())
+            header = reader.fieldnames
+            if header is None:
+                return
+            reader.fieldnames = _csv_columns(path.name, header, separator)
+            width = len(header)
             for number, row in enumerate(reader, start=1):
                 yield number, _SWALLOWED if _holds_a_row(row.get("note"), separator, width) else row
     elif suffix == ".jsonl":
         with path.open(encoding="utf-8") as file:
             lines = (line for line in file if line.strip())
             for number, line in enumerate(lines, start=1):
-                yield number, _json_line(line)
+                yield number, _canonical_keys(_json_line(line))
     else:
-        yield from enumerate(_json_list(path), start=1)
+        for number, data in enumerate(_json_list(path), start=1):
+            yield number, _canonical_keys(data)
 
 
-def _separator(header: str) -> str:
-    """The header line's most frequent separator among comma, semicolon and tab (comma when none)."""
-    counts = {separator: header.count(separator) for separator in _SEPARATORS}
-    best = max(_SEPARATORS, key=lambda separator: counts[separator])
+def sniff_delimiter(sample: str) -> str:
+    """The separator of a CSV sample among `DELIMITERS`: csv.Sniffer's guess when the header line holds it, else
+    the header's most frequent one, else a comma (a file of one column)."""
+    header = sample.lstrip("\ufeff").splitlines()[0] if sample.strip() else ""
+    complete = sample[: sample.rfind("\n") + 1] or sample  # the sniffer reads whole lines only
+    with suppress(csv.Error):
+        sniffed = csv.Sniffer().sniff(complete, delimiters="".join(DELIMITERS)).delimiter
+        if sniffed in header:
+            return sniffed
+    counts = {separator: header.count(separator) for separator in DELIMITERS}
+    best = max(DELIMITERS, key=lambda separator: counts[separator])
     return best if counts[best] else ","
+
+
+def _csv_columns(file_name: str, header: Sequence[str], separator: str) -> list[str]:
+    """The header's canonical names; unknown ones stop the file, as do two columns naming the same one."""
+    columns = [canonical_column(name) for name in header]
+    unknown = [name.strip() for name, column in zip(header, columns, strict=True) if column and column not in COLUMNS]
+    if unknown:
+        raise UnknownColumnsError(file_name, dict.fromkeys(unknown), separator=separator)
+    twice = sorted({column for column in columns if column and columns.count(column) > 1})
+    if twice:
+        raise ImportFileError(
+            f"{file_name}: the header names the same column twice ({', '.join(twice)}; `description` is the note): "
+            "keep one of each and import again; nothing was imported"
+        )
+    return columns
+
+
+def _canonical_keys(data: object) -> object:
+    """A JSON object with canonical column names; `_TWICE` when two of its keys name the same column."""
+    if not isinstance(data, Mapping):
+        return data
+    canonical = {canonical_column(key) if isinstance(key, str) else key: value for key, value in data.items()}
+    return _TWICE if len(canonical) < len(data) else canonical
 
 
 def _holds_a_row(note: object, separator: str, width: int) -> bool:

@@ -15,7 +15,7 @@ from gomme.model.conditions import Condition, FilterGroup, Op, PullQuery
 from gomme.model.fields import FIELDS, OPT_OUT_FIELDS, OPT_OUT_KEYS, OPT_OUT_NAMES, FieldType, canonical, getter, key_of
 from gomme.model.records import Consent, ConsentStatus, Lifecycle, OptOuts, PersonRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: activities (connectors/local_related.py)
 OBJECT_TYPES: tuple[str, ...] = ("contact", "lead")
 ANONYMISED_LAST_NAME = "ANONYMISED"  # a constant, never derived from the original (WP29 05/2014)
 OPT_OUT_COLUMNS: tuple[str, ...] = OPT_OUT_KEYS

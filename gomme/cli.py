@@ -23,12 +23,13 @@ from gomme.commands.audit import AuditQuery
 from gomme.config import CONFIG_ENV, Config, ConfigError, NoConfigError, demo_home, find_config, load_config_file
 from gomme.connectors.errors import FatalError
 from gomme.jobs.guard import ChangeLimitValue
-from gomme.logs import configure_logging
+from gomme.logs import configure_logging, json_logs
 from gomme.state.keys import SecretKeyError
 from gomme.state.requests import RequestType
 from gomme.wiring import App
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLAST_RADIUS = 0, 1, 2, 3
+LOG_DEFAULT_LIMIT = 50  # `audit log` entries shown without --limit or --all
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -130,6 +131,13 @@ def _app(ctx: typer.Context) -> App:
     return options.app()
 
 
+def _announce(gomme: App, *, crms: list[str] | None = None, state: bool = False) -> None:
+    """One line on stderr naming the config and the CRMs (or the state database) the command acts on."""
+    from gomme.header import header_line
+
+    err.print(header_line(gomme.config, crms=crms, state=state), soft_wrap=True, markup=False, highlight=False)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Errors a user can fix become one clear line and exit 2, never a traceback."""
@@ -184,8 +192,9 @@ def sweep(
         fail(f"--max-changes: {exc}")
     chosen = fmt or _format_for(output)
     with user_errors():
+        _announce(gomme, crms=gomme.connector_names(connector))
         code = run_sweep(gomme, connector, apply=apply, full=full, limit=limit, guard=guard, fmt=chosen.value,
-                         output=output, console=err, wait=wait)
+                         output=output, console=err, wait=wait, json_logs=json_logs())
     raise typer.Exit(code)
 
 
@@ -204,6 +213,21 @@ def demo(
     from gomme.commands.demo import run_demo
 
     raise typer.Exit(run_demo(directory or demo_home(), console=err))
+
+
+@app.command()
+def init(
+    crm: Annotated[
+        list[str] | None, typer.Option("--crm", help="A CRM to configure: salesforce, hubspot or local (repeatable).")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")] = Path("config.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+) -> None:
+    """Write a commented configuration for the CRMs named, ready for `gomme config check` once its secrets are set."""
+    from gomme.commands.init import init_config
+
+    with user_errors():
+        raise typer.Exit(init_config(crm or [], output, err, force=force))
 
 
 @audit_app.command("verify")
@@ -226,7 +250,8 @@ def audit_verify(
     except ValueError as exc:
         fail(f"--checkpoint: {exc}")
     with user_errors():
-        raise typer.Exit(verify_chain(_app(ctx), err, mark, anchors))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(verify_chain(gomme, err, mark, anchors))
 
 
 @audit_app.command("checkpoint")
@@ -235,7 +260,8 @@ def audit_checkpoint(ctx: typer.Context) -> None:
     from gomme.commands.audit import checkpoint
 
     with user_errors():
-        raise typer.Exit(checkpoint(_app(ctx), sys.stdout))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(checkpoint(gomme, sys.stdout))
 
 
 Since = Annotated[str | None, typer.Option(help="From this ISO date/time, inclusive (UTC if no zone).")]
@@ -266,16 +292,23 @@ def audit_log(
     since: Since = None,
     until: Until = None,
     fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
-    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help=f"The last N matching entries (default {LOG_DEFAULT_LIMIT}).")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every matching entry (`audit export` for hand-over).")] = False,
     output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
 ) -> None:
-    """List audit entries, oldest first."""
-    from gomme.commands.audit import show_log
+    """List the last 50 matching audit entries, oldest first (--limit N or --all for more)."""
+    from gomme.commands.audit import show_recent
 
-    with user_errors(), output_stream(output) as stream:
+    if all_ and limit is not None:
+        fail("--all and --limit exclude each other: choose one")
+    with user_errors():
         query = _query(run=run, request=request, rule=rule, action=action, connector=connector, record=record,
-                       since=since, until=until, limit=limit)
-        show_log(_app(ctx), query, fmt.value, stream)
+                       since=since, until=until)
+        _announce(gomme := _app(ctx), state=True)
+        with output_stream(output) as stream:
+            show_recent(gomme, query, fmt.value, stream, err, last=None if all_ else limit or LOG_DEFAULT_LIMIT)
 
 
 @audit_app.command("show")
@@ -284,7 +317,8 @@ def audit_show(ctx: typer.Context, seq: Annotated[int, typer.Argument(min=1, hel
     from gomme.commands.audit import show_entry
 
     with user_errors():
-        raise typer.Exit(show_entry(_app(ctx), seq, sys.stdout))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(show_entry(gomme, seq, sys.stdout))
 
 
 class ExportFormat(StrEnum):
@@ -306,7 +340,8 @@ def audit_export(
 
     with user_errors():
         query = _query(connector=connector, since=since, until=until)
-        raise typer.Exit(export_log(_app(ctx), query, fmt.value, output, err))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(export_log(gomme, query, fmt.value, output, err))
 
 
 @audit_app.command("report")
@@ -323,6 +358,7 @@ def audit_report(
 
     with user_errors():
         gomme = _app(ctx)
+        _announce(gomme, state=True)
         html = render_report(gomme.engine(), gomme.keyring(), since=moment(since, "--since") if since else None,
                              until=moment(until, "--until") if until else None, now=utc_now())
     output.write_text(html, encoding="utf-8")
@@ -344,7 +380,8 @@ def register(
     """The Art 30 record of processing for the CRMs gomme manages; exit 1 if mandatory items are missing."""
     from gomme.reports.register import missing, register_entries, render
 
-    config = _app(ctx).config
+    config = (gomme := _app(ctx)).config
+    _announce(gomme, crms=list(config.connectors))
     entries = register_entries(config)
     with output_stream(output) as stream:
         stream.write(render(entries, fmt.value, policy_hash=config.policy.hash))
@@ -361,7 +398,8 @@ def db_upgrade(ctx: typer.Context) -> None:
     from gomme.state.db import current_revision
 
     with user_errors():
-        engine = _app(ctx).engine()
+        _announce(gomme := _app(ctx), state=True)
+        engine = gomme.engine()
     err.print(f"state database at revision {current_revision(engine)}")
 
 
@@ -381,28 +419,49 @@ def key_rotate(
     from gomme.commands.key import rotate_key
 
     with user_errors():
-        raise typer.Exit(rotate_key(_app(ctx), new_key_file, err))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(rotate_key(gomme, new_key_file, err))
 
 
 @local_app.command("import")
 def local_import(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .csv, .json or .jsonl file.")],
+    file: Annotated[
+        Path | None, typer.Argument(exists=True, dir_okay=False, help="A .csv, .json or .jsonl file.")
+    ] = None,
     connector: Annotated[str | None, typer.Option(help="The local connector to import into.")] = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the valid rows and skip the others (default: all or none).")
     ] = False,
+    template: Annotated[
+        Path | None, typer.Option(help="Write a CSV with every column's header to this file instead (no config).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="The CSV separator: , ; | or tab (default: sniffed; a template uses ,).")
+    ] = None,
 ) -> None:
     """Import people into a local CRM: every row is checked first; one bad row and nothing is imported.
 
-    Columns: id, object_type (contact|lead), email, first_name, last_name, phone, country, birthdate, created_at,
-    last_activity_at, lifecycle, contract_end, note, opt_out_email|phone|processing|profiling|tracking|solicit,
-    erasure_requested, legal_hold, restricted. CSV with comma, semicolon or tab separators, UTF-8.
+    Columns (docs/local-import.md): id, object_type (contact|lead), email, first_name, last_name, phone, country,
+    birthdate, created_at, last_activity_at, lifecycle, contract_end, note (or description),
+    opt_out_email|phone|processing|profiling|tracking|solicit, erasure_requested, legal_hold, restricted.
+    An unknown column stops the file. CSV in UTF-8, separated by , ; tab or |.
     """
-    from gomme.commands.local import import_people
+    from gomme.commands.local import import_people, parse_delimiter, write_template_file
 
     with user_errors():
-        raise typer.Exit(import_people(_app(ctx), file, connector, err, skip_invalid=skip_invalid))
+        separator = parse_delimiter(delimiter) if delimiter is not None else None
+        if template is not None:
+            if file is not None:
+                raise UsageError("give a FILE to import or --template FILE to write, not both")
+            raise typer.Exit(write_template_file(template, separator or ",", err))
+        if file is None:
+            raise UsageError("missing FILE to import (or --template FILE to write the columns to fill in)")
+        gomme = _app(ctx)
+        local = [name for name, block in gomme.config.connectors.items() if getattr(block, "type", None) == "local"]
+        _announce(gomme, crms=[connector] if connector else local)
+        code = import_people(gomme, file, connector, err, skip_invalid=skip_invalid, delimiter=separator)
+        raise typer.Exit(code)
 
 
 @config_app.command("check")
@@ -412,14 +471,16 @@ def config_check(
         bool, typer.Option("--online", help="Also connect to each CRM and check every mapped field against it.")
     ] = False,
 ) -> None:
-    """Validate the configuration and report every problem at once; --online checks it against the CRMs."""
-    gomme = _app(ctx)
-    err.print(f"{gomme.config.source}: valid ({len(gomme.config.connectors)} connector(s), "
-              f"policy {gomme.config.policy.hash[:12]})")
-    if online:
-        from gomme.commands.config_check import check_online
+    """Validate the configuration and report every problem at once, unset environment variables it names
+    included (exit 2); --online checks it against the CRMs."""
+    from gomme.commands.config_check import check_offline, check_online
 
-        raise typer.Exit(check_online(gomme, Console(highlight=False)))
+    gomme = _app(ctx)
+    _announce(gomme, crms=list(gomme.config.connectors))
+    code = check_offline(gomme.config, err)
+    if code or not online:
+        raise typer.Exit(code)
+    raise typer.Exit(check_online(gomme, Console(highlight=False)))
 
 
 @policy_app.command("show")
@@ -448,7 +509,9 @@ def policy_explain(
     from gomme.commands.policy import explain
 
     with user_errors():
-        raise typer.Exit(explain(_app(ctx), connector, record_id, Console(highlight=False)))
+        gomme = _app(ctx)
+        _announce(gomme, crms=gomme.connector_names([connector]))
+        raise typer.Exit(explain(gomme, connector, record_id, Console(highlight=False)))
 
 
 def _request_command(kind: RequestType, summary: str) -> None:
@@ -466,7 +529,9 @@ def _request_command(kind: RequestType, summary: str) -> None:
         from gomme.commands.request import new_request
 
         with user_errors():
-            raise typer.Exit(new_request(_app(ctx), kind, email, set_ or [], note, now, err))
+            gomme = _app(ctx)
+            _announce(gomme, crms=list(gomme.config.connectors) if now else None, state=not now)
+            raise typer.Exit(new_request(gomme, kind, email, set_ or [], note, now, err))
 
     create.__doc__ = summary
     request_app.command(kind.value)(create)
@@ -493,7 +558,9 @@ def request_process(
     from gomme.commands.request import process_requests
 
     with user_errors():
-        raise typer.Exit(process_requests(_app(ctx), err, wait=wait))
+        gomme = _app(ctx)
+        _announce(gomme, crms=list(gomme.config.connectors))
+        raise typer.Exit(process_requests(gomme, err, wait=wait))
 
 
 @request_app.command("list")
@@ -507,7 +574,8 @@ def request_list(
     from gomme.commands.request import list_requests
 
     with user_errors():
-        raise typer.Exit(list_requests(_app(ctx), status, overdue, fmt.value, sys.stdout))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(list_requests(gomme, status, overdue, fmt.value, sys.stdout))
 
 
 @request_app.command("show")
@@ -516,7 +584,8 @@ def request_show(ctx: typer.Context, request_id: Annotated[str, typer.Argument(h
     from gomme.commands.request import show_request
 
     with user_errors():
-        raise typer.Exit(show_request(_app(ctx), request_id, sys.stdout))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(show_request(gomme, request_id, sys.stdout))
 
 
 @request_app.command("extend")
@@ -530,7 +599,8 @@ def request_extend(
     from gomme.commands.request import extend_request
 
     with user_errors():
-        raise typer.Exit(extend_request(_app(ctx), request_id, months, reason, err))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(extend_request(gomme, request_id, months, reason, err))
 
 
 @request_app.command("overdue")
@@ -541,7 +611,8 @@ def request_overdue(
     from gomme.commands.request import overdue_requests
 
     with user_errors():
-        raise typer.Exit(overdue_requests(_app(ctx), fmt.value, sys.stdout, err))
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(overdue_requests(gomme, fmt.value, sys.stdout, err))
 
 
 @app.command()
@@ -557,12 +628,27 @@ def daemon(
     options: _Options = ctx.obj
     gomme = _app(ctx)
     daemon_logging(options.log_format.value if options.log_format else None, options.log_level, gomme.config)
+    _announce_daemon(gomme)
 
     def reload_config() -> Config:
         return load_config_file(options.config_path())
 
     with user_errors():
         raise typer.Exit(run_daemon(gomme, reload_config, once=once, console=err))
+
+
+def _announce_daemon(gomme: App) -> None:
+    """The header as an `acting_on` log event when the logs are JSON lines (a plain line would break them)."""
+    crms = list(gomme.config.connectors)
+    if not json_logs():
+        _announce(gomme, crms=crms, state=True)
+        return
+    import structlog
+
+    from gomme.header import header_fields
+
+    fields = header_fields(gomme.config, crms=crms, state=True)
+    structlog.get_logger("gomme.daemon").info("acting_on", **{key.lower(): value for key, value in fields.items()})
 
 
 def main() -> None:

@@ -44,11 +44,20 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+_as_json = False
+
+
+def json_logs() -> bool:
+    """Whether the last `configure_logging` chose JSON lines (then progress goes to the logs, not to bars)."""
+    return _as_json
+
+
 def configure_logging(
     fmt: Literal["auto", "console", "json"] = "auto", level: str = "info", stream: Any = None
 ) -> None:
     """Log to stderr (stdout carries plans and reports): JSON for machines, console for people."""
-    as_json = fmt == "json" or (fmt == "auto" and not (stream or sys.stderr).isatty())
+    global _as_json
+    as_json = _as_json = fmt == "json" or (fmt == "auto" and not (stream or sys.stderr).isatty())
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[

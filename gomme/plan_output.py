@@ -9,11 +9,13 @@ from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from gomme.jobs.plan import PlanItem
 
 CSV_COLUMNS = ("connector", "object_type", "record_id", "action", "also", "rule_id", "legal_basis", "fields", "reasons")
 TABLE_ROWS = 20
+MORE_HINT = "see them all with `gomme sweep --output plan.csv` (or --format csv|json)"
 
 
 def plan_row(item: PlanItem) -> dict[str, Any]:
@@ -43,6 +45,9 @@ class JsonPlanWriter:
         self._stream.write(("," if self._count else "") + "\n  " + json.dumps(plan_row(item), ensure_ascii=False))
         self._count += 1
 
+    def section_done(self) -> None:
+        self._stream.flush()
+
     def close(self) -> None:
         self._stream.write("\n]\n" if self._count else "]\n")
 
@@ -58,45 +63,122 @@ class CsvPlanWriter:
             row[key] = "; ".join(row[key])
         self._writer.writerow(row)
 
+    def section_done(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
-class TablePlanWriter:
-    """Counts by rule and action, plus the first few changes; `--output` gives the whole list."""
+class PlanTally:
+    """Changes counted by connector, rule and action: the plan's summary, whatever its size."""
 
-    def __init__(self, console: Console, rows: int = TABLE_ROWS) -> None:
-        self._console, self._rows = console, rows
-        self._counts: Counter[tuple[str, str, str]] = Counter()
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+
+    def add(self, item: PlanItem) -> None:
+        change = item.change
+        self.counts[(change.crm, change.rule_id, "+".join(change.actions))] += 1
+
+    @property
+    def total(self) -> int:
+        return self.counts.total()
+
+    def table(self) -> Table:
+        connectors = sorted({crm for crm, _, _ in self.counts})
+        table = Table(title=f"Plan by rule: {self.total:,} change(s) in {', '.join(connectors)}", title_justify="left")
+        for column in ("connector", "rule", "action", "changes"):
+            table.add_column(column, justify="right" if column == "changes" else "left")
+        for (crm, rule, action), count in sorted(self.counts.items()):
+            table.add_row(crm, rule, action, f"{count:,}")
+        return table
+
+
+class TablePlanWriter:
+    """Per section (one connector's plan): counts by rule and action, plus the first few changes and how to see
+    the rest. A section is printed by `section_done` (before its changes are written) or by `close`."""
+
+    def __init__(self, console: Console, rows: int = TABLE_ROWS, more_hint: str = MORE_HINT) -> None:
+        self._console, self._rows, self._more_hint = console, rows, more_hint
+        self._tally = PlanTally()
         self._first: list[PlanItem] = []
+        self._printed = False
 
     def __call__(self, item: PlanItem) -> None:
-        change = item.change
-        self._counts[(change.crm, change.rule_id, "+".join(change.actions))] += 1
+        self._tally.add(item)
         if len(self._first) < self._rows:
             self._first.append(item)
 
-    def close(self) -> None:
-        if not self._counts:
-            self._console.print("The plan is empty: nothing to change.")
+    def section_done(self) -> None:
+        if not self._tally.total:
             return
-        summary = Table(title="Plan by rule", title_justify="left")
-        for column in ("connector", "rule", "action", "changes"):
-            summary.add_column(column, justify="right" if column == "changes" else "left")
-        for (crm, rule, action), count in sorted(self._counts.items()):
-            summary.add_row(crm, rule, action, str(count))
-        self._console.print(summary)
+        self._console.print(self._tally.table())
         detail = Table(title=f"First {len(self._first)} changes", title_justify="left")
         for column in ("record", "action", "rule", "why"):
             detail.add_column(column, overflow="fold")
         for item in self._first:
             change = item.change
-            detail.add_row(f"{change.object_type}/{change.record_id}", "+".join(change.actions), change.rule_id,
-                           "\n".join(item.reasons))
+            detail.add_row(
+                Text(f"{change.object_type}/{change.record_id}"),
+                "+".join(change.actions),
+                change.rule_id,
+                Text("\n".join(item.reasons)),
+            )
         self._console.print(detail)
+        hidden = self._tally.total - len(self._first)
+        if hidden:
+            self._console.print(
+                f"… and {hidden:,} more change(s) not shown: {self._more_hint}",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
+        self._tally, self._first, self._printed = PlanTally(), [], True
+
+    def close(self) -> None:
+        self.section_done()
+        if not self._printed:
+            self._console.print("The plan is empty: nothing to change.")
 
 
-PlanWriter = JsonPlanWriter | CsvPlanWriter | TablePlanWriter
+class PlanSummary:
+    """The summary alone (counts by rule and action), for a plan that goes out as JSON, CSV or to a file."""
+
+    def __init__(self, console: Console) -> None:
+        self._console, self._tally = console, PlanTally()
+
+    def __call__(self, item: PlanItem) -> None:
+        self._tally.add(item)
+
+    def section_done(self) -> None:
+        if self._tally.total:
+            self._console.print(self._tally.table())
+        self._tally = PlanTally()
+
+    def close(self) -> None:
+        self.section_done()
+
+
+PlanWriter = JsonPlanWriter | CsvPlanWriter | TablePlanWriter | PlanSummary
+
+
+class PlanWriters:
+    """Several writers fed the same plan: e.g. the JSON on stdout and its summary for the admin on stderr."""
+
+    def __init__(self, *writers: PlanWriter) -> None:
+        self._writers = writers
+
+    def __call__(self, item: PlanItem) -> None:
+        for writer in self._writers:
+            writer(item)
+
+    def section_done(self) -> None:
+        for writer in self._writers:
+            writer.section_done()
+
+    def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
 
 
 def plan_writer(fmt: str, stream: IO[str], rows: int = TABLE_ROWS) -> PlanWriter:

@@ -17,7 +17,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from gomme.model.changes import Action
+from gomme.model.records import Lifecycle, PersonRecord
 from gomme.policies.policy import Policy
+from gomme.policies.retention import Clock, RetentionRule
 
 _TEMPLATES = Environment(loader=PackageLoader("gomme.jobs", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -46,8 +49,21 @@ class ProcessingNotice:
 
 @dataclass(frozen=True, slots=True)
 class CrmExport:
+    """One CRM's export for the person; `people` are the same records read by gomme (canonical fields), whose
+    dates say how long each is kept. Memory only: `records` is what the bundle's files hold."""
+
     connector: str
     records: Sequence[Mapping[str, Any]]
+    people: Sequence[PersonRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KeptLine:
+    """How long one of the person's records is kept, in plain words, for the summary."""
+
+    system: str
+    record: str
+    text: str
 
 
 def write_bundle(
@@ -66,18 +82,24 @@ def write_bundle(
     for export in exports:
         _write_csvs(directory, export)
     html = _TEMPLATES.get_template("access_summary.html.j2").render(
-        notice=notice, exports=exports, retention=_retention_lines(policy), produced=now.date().isoformat(),
-        request_id=request_id, audit_count=len(audit_history),
+        notice=notice, exports=exports, retention=retention_lines(policy), produced=now.date().isoformat(),
+        request_id=request_id, audit_count=len(audit_history), kept=kept_lines(exports, policy, now),
     )
     _private_write(directory / "summary.html", html)
     return directory
 
 
 def _write_csvs(directory: Path, export: CrmExport) -> None:
-    """One CSV per object type; nested values (consents, notes) as JSON in their cell."""
+    """One CSV per object type, and one per related object (`<crm>-related-Task.csv`: each row with the id of the
+    person it was found beside); nested values (consents, notes) as JSON in their cell."""
     by_object: dict[str, list[Mapping[str, Any]]] = {}
     for record in export.records:
-        by_object.setdefault(str(record.get("object_type", "record")), []).append(record)
+        related = record.get("related") or ()
+        person = {key: value for key, value in record.items() if key != "related"}
+        by_object.setdefault(str(record.get("object_type") or record.get("object") or "record"), []).append(person)
+        for row in related:
+            key = f"related-{row.get('object', 'record')}"
+            by_object.setdefault(key, []).append({"person_id": record.get("id"), **row})
     for object_type, rows in by_object.items():
         columns = sorted({key for row in rows for key in row})
         path = directory / f"{export.connector}-{object_type}.csv"
@@ -89,12 +111,86 @@ def _write_csvs(directory: Path, export: CrmExport) -> None:
                                  for k, v in row.items()})
 
 
-def _retention_lines(policy: Policy) -> list[str]:
+# The summary speaks to the person: field names and lifecycles in words, periods in words (Period.words).
+_SINCE = {
+    "contract_end": "your contract ended",
+    "last_activity_at": "your last contact with us",
+    "created_at": "your record was created",
+}
+_WHO = {
+    Lifecycle.PROSPECT: "If you are a prospect",
+    Lifecycle.CUSTOMER: "If you are a customer",
+    Lifecycle.FORMER_CUSTOMER: "If you are a former customer",
+    Lifecycle.UNKNOWN: "Otherwise",
+}
+_CLOCK_WORDS = {
+    Clock.LAST_ACTIVITY: "after your last contact with us (or, if there was none, after your record was created)",
+    Clock.CONTRACT_END: "after the end of our relationship: the later of the end of your contract and your last "
+    "contact with us",
+}
+_DONE = {  # what happens at the end of the period: the verb, and what it means
+    Action.ANONYMISE: ("erased", "your identity and contact details removed"),
+    Action.DELETE: ("deleted", ""),
+    Action.RESTRICT_ALL: ("set aside", "stored, no longer used"),
+}
+_HOLD = "It is kept under a legal hold (to establish or defend a legal claim): stored only, not used."
+
+
+def retention_lines(policy: Policy) -> list[str]:
+    """Each retention rule of the policy in plain words, e.g. "If you are a prospect: 3 years after your last
+    contact with us (...), then erased (...)"."""
     lines = []
-    for rule in policy.canonical().get("rules", []):
-        if rule.get("kind") == "retention":
-            lines.append(f"{rule.get('lifecycle')}: erased {rule.get('after')} after {rule.get('clock')}")
+    for rule in _retention_rules(policy):
+        running = "while your contract runs, then " if rule.lifecycle is Lifecycle.CUSTOMER else ""
+        clock = _CLOCK_WORDS[rule.clock]
+        verb, meaning = _DONE[rule.action]
+        then = f"{verb} ({meaning})" if meaning else verb
+        lines.append(f"{_WHO[rule.lifecycle]}: {running}{rule.after.words} {clock}; then {then}.")
     return lines
+
+
+def kept_lines(exports: Sequence[CrmExport], policy: Policy, now: dt.datetime) -> list[KeptLine]:
+    """How long each of the person's records is kept, from its own dates and the policy's retention rules."""
+    rules: dict[Lifecycle, RetentionRule] = {}
+    for retention in _retention_rules(policy):
+        rules.setdefault(retention.lifecycle, retention)  # the first in policy order when several share one
+    today = now.date()
+    lines = []
+    for export in exports:
+        for person in export.people:
+            rule = rules.get(person.lifecycle)
+            if person.anonymised:
+                text = "Already erased: nothing that identifies you is left in this record."
+            elif rule is None:
+                text = "As long as needed for the purposes above."
+            else:
+                text = _kept(rule, person, now, today)
+            lines.append(KeptLine(export.connector, person.object_type, text))
+    return lines
+
+
+def _kept(rule: RetentionRule, person: PersonRecord, now: dt.datetime, today: dt.date) -> str:
+    schedule = rule.schedule(person, now)
+    period, (verb, meaning) = schedule.after.words, _DONE[schedule.action]
+    meaning = f" ({meaning})" if meaning else ""
+    hold = f" {_HOLD}" if person.legal_hold else ""
+    if schedule.state == "running" and schedule.contract_end is not None:
+        return (f"Kept while your contract runs (it ends on {schedule.contract_end.isoformat()}), then {period} "
+                f"after the end of our relationship.{hold}")
+    if schedule.state == "due" and schedule.clock_field and schedule.started and schedule.due:
+        since = f"{period} after {_SINCE.get(schedule.clock_field, schedule.clock_field)} on {schedule.started}"
+        if schedule.due > today:
+            return f"Kept until {since}: your data will be {verb} on {schedule.due.isoformat()}{meaning}.{hold}"
+        if person.legal_hold:
+            return f"The {since} ended on {schedule.due.isoformat()}.{hold}"
+        return f"The {since} ended on {schedule.due.isoformat()}: your data is due to be {verb}{meaning}."
+    if person.lifecycle is Lifecycle.CUSTOMER:
+        return f"Kept while you are our customer: no date shows that our relationship ended.{hold}"
+    return f"Kept for now: we hold no date from which the {period} would run.{hold}"
+
+
+def _retention_rules(policy: Policy) -> list[RetentionRule]:
+    return [rule for rule in policy.rules if isinstance(rule, RetentionRule)]
 
 
 def _private_write(path: Path, text: str) -> None:

@@ -7,8 +7,8 @@ CRM is settled as applied (the write landed before the crash), so every change i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -20,6 +20,7 @@ from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.plan import plan_change
 from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.model.records import PersonRecord
+from gomme.model.related import RelatedOutcome
 from gomme.policies.engine import decide
 from gomme.policies.facts import RecordFacts
 from gomme.state.changes import ChangeStatus, mark_pending, settle_all, unsettled
@@ -28,6 +29,7 @@ from gomme.state.db import session
 from gomme.state.models import Change
 
 log = structlog.get_logger(__name__)
+UNREPORTED = "related records (the connector did not report them)"
 SETTLE_CHUNK = 1000  # changes settled (status + audit entries) per transaction
 
 
@@ -54,9 +56,15 @@ class ApplyCounts:
                 pass
 
 
-def apply_planned(ctx: RunContext, run_id: str) -> tuple[ApplyCounts, bool]:
-    """Apply a run's planned changes; returns the counts and whether it ran to the end (not stopped)."""
-    return _drain(ctx, run_id)
+def apply_planned(
+    ctx: RunContext, run_id: str, *, page: int | None = None, advanced: Callable[[int], None] | None = None
+) -> tuple[ApplyCounts, bool]:
+    """Apply a run's planned changes; returns the counts and whether it ran to the end (not stopped).
+
+    `page`: changes re-read and written together (default: the run's batch size); `advanced` is told how many
+    changes each page settled, for progress display.
+    """
+    return _drain(ctx, run_id, page=page, advanced=advanced)
 
 
 def resume_pending(ctx: RunContext) -> ApplyCounts:
@@ -65,18 +73,23 @@ def resume_pending(ctx: RunContext) -> ApplyCounts:
     return counts
 
 
-def _drain(ctx: RunContext, run_id: str | None) -> tuple[ApplyCounts, bool]:
+def _drain(
+    ctx: RunContext, run_id: str | None, *, page: int | None = None, advanced: Callable[[int], None] | None = None
+) -> tuple[ApplyCounts, bool]:
     counts, after = ApplyCounts(), ""
     while True:
         if ctx.should_stop():
             return counts, False
         with session(ctx.engine) as db:
-            page = unsettled(db, connector=ctx.connector.name, run_id=run_id, after=after, limit=ctx.batch_size)
-        if not page:
+            rows = unsettled(db, connector=ctx.connector.name, run_id=run_id, after=after, limit=page or ctx.batch_size)
+        if not rows:
             return counts, True
-        after = page[-1].id
-        for result in _apply_batch(ctx, page):
+        after = rows[-1].id
+        results = _apply_batch(ctx, rows)
+        for result in results:
             counts.add(result)
+        if advanced is not None:
+            advanced(len(results))
 
 
 def _apply_batch(ctx: RunContext, rows: Sequence[Change]) -> list[ChangeResult]:
@@ -133,10 +146,11 @@ def _write(ctx: RunContext, changes: Sequence[PlannedChange]) -> Iterator[Change
     if not changes:
         return
     expected = {change.change_id for change in changes}
+    by_id = {change.change_id: change for change in changes}
     try:
         for result in ctx.connector.apply(changes):
             expected.discard(result.change_id)
-            yield result
+            yield with_plan_remains(result, by_id.get(result.change_id))
     except RecordError as exc:
         log.warning("record_failed", connector=ctx.connector.name, code=exc.code)
         for change_id in sorted(expected):
@@ -144,6 +158,18 @@ def _write(ctx: RunContext, changes: Sequence[PlannedChange]) -> Iterator[Change
         return
     for change_id in sorted(expected):  # a connector that forgot a result: count it as failed, never lose it
         yield ChangeResult(change_id, Outcome.FAILED, error_code="NO_RESULT")
+
+
+def with_plan_remains(result: ChangeResult, change: PlannedChange | None) -> ChangeResult:
+    """The result with what the plan knew would remain (objects the connector could not read) and, when the
+    connector did not report on related records it was asked to write, that they are unaccounted for."""
+    if change is None or not (change.related or change.related_remains):
+        return result
+    outcome = result.related or RelatedOutcome(
+        remains=(UNREPORTED,) if change.related and result.outcome is Outcome.APPLIED else ()
+    )
+    remains = tuple(dict.fromkeys((*change.related_remains, *outcome.remains)))
+    return replace(result, related=replace(outcome, remains=remains))
 
 
 def _settle_all(ctx: RunContext, results: Sequence[ChangeResult]) -> None:

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, replace
 
-from gomme.jobs.plan import fields_of
+from gomme.jobs.plan import fields_of, with_related
 from gomme.model.changes import Action, PlannedChange
 from gomme.model.records import PersonRecord
 from gomme.policies.engine import decide
@@ -56,7 +56,7 @@ def change_for(
         action=action, rule_id=rule_id, legal_basis=basis, policy_hash=policy.hash,
         fields=fields_of(action, record, values), values=values if action is Action.RECTIFY else {},
     )
-    return RequestChange(change, held)
+    return RequestChange(with_related(change, record, {}), held)
 
 
 def _erasure(record: PersonRecord, policy: Policy, now: dt.datetime) -> tuple[Action, bool, str]:

@@ -197,7 +197,7 @@ def _access(desk: RequestDesk, request: Request, report: RequestReport) -> None:
         try:
             with desk.open_connector(name) as connector:
                 records = list(connector.find(email))
-                exports.append(CrmExport(name, [connector.export(record) for record in records]))
+                exports.append(CrmExport(name, [connector.export(record) for record in records], records))
                 keys.update(key for record in records for key in desk.keyring.record_keys(record.ref))
         except ConnectorError as exc:
             report.failures[name] = str(exc)

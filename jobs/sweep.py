@@ -1,9 +1,10 @@
 """A sweep: pull → decide → plan → (dry run: stop) → apply → audit, streaming in bounded batches.
 
-Every change is stored `planned` (never personal data: keys, a sealed id, action, rule), then
-`pending` just before its CRM write. Without a blast-radius guard each batch is written as soon as
-it is planned; with one, the stored plan is judged whole before the first write, without holding it
-in memory, and each record is re-read just before its batch is written.
+Two phases, so the admin sees the whole plan before the first write: the plan phase streams the pull in
+batches and stores every change `planned` (never personal data: keys, a sealed id, action, rule); the
+blast-radius guard judges the stored plan whole, the observer is told the plan is ready (the CLI prints its
+summary), then the apply phase pages through the stored plan, re-reads each record just before its batch is
+written and marks each change `pending` before its CRM write. Nothing is held in memory beyond one batch.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import TypeVar
 import structlog
 
 from gomme.connectors.errors import ConnectorError
-from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending, write_and_settle
+from gomme.jobs.apply import ApplyCounts, apply_planned, resume_pending
 from gomme.jobs.context import RunContext
 from gomme.jobs.facts import facts_for, facts_of
 from gomme.jobs.guard import ChangeLimitValue
 from gomme.jobs.leases import connector_lease
 from gomme.jobs.plan import PlanItem, plan_change
-from gomme.model.changes import PlannedChange
+from gomme.jobs.progress import ProgressLog, Stage, SweepObserver
 from gomme.model.records import PersonRecord
 from gomme.policies.engine import decide, prefilter_query
 from gomme.state.changes import abandon_plan, record_plan
@@ -62,18 +63,24 @@ class SweepReport:
     notices: list[str] = field(default_factory=list)
 
 
-def sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepReport:
+def sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink, observer: SweepObserver | None = None) -> SweepReport:
     """Run one sweep on `ctx.connector`; the report says what happened, the run row records it.
 
-    Raises `ConnectorBusy` (nothing done) when another run holds the connector for longer than `options.wait`.
+    `observer` is told the counts batch by batch and when the plan is ready (default: periodic `progress`
+    log events). Raises `ConnectorBusy` (nothing done) when another run holds the connector for longer than
+    `options.wait`.
     """
+    watcher = observer or ProgressLog()
     with connector_lease(ctx.engine, ctx.connector.name, now=ctx.clock, wait=options.wait) as closed:
         if closed:
             log.warning("dead_runs_closed", connector=ctx.connector.name, run_ids=closed, status="abandoned")
-        return _sweep(ctx, options, sink)
+        try:
+            return _sweep(ctx, options, sink, watcher)
+        finally:
+            watcher.finished(ctx.connector.name)
 
 
-def _sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepReport:
+def _sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink, observer: SweepObserver) -> SweepReport:
     with session(ctx.engine) as db:
         run = start_run(
             db, kind="sweep", connector=ctx.connector.name, mode="apply" if options.apply else "dry",
@@ -82,7 +89,7 @@ def _sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepRepor
     report = SweepReport(run_id=run.id, connector=ctx.connector.name, apply=options.apply)
     log.info("sweep_started", run_id=run.id, connector=ctx.connector.name, apply=options.apply)
     try:
-        report.status = _run(ctx, options, sink, report)
+        report.status = _run(ctx, options, sink, report, observer)
     except ConnectorError as exc:
         report.status, report.error = RunStatus.FAILED, str(exc)
         log.error("sweep_failed", run_id=run.id, connector=ctx.connector.name, error=str(exc))
@@ -95,68 +102,58 @@ def _sweep(ctx: RunContext, options: SweepOptions, sink: PlanSink) -> SweepRepor
     return report
 
 
-def _run(ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepReport) -> RunStatus:
+def _run(
+    ctx: RunContext, options: SweepOptions, sink: PlanSink, report: SweepReport, observer: SweepObserver
+) -> RunStatus:
+    name = ctx.connector.name
     if options.apply:
+        # What an earlier run left pending was part of a plan already applied in part: finished first, so
+        # the pull below reads those records as they now are.
         report.resumed = resume_pending(ctx)
     with session(ctx.engine) as db:
-        since = None if options.full else load_cursor(db, ctx.connector.name, ctx.policy.hash) or None
-        if not options.full and cursor_policy_changed(db, ctx.connector.name, ctx.policy.hash):
-            log.info("policy_changed", connector=ctx.connector.name, policy_hash=ctx.policy.hash, reads="every record")
+        since = None if options.full else load_cursor(db, name, ctx.policy.hash) or None
+        if not options.full and cursor_policy_changed(db, name, ctx.policy.hash):
+            log.info("policy_changed", connector=name, policy_hash=ctx.policy.hash, reads="every record")
             report.notices.append("the policy changed since the last applied sweep: this one reads every record once")
     query = prefilter_query(ctx.policy, ctx.now, since)
     if options.limit is not None:
         query = replace(query, limit=options.limit)
-    # Without a blast-radius guard nothing needs the whole plan first: each batch is written as soon as
-    # it is planned, from the records just read (no re-read). With a guard, the plan is stored, judged
-    # whole, then applied batch by batch with a re-read of each record just before its write.
-    streaming = options.apply and options.max_changes is None
-    waiting: list[PlannedChange] = []  # planned, not yet written: at most one write batch, then flushed
-    # A connector whose writes are cheaper in bigger jobs (Salesforce Bulk API 2.0) may ask for bigger batches;
-    # one that remembers what it pulled, to write without re-reading, says for how many records.
-    capabilities = ctx.connector.capabilities
-    write_batch = max(ctx.batch_size, capabilities.write_batch)
-    remembers = capabilities.remembers or None
-    read_since_write = 0
+    # Plan phase: no CRM write. Each batch's changes go to the sink and, with --apply, into state as `planned`.
+    observer.stage_started(name, Stage.PULLED)
+    observer.stage_started(name, Stage.PLANNED)
     pulled = ctx.connector.pull(query)
     for batch in _batched(pulled, ctx.batch_size):
-        read_since_write += len(batch)
         items = _plan_batch(ctx, batch, report)
         for item in items:
             sink(item)
         if options.apply and items:
             with session(ctx.engine) as db:
                 record_plan(db, report.run_id, [item.change for item in items], ctx.keyring, stamp(ctx.clock()))
-            if streaming:
-                waiting.extend(item.change for item in items)
-        if len(waiting) >= write_batch or (waiting and remembers and read_since_write >= remembers):
-            _write_waiting(ctx, report, waiting)
-            read_since_write = 0
+        observer.advanced(name, Stage.PULLED, len(batch))
+        observer.advanced(name, Stage.PLANNED, len(items))
         if ctx.should_stop():
-            _write_waiting(ctx, report, waiting)
             return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")
-    _write_waiting(ctx, report, waiting)
     if options.max_changes is not None and not options.max_changes.allows(report.planned, _size(ctx, report)):
         log.warning("blast_radius_abort", run_id=report.run_id, planned=report.planned, limit=str(options.max_changes))
         return _abandon(ctx, report, RunStatus.ABORTED, "BLAST_RADIUS")
+    observer.plan_ready(name, report.planned)
     if not options.apply:
         return RunStatus.SUCCEEDED
-    if not streaming:
-        report.outcome, finished = apply_planned(ctx, report.run_id)
+    # Apply phase: the stored plan, page by page. A connector whose writes are cheaper in bigger jobs
+    # (Salesforce Bulk API 2.0) asks for bigger pages; each page is re-read just before it is written.
+    if report.planned:
+        observer.stage_started(name, Stage.APPLIED, total=report.planned)
+        page = max(ctx.batch_size, ctx.connector.capabilities.write_batch)
+        report.outcome, finished = apply_planned(
+            ctx, report.run_id, page=page, advanced=lambda count: observer.advanced(name, Stage.APPLIED, count)
+        )
         if not finished:
             return _abandon(ctx, report, RunStatus.INTERRUPTED, "INTERRUPTED")
     if options.limit is None and pulled.cursor is not None:
         with session(ctx.engine) as db:
-            save_cursor(db, ctx.connector.name, pulled.cursor, stamp(ctx.clock()), ctx.policy.hash)
+            save_cursor(db, name, pulled.cursor, stamp(ctx.clock()), ctx.policy.hash)
     failed = report.outcome.failed + report.resumed.failed
     return RunStatus.FAILED if failed else RunStatus.SUCCEEDED
-
-
-def _write_waiting(ctx: RunContext, report: SweepReport, waiting: list[PlannedChange]) -> None:
-    """Write the changes planned so far in full write batches (sparse changes still fill a CRM call)."""
-    if waiting:
-        for result in write_and_settle(ctx, waiting):
-            report.outcome.add(result)
-        waiting.clear()
 
 
 def _size(ctx: RunContext, report: SweepReport) -> int:

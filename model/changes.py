@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gomme.model.related import RelatedEdit, RelatedOutcome
+
 
 class Action(StrEnum):
     """What gomme does to a record, weakest first; `strength` orders them for conflicts."""
@@ -57,6 +59,10 @@ class PlannedChange:
     values: Mapping[str, Any] = field(default_factory=dict, repr=False)
     also: tuple[Action, ...] = ()  # combined actions, e.g. redact_note alongside restrict_all
     evidence: str = ""  # why, for the audit trail: the deciding rules' audited evidence, never a value
+    # Writes to the person's related records (memory only), and what the plan already knows will remain (objects
+    # the connector could not read), by name.
+    related: tuple[RelatedEdit, ...] = ()
+    related_remains: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -75,3 +81,4 @@ class ChangeResult:
     outcome: Outcome
     error_code: str | None = None
     detail: str | None = None  # safe, PII-free explanation (e.g. "already deleted")
+    related: RelatedOutcome | None = None  # what became of the related records, for a change that had some

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gomme.model.related import RelatedGap, RelatedRecord
+
 
 class Lifecycle(StrEnum):
     PROSPECT = "prospect"
@@ -105,6 +107,10 @@ class PersonRecord:
     audience: Audience = Audience.UNKNOWN
     legal_basis: LegalBasis = LegalBasis.UNKNOWN
     parental_consent: bool = False
+    # Records about the person in other objects (activities, notes, cases), when the connector reads them, and the
+    # objects it could not read (docs/related-records.md).
+    related: tuple[RelatedRecord, ...] = ()
+    related_gaps: tuple[RelatedGap, ...] = ()
 
     @property
     def ref(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -52,6 +52,8 @@ class _ChannelRule(RuleBase):
 class ConsentWithdrawnRule(_ChannelRule):
     """Restrict a channel whose latest consent is an opt-out while the CRM's opt-out flag still allows it."""
 
+    audited: ClassVar[tuple[str, ...]] = ("channel", "purpose", "withdrawn", "signal", "flag")
+
     kind: Literal["consent_withdrawn"] = "consent_withdrawn"
     legal_basis: str = Field(
         default="GDPR Art 7(3): consent withdrawn; Art 21(3): objection to direct marketing is absolute; CPCE L.34-5",
@@ -86,6 +88,21 @@ class ConsentWithdrawnRule(_ChannelRule):
             {"channel": self.channel, "purpose": withdrawn.purpose, "withdrawn": when, "flag": flag},
         )
 
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        flag = f"opt_outs.{_OPT_OUT_FLAG[self.channel]}"
+        if self._opted_out(record):
+            return f"{flag} already set: the {self.channel} channel is closed"
+        # Don't Market on a restricted record is left to restrict_all; the consents are still looked at.
+        solicit = ""
+        if self.solicit and record.opt_outs.solicit:
+            solicit = "Don't Market set but the record is restricted already; "
+        consents = self._consents(record)
+        if not any(c.status is ConsentStatus.OPT_OUT for c in consents):
+            return f"{solicit}no {self.channel} opt-out recorded for {'/'.join(self.purposes)}"
+        dated = [utc(c.captured_at) for c in consents if c.status is ConsentStatus.OPT_IN and c.captured_at]
+        later = f" ({max(dated).date().isoformat()})" if dated else ""
+        return f"{solicit}a later {self.channel} opt-in{later} supersedes the opt-out"
+
 
 def _withdrawal(consents: list[Consent]) -> Consent | None:
     """The opt-out no later opt-in supersedes; an undated opt-out is never superseded (the safe reading)."""
@@ -106,6 +123,8 @@ class ConsentProofRule(_ChannelRule):
     B2B contacts on a configured basis (legitimate interest) and customers under the soft opt-in of
     CPCE L.34-5 (analogous products) are exempt; audiences not listed (by default `unknown`) are not judged.
     """
+
+    audited: ClassVar[tuple[str, ...]] = ("channel", "audience", "legal_basis", "missing")
 
     kind: Literal["consent_proof"] = "consent_proof"
     legal_basis: str = Field(
@@ -172,6 +191,24 @@ class ConsentProofRule(_ChannelRule):
                   "missing": ",".join(missing)}  # fmt: skip
         return self.finding(self.action, reason, facts_)
 
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        audience, channel = record.audience, self.channel
+        judged = audience in self.audiences
+        if not judged and (record.legal_basis is not LegalBasis.CONSENT or not self.consent_basis_proof):
+            audiences = ", ".join(str(a) for a in self.audiences)
+            return f"audience is {audience} (rule judges {audiences}) and the recorded basis is {record.legal_basis}"
+        if judged and audience == Audience.B2B and record.legal_basis in self.b2b_exempt_bases:
+            return f"B2B contact on {record.legal_basis}: exempt"
+        if record.lifecycle in self.exempt_lifecycles:
+            return f"lifecycle {record.lifecycle} is exempt (soft opt-in, CPCE L.34-5)"
+        if self._opted_out(record):
+            return f"opt_outs.{_OPT_OUT_FLAG[channel]} already set: the {channel} channel is closed"
+        if not judged:
+            subscribed = any(c.channel == channel and c.status is ConsentStatus.OPT_IN for c in record.consents)
+            proof = " and ".join(self.consent_basis_proof)
+            return f"a {channel} subscription records its {proof}" if subscribed else f"no {channel} subscription"
+        return f"a {channel} opt-in for {'/'.join(self.purposes)} records its {' and '.join(self.required)}"
+
 
 def _missing_proof(opt_ins: list[Consent], required: tuple[str, ...]) -> tuple[str, ...]:
     """Nothing when one opt-in holds every required proof field; else what the most complete one lacks."""
@@ -193,6 +230,8 @@ class ProcessingBasisRule(_ChannelRule):
     "Opt-out signals"). With no basis recorded (`none`), the subscription alone does not make the processing
     lawful (Art 6(1)), so marketing stops. `unknown` (the CRM does not track it) is not judged by default.
     """
+
+    audited: ClassVar[tuple[str, ...]] = ("channel", "legal_basis", "subscribed")
 
     kind: Literal["processing_basis"] = "processing_basis"
     legal_basis: str = Field(
@@ -219,3 +258,13 @@ class ProcessingBasisRule(_ChannelRule):
         )
         facts_ = {"channel": self.channel, "legal_basis": str(record.legal_basis), "subscribed": str(len(subscribed))}
         return self.finding(self.action, reason, facts_)
+
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        if record.legal_basis not in self.bases:
+            bases = ", ".join(str(b) for b in self.bases)
+            return f"legal basis for processing is {record.legal_basis} (rule is for {bases})"
+        if record.restricted:
+            return "record restricted already (every channel is closed)"
+        if self._opted_out(record):
+            return f"opt_outs.{_OPT_OUT_FLAG[self.channel]} already set: the {self.channel} channel is closed"
+        return f"no {self.channel} subscription" + (f" for {'/'.join(self.purposes)}" if self.purposes else "")

@@ -46,6 +46,20 @@ def decide(record: PersonRecord, policy: Policy, now: dt.datetime, *, facts: Rec
     return resolve(record, findings, evaluated=policy.rule_ids, policy_hash=policy.hash)
 
 
+def why_not(
+    record: PersonRecord, policy: Policy, now: dt.datetime, decision: Decision, *, facts: RecordFacts = NO_FACTS
+) -> dict[str, str]:
+    """Rule id → why it did not fire, for each rule `decision` ran that found nothing (`gomme policy explain`).
+
+    Not part of `decide`: each rule re-reads the record to say which of its conditions failed, which a sweep
+    never needs.
+    """
+    now = utc_now(now)
+    fired = {finding.rule_id for finding in decision.findings}
+    ran = set(decision.evaluated) - fired
+    return {rule.id: rule.why_not(record, now, facts) for rule in policy.rules if rule.id in ran}
+
+
 def _alone(record: PersonRecord, finding: Finding, evaluated: tuple[str, ...], policy_hash: str) -> Decision:
     """`resolve` for the common case of one finding and no cap, without its sorting and merging."""
     action, ref, alone = finding.action, record.ref, (finding,)

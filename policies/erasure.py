@@ -18,6 +18,8 @@ from gomme.policies.rule import NOT_ANONYMISED, ErasingAction, RuleBase
 class ErasureRequestRule(RuleBase):
     """Erase the record of a person who asked for it (Art 17(1))."""
 
+    audited: ClassVar[tuple[str, ...]] = ("field",)
+
     kind: Literal["erasure_request"] = "erasure_request"
     legal_basis: str = Field(default="GDPR Art 17(1): the person asked for erasure", min_length=1)
     description: str = "erase the records of people who asked for erasure"
@@ -29,6 +31,9 @@ class ErasureRequestRule(RuleBase):
         reason = "erasure requested (erasure_requested flag set)"
         return self.finding(self.action, reason, {"field": "erasure_requested"})
 
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        return "already anonymised" if record.anonymised else "no erasure request (erasure_requested not set)"
+
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         return ((Condition("erasure_requested", Op.EQ, True), NOT_ANONYMISED),)
 
@@ -37,6 +42,7 @@ class LegalHoldRule(RuleBase):
     """A cap, not an action: a record under legal hold is restricted instead of erased (Art 17(3)(e))."""
 
     caps: ClassVar[bool] = True
+    audited: ClassVar[tuple[str, ...]] = ("field",)
     kind: Literal["legal_hold"] = "legal_hold"
     legal_basis: str = Field(
         default="GDPR Art 17(3)(e): kept for the establishment, exercise or defence of legal claims; "
@@ -51,12 +57,17 @@ class LegalHoldRule(RuleBase):
         reason = "record under legal hold: erasure capped to restrict_all"
         return self.finding(Action.RESTRICT_ALL, reason, {"field": "legal_hold"})
 
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        return "not under legal hold (legal_hold not set)"
+
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         return ()  # only lowers what other rules ask, so their groups already pull the record
 
 
 class SuppressionRule(RuleBase):
     """Erase again a person gomme erased before who reappears (a re-import): the erasure must stay effective."""
+
+    audited: ClassVar[tuple[str, ...]] = ("list", "match")
 
     kind: Literal["suppression"] = "suppression"
     legal_basis: str = Field(
@@ -75,6 +86,9 @@ class SuppressionRule(RuleBase):
             reason = "email on the suppression list: the person objected to direct marketing and reappears"
             return self.finding(Action.RESTRICT_EMAIL, reason, {"list": "objection", "match": "email_hmac"})
         return None
+
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        return "not on the suppression list (no erasure or objection recorded for this email)"
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         return ()  # a re-import is a new or changed record: the incremental cursor brings it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from functools import cached_property
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -65,6 +65,12 @@ class MatchCondition(BaseModel):
         if self.field is not None:
             return f"{self.field} {self.op}" + ("" if self.value is None else f" {self.value!r}")
         return _group_text(self.all, self.any)
+
+    def shape(self) -> str:
+        """The condition without its value, `field:op` per leaf: what the audit trail keeps of a match."""
+        if self.field is not None:
+            return f"{self.field}:{self.op}"
+        return ",".join(child.shape() for child in (*self.all, *self.any))
 
     def pushdown(self, now: dt.datetime) -> list[FilterGroup]:
         """OR-ed AND-groups selecting a superset of the records it holds on; `[()]` = cannot narrow."""
@@ -132,6 +138,9 @@ def _pushed(name: str, op: MatchOp, value: Any, now: dt.datetime) -> Condition |
 class MatchRule(RuleBase):
     """Any action when the record meets every `all` condition and, if given, at least one `any` condition."""
 
+    # Which conditions held, by field and operator: a policy's values may name a person (`email eq ...`).
+    audited: ClassVar[tuple[str, ...]] = ("conditions", "held")
+
     kind: Literal["match"] = "match"
     action: Action
     all: tuple[MatchCondition, ...] = ()
@@ -157,13 +166,22 @@ class MatchRule(RuleBase):
         musts, options = self._compiled
         if not all(p(record, now) for p in musts):
             return None
-        held = [c.text() for c, p in zip(self.any, options, strict=True) if p(record, now)]
+        held = [c for c, p in zip(self.any, options, strict=True) if p(record, now)]
         if options and not held:
             return None
         reason = _group_text(self.all, ()) if self.all else ""
         if held:
-            reason = " and ".join(filter(None, (reason, f"any of [{', '.join(held)}]")))
-        return self.finding(self.action, f"matched {reason}", {"conditions": str(len(self.all) + len(held))})
+            reason = " and ".join(filter(None, (reason, f"any of [{', '.join(c.text() for c in held)}]")))
+        shapes = ",".join(c.shape() for c in (*self.all, *held))
+        facts_ = {"conditions": str(len(self.all) + len(held)), "held": shapes}
+        return self.finding(self.action, f"matched {reason}", facts_)
+
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        musts, _ = self._compiled
+        for condition, predicate in zip(self.all, musts, strict=True):
+            if not predicate(record, now):
+                return f"not met: {condition.text()}"
+        return f"none of any [{', '.join(c.text() for c in self.any)}] holds"
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         groups = _group_pushdown(self.all, self.any, now)

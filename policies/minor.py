@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -40,6 +40,9 @@ class MinorRule(RuleBase):
 
     No parental consent recorded is required; an unknown or future birthdate decides nothing.
     """
+
+    # The country and its threshold ("under 15"), never the age or the birth date: an audit entry outlives them.
+    audited: ClassVar[tuple[str, ...]] = ("country", "under", "legal_basis")
 
     kind: Literal["minor"] = "minor"
     legal_basis: str = Field(
@@ -85,8 +88,24 @@ class MinorRule(RuleBase):
             "threshold": str(threshold),
             "country": country,
             "legal_basis": str(record.legal_basis),
+            "under": str(threshold),
         }
         return self.finding(self.action, reason, facts_)
+
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        if record.birthdate is None:
+            return "no birth date"
+        if record.parental_consent:
+            return "parental consent recorded"
+        if record.anonymised:
+            return "already anonymised"
+        if record.legal_basis not in self.bases:
+            bases = ", ".join(str(b) for b in self.bases)
+            return f"legal basis is {record.legal_basis} (Art 8 is about consent; rule is for {bases})"
+        if record.birthdate > now.date():
+            return "birth date in the future: a data error, not a child"
+        threshold, country = self.threshold(record.country)
+        return f"not under {threshold}, the digital-consent age ({country})"
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         oldest = max((self.default_age, *self.ages.values()))

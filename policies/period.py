@@ -45,6 +45,29 @@ class Period:
         object.__setattr__(self, "_last", (moment, earlier))  # a cache, not state: equality ignores it
         return earlier
 
+    def after(self, moment: dt.date) -> dt.date:
+        """The day or moment one period later (a clock's due date); the last representable one on overflow."""
+        try:
+            later: dt.date = moment + self.delta
+        except (OverflowError, ValueError):  # isodate says ValueError for a year past 9999
+            return moment.replace(year=9999, month=12, day=31)
+        return later
+
+    @property
+    def words(self) -> str:
+        """The period in plain English: `3 years`, `18 months`, `1 year and 6 months`, `30 days`."""
+        if isinstance(self.delta, dt.timedelta):
+            parts = [(self.delta.days, "day")]
+            rest = self.delta - dt.timedelta(days=self.delta.days)
+        else:
+            tdelta = self.delta.tdelta
+            parts = [(int(self.delta.years), "year"), (int(self.delta.months), "month"), (tdelta.days, "day")]
+            rest = tdelta - dt.timedelta(days=tdelta.days)
+        named = [f"{count} {unit}{'' if count == 1 else 's'}" for count, unit in parts if count]
+        if rest or not named:
+            return self.text  # hours or minutes: no retention period is that short, keep the ISO text
+        return " and ".join(named) if len(named) < 3 else f"{named[0]}, {named[1]} and {named[2]}"
+
     def __hash__(self) -> int:
         return hash(self.text)  # the canonical ISO text identifies the duration
 

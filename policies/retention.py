@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator
 
@@ -14,6 +15,7 @@ from gomme.model.conditions import Condition, FilterGroup, Op
 from gomme.model.records import Lifecycle, PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
+from gomme.policies.period import Period
 from gomme.policies.rule import NOT_ANONYMISED, PeriodParam, RuleBase, one_of, utc
 
 EndOfRetentionAction = Annotated[Action, BeforeValidator(one_of(Action.ANONYMISE, Action.DELETE, Action.RESTRICT_ALL))]
@@ -44,6 +46,7 @@ _CLOCK_FIELDS = {
 }
 _FALLBACK = {Clock.LAST_ACTIVITY: None, Clock.CONTRACT_END: "created_at"}
 _FIELD_LABELS = {"last_activity_at": "last activity", "created_at": "created", "contract_end": "contract end"}
+_DATE_NAMES = {"last_activity_at": "last activity", "created_at": "creation", "contract_end": "contract end"}
 _DEFAULT_CLOCK = {
     Lifecycle.PROSPECT: Clock.LAST_ACTIVITY,
     Lifecycle.CUSTOMER: Clock.CONTRACT_END,
@@ -61,8 +64,28 @@ _RETENTION_BASIS = {
 _RETENTION_BASIS[Lifecycle.FORMER_CUSTOMER] = _RETENTION_BASIS[Lifecycle.CUSTOMER]
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionSchedule:
+    """When a retention rule erases one record, for the person's notice.
+
+    `state`: `running` (a contract keeps the record until `contract_end`, then the period runs), `due` (the period
+    runs from `started`, the date of `clock_field`, to `due`), `no_date` (nothing starts the clock: kept),
+    `erased` (the record was anonymised already).
+    """
+
+    after: Period
+    action: Action
+    state: Literal["running", "due", "no_date", "erased"]
+    clock_field: str | None = None
+    started: dt.date | None = None
+    due: dt.date | None = None
+    contract_end: dt.date | None = None
+
+
 class RetentionRule(RuleBase):
     """Erase records of a lifecycle whose clock date (last activity, contract end…) is older than `after`."""
+
+    audited: ClassVar[tuple[str, ...]] = ("lifecycle", "clock_field", "started", "after", "due")
 
     kind: Literal["retention"] = "retention"
     lifecycle: Lifecycle
@@ -83,7 +106,7 @@ class RetentionRule(RuleBase):
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
         if record.lifecycle != self.lifecycle or record.anonymised or self._contract_running(record, now):
             return None
-        clock = self._clock_start(record)
+        clock = self.clock_start(record)
         if clock is None:
             return None  # no date at all: nothing proves the period has run out
         name, started = clock
@@ -107,10 +130,43 @@ class RetentionRule(RuleBase):
             "cutoff": limit.isoformat(),
             "after": self.after.text,
             "lifecycle": self.lifecycle.value,
+            "started": _day(started).isoformat(),
+            "due": _day(self.after.after(started)).isoformat(),
         }
         return self.finding(self.action, reason, facts_)
 
-    def _clock_start(self, record: PersonRecord) -> tuple[str, dt.date] | None:
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        if record.lifecycle != self.lifecycle:
+            return f"lifecycle is {record.lifecycle}, rule is for {self.lifecycle}"
+        if record.anonymised:
+            return "already anonymised"
+        if self._contract_running(record, now) and record.contract_end is not None:
+            return f"contract runs until {record.contract_end.isoformat()}: kept while it runs"
+        clock = self.clock_start(record)
+        if clock is None:
+            if self.lifecycle is Lifecycle.CUSTOMER and self.clock is Clock.CONTRACT_END:
+                return "no contract end and no last activity: nothing shows the relationship ended"
+            names = [_DATE_NAMES[name] for name in (*_CLOCK_FIELDS[self.clock], _FALLBACK[self.clock]) if name]
+            listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+            return f"no {listed} date: nothing starts the clock"
+        name, started = clock
+        due = _day(self.after.after(started))
+        return f"{_FIELD_LABELS[name]} {_day(started).isoformat()} + {self.after.text}: due {due.isoformat()}, not yet"
+
+    def schedule(self, record: PersonRecord, now: dt.datetime) -> RetentionSchedule:
+        """When this rule erases `record`: what the person's retention notice says (no decision is taken here)."""
+        if record.anonymised:
+            return RetentionSchedule(self.after, self.action, "erased")
+        if self._contract_running(record, now):
+            return RetentionSchedule(self.after, self.action, "running", contract_end=record.contract_end)
+        clock = self.clock_start(record)
+        if clock is None:
+            return RetentionSchedule(self.after, self.action, "no_date")
+        name, started = clock
+        due = _day(self.after.after(started))
+        return RetentionSchedule(self.after, self.action, "due", clock_field=name, started=_day(started), due=due)
+
+    def clock_start(self, record: PersonRecord) -> tuple[str, dt.date] | None:
         """(field, date) that starts the period: the latest of the clock's dates, else the fallback."""
         dated = [(name, value) for name in _CLOCK_FIELDS[self.clock] if (value := getattr(record, name)) is not None]
         if dated:

@@ -46,6 +46,10 @@ class RuleBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     # A cap's finding is a ceiling on the other rules' actions, never an action of its own.
     caps: ClassVar[bool] = False
+    # The keys of a finding's facts that the audit trail keeps, in this order, as `key=value` (its evidence).
+    # A kind lists only facts that say nothing about the person beyond the decision: rule parameters, codes,
+    # flag and field names, counts, the dates that drove a clock; never a name, email, phone, note or birth date.
+    audited: ClassVar[tuple[str, ...]] = ()
 
     id: RuleId
     kind: str
@@ -76,10 +80,20 @@ class RuleBase(BaseModel):
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         """Groups selecting a superset of the records it can fire on; `()` = changed ones; None = all."""
 
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        """Why the rule did not fire on `record` at `now`, in one line, for `gomme policy explain`.
+
+        Called only for a rule whose `evaluate` returned None, never by `decide` (the hot path). Dates, codes and
+        field names only, never a personal value; kinds override this generic line.
+        """
+        return "its conditions do not hold for this record"
+
     def finding(
         self, action: Action, reason: str, facts: Mapping[str, str], values: Mapping[str, Any] | None = None
     ) -> Finding:
-        return Finding(self.id, self.kind, action, self.legal_basis, reason, facts, cap=self.caps, values=values or {})
+        """The finding of this rule; its evidence is the `audited` facts (one join: rules fire in the hot path)."""
+        evidence = " ".join([f"{key}={facts[key]}" for key in self.audited if key in facts])
+        return Finding(self.id, self.kind, action, self.legal_basis, reason, facts, self.caps, values or {}, evidence)
 
 
 def utc(moment: dt.datetime) -> dt.datetime:

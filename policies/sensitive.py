@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field
 
@@ -18,6 +17,7 @@ from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.notes.lexicon import ARTICLES, Category
 from gomme.policies.notes.scanner import NoteMatch, scanner
 from gomme.policies.notes.text import replace_sentences, sentences_holding
+from gomme.policies.related import RELATED_PREFIX, audited_name, related_texts
 from gomme.policies.rule import RuleBase, one_of
 
 Language = Literal["fr", "en", "de"]
@@ -26,6 +26,10 @@ RedactingAction = Annotated[Action, BeforeValidator(one_of(Action.REDACT_NOTE))]
 
 class SensitiveNoteRule(RuleBase):
     """Redact note sentences with special-category, criminal or insulting content; the evidence never quotes them."""
+
+    # The audit trail keeps categories and counts, not the lemmas (`terms`) `policy explain` shows: an entry there is
+    # never erased, and "health:<condition>" beside a record key would outlive the note it was redacted from.
+    audited: ClassVar[tuple[str, ...]] = ("categories", "sentences", "fields")
 
     kind: Literal["sensitive_note"] = "sensitive_note"
     legal_basis: str = Field(
@@ -57,14 +61,16 @@ class SensitiveNoteRule(RuleBase):
         def scan_notes(notes: Mapping[str, str]) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
             for name, text in notes.items():
-                if text and (not fields or name in fields) and (matches := scan(text)):  # `scan` prefilters
+                wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
+                if text and wanted and (matches := scan(text)):  # `scan` prefilters
                     found[name] = matches
             return found
 
         return scan_notes
 
     def evaluate(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> Finding | None:
-        notes = record.notes
+        # Related records' text (activities, notes beside the person) is scanned like the person's own notes.
+        notes = {**record.notes, **related_texts(record)} if record.related else record.notes
         if not notes:
             return None
         found = self._scan_notes(notes)
@@ -77,28 +83,40 @@ class SensitiveNoteRule(RuleBase):
             text = notes[name]
             held = sentences_holding(text, [m.span for m in matches])
             count += len(held)
-            values[f"notes.{name}"] = replace_sentences(text, held, self.marker)
+            key = name if name.startswith(RELATED_PREFIX) else f"notes.{name}"
+            values[key] = replace_sentences(text, held, self.marker)
         matches = [m for ms in found.values() for m in ms]
         categories = sorted({m.category for m in matches})
         languages = sorted({m.language for m in matches})
         terms = sorted({f"{m.category}:{m.lemma}" for m in matches})  # lexicon entries, never the note's words
         articles = sorted({ARTICLES[c] for c in categories})
-        fields = ", ".join(sorted(found))
+        names = sorted({audited_name(name) for name in found})  # a related field by object and field, no id
+        fields = ", ".join(names)
         reason = (
             f"{count} sentence(s) in note {fields} with {', '.join(categories)} content ({'; '.join(articles)}): redact"
         )
         facts = {
-            "fields": ",".join(sorted(found)),
+            "fields": ",".join(names),
             "categories": ",".join(categories),
             "terms": ",".join(terms),
             "languages": ",".join(languages),
             "sentences": str(count),
             "articles": "; ".join(articles),
         }
-        # The audit trail keeps categories and counts, not the lemmas `policy explain` shows: an entry there is
-        # never erased, and "health:<condition>" beside a record key would outlive the note it was redacted from.
-        evidence = f"categories={facts['categories']} sentences={count} fields={facts['fields']}"
-        return replace(self.finding(self.action, reason, facts, values), evidence=evidence)
+        return self.finding(self.action, reason, facts, values)
+
+    def why_not(self, record: PersonRecord, now: dt.datetime, facts: RecordFacts = NO_FACTS) -> str:
+        notes = {**record.notes, **related_texts(record)}
+        scanned = sorted({
+            audited_name(name) for name, text in notes.items()
+            if text and (not self.fields or name in self.fields or name.startswith(RELATED_PREFIX))
+        })  # fmt: skip
+        if not scanned:
+            if not any(notes.values()):
+                return "no notes"
+            return f"no text in the note fields scanned ({', '.join(self.fields)})"
+        kinds = "sensitive" if len(self.categories) == len(Category) else "/".join(self.categories)
+        return f"no {kinds} content found in {len(scanned)} note field(s): {', '.join(scanned)}"
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         return ()  # notes are text: only a new or edited note can newly hold sensitive content

@@ -49,6 +49,8 @@ class AuditEntry:
     change_id: str | None = None
     error_code: str | None = None
     evidence: str | None = None  # why the rule fired, without values (e.g. "categories=health; sentences=1")
+    erasure: str | None = None  # an erasing change: "erased", or "pseudonymised" when something remains
+    related: str | None = None  # what it did to related records, by object and count, and what remains (names)
 
 
 def append(db: Session, entry: AuditEntry, ts: str, keyring: Keyring) -> AuditEvent:
@@ -104,10 +106,15 @@ _HASHED_COLUMNS = (
 )
 
 
+_OPTIONAL_COLUMNS = ("evidence", "erasure", "related")  # added after the first entries were written
+
+
 def _content(content: dict[str, Any]) -> dict[str, Any]:
-    """What the hash covers: `evidence` only when there is some, so entries written before it keep their hash."""
-    if content.get("evidence") is None:
-        content.pop("evidence", None)
+    """What the hash covers: the optional columns only when they hold something, so entries written before them
+    keep their hash."""
+    for name in _OPTIONAL_COLUMNS:
+        if content.get(name) is None:
+            content.pop(name, None)
     return content
 
 
@@ -152,7 +159,7 @@ def _problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None
         return f"entries {expected_seq}..{event.seq - 1} are missing"
     if event.prev_hash != prev_hash:
         return "its prev_hash does not match the previous entry's hash"
-    content = _content({name: getattr(event, name) for name in (*_HASHED_COLUMNS, "evidence")})
+    content = _content({name: getattr(event, name) for name in (*_HASHED_COLUMNS, *_OPTIONAL_COLUMNS)})
     if chain_hash(content, event.prev_hash) != event.hash:
         return "its content does not match its hash (the entry was altered)"
     return None

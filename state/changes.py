@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlmodel import Session, col, select, update
 
 from gomme.model.changes import ChangeResult, Outcome, PlannedChange
+from gomme.model.related import Erasure
 from gomme.state.audit import AuditEntry, append_all
 from gomme.state.keys import Keyring
 from gomme.state.models import Change
@@ -91,7 +92,16 @@ def _entry(change: Change, result: ChangeResult, actor: str) -> AuditEntry:
         policy_hash=change.policy_hash, outcome=result.outcome, actor=actor,
         fields=tuple(json.loads(change.fields)), run_id=change.run_id, request_id=change.request_id,
         change_id=change.id, error_code=result.error_code, evidence=change.evidence,
+        erasure=_erasure(change, result), related=result.related.summary()[:300] if result.related else None,
     )
+
+
+def _erasure(change: Change, result: ChangeResult) -> str | None:
+    """For an applied erasing change: erased, or pseudonymised when its connector says something remains."""
+    actions = {change.action, *filter(None, change.also.split(","))}
+    if result.outcome is not Outcome.APPLIED or not actions & {"anonymise", "delete"}:
+        return None
+    return (result.related.erasure if result.related is not None else Erasure.ERASED).value
 
 
 def _audited_action(change: Change) -> str:

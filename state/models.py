@@ -60,7 +60,7 @@ class AuditEvent(SQLModel, table=True):
     crm: str = Field(max_length=64, index=True)
     object_type: str = Field(max_length=64)
     record_key: str = Field(max_length=64, index=True)
-    action: str = Field(max_length=16, index=True)
+    action: str = Field(max_length=64, index=True)  # combined actions joined by "+"
     rule_id: str = Field(max_length=128, index=True)
     legal_basis: str
     policy_hash: str = Field(max_length=64)
@@ -72,6 +72,8 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
     mac: str | None = Field(default=None, max_length=64)  # HMAC of `hash` under the state key (None: written before)
     evidence: str | None = Field(default=None, max_length=300)  # why the rule fired: categories, counts, no values
+    erasure: str | None = Field(default=None, max_length=16)  # erasing changes: "erased" or "pseudonymised"
+    related: str | None = Field(default=None, max_length=300)  # related records: counts by object, what remains
 
 
 class Cursor(SQLModel, table=True):

@@ -40,4 +40,4 @@ def test_a_redacted_note_is_audited_with_its_categories_and_counts_only(tmp_path
     assert "chimio" not in (event.evidence or "") and "arrest" not in (event.evidence or "")
     assert verify(make_engine(state_url), TEST_KEYRING).ok  # the evidence is covered by the hash and the MAC
     shown = runner.invoke(app, ["--config", str(config), "audit", "log", "--format", "json"])
-    assert json.loads(shown.output.splitlines()[0])["evidence"] == event.evidence
+    assert json.loads(shown.stdout.splitlines()[0])["evidence"] == event.evidence

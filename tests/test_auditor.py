@@ -59,6 +59,11 @@ class Log:
         result = runner.invoke(app, ["--config", str(self.config), "--log-level", "error", *args])
         return result.exit_code, result.output
 
+    def out(self, *args: str) -> tuple[int, str]:
+        """The exit code and stdout alone, as a script reading JSON or CSV gets it (stderr has the header)."""
+        result = runner.invoke(app, ["--config", str(self.config), "--log-level", "error", *args])
+        return result.exit_code, result.stdout
+
 
 @pytest.fixture
 def log(tmp_path: Path, state_url: str) -> Log:
@@ -79,19 +84,20 @@ def log(tmp_path: Path, state_url: str) -> Log:
         (["--since", "2026-10-15"], [3, 4]),
         (["--until", "2026-10-15"], [1, 2]),
         (["--since", "2026-10-01T09:00:01Z", "--until", "2026-11-01"], [2, 3]),
-        (["--limit", "2"], [1, 2]),
+        (["--limit", "2"], [3, 4]),  # the last two
+        (["--all"], [1, 2, 3, 4]),
     ],
 )
 def test_log_filters(log: Log, args: list[str], expected: list[int]) -> None:
-    code, output = log.run("audit", "log", "--format", "json", *args)
+    code, output = log.out("audit", "log", "--format", "json", *args)
     assert code == 0, output
     assert [json.loads(line)["seq"] for line in output.splitlines()] == expected
 
 
 def test_log_formats_agree(log: Log) -> None:
-    _, as_json = log.run("audit", "log", "--format", "json")
-    _, as_csv = log.run("audit", "log", "--format", "csv")
-    _, as_table = log.run("audit", "log")
+    _, as_json = log.out("audit", "log", "--format", "json")
+    _, as_csv = log.out("audit", "log", "--format", "csv")
+    _, as_table = log.out("audit", "log")
     rows = list(csv.DictReader(io.StringIO(as_csv)))
     assert [r["seq"] for r in rows] == ["1", "2", "3", "4"]
     assert [json.loads(line)["hash"] for line in as_json.splitlines()] == [r["hash"] for r in rows]
@@ -105,7 +111,7 @@ def test_bad_dates_are_usage_errors(log: Log) -> None:
 
 
 def test_show_prints_one_entry_and_names_a_missing_one(log: Log) -> None:
-    code, output = log.run("audit", "show", "3")
+    code, output = log.out("audit", "show", "3")
     assert code == 0 and json.loads(output)["request_id"] == "req-1"
     code, output = log.run("audit", "show", "99")
     assert code == 2 and "no audit entry #99" in output
@@ -132,7 +138,7 @@ def _tamper(url: str, statement: str) -> None:
 
 
 def test_checkpoint_detects_truncation_that_leaves_a_valid_chain(log: Log) -> None:
-    code, mark = log.run("audit", "checkpoint")
+    code, mark = log.out("audit", "checkpoint")
     assert code == 0 and mark.strip().startswith("4:")
     assert log.run("audit", "verify", "--checkpoint", mark.strip())[0] == 0
     _tamper(log.url, "DELETE FROM audit_event WHERE seq >= 3")  # the chain 1..2 alone still verifies
@@ -142,7 +148,7 @@ def test_checkpoint_detects_truncation_that_leaves_a_valid_chain(log: Log) -> No
 
 
 def test_checkpoint_detects_a_rewritten_log(log: Log) -> None:
-    _, mark = log.run("audit", "checkpoint")
+    _, mark = log.out("audit", "checkpoint")
     _tamper(log.url, "UPDATE audit_event SET hash = '" + "e" * 64 + "' WHERE seq = 4")
     code, output = log.run("audit", "verify", "--checkpoint", mark.strip())
     assert code == 1 and "#4" in output

@@ -111,8 +111,8 @@ def test_failed_records_make_the_run_fail_and_are_audited(tmp_path: Path, monkey
     result = runner.invoke(app, ["--config", config, "sweep", "--apply"])
     assert result.exit_code == 1
     assert "failed 69" in result.output
-    log = runner.invoke(app, ["--config", config, "audit", "log", "--format", "json"])
-    rows = [json.loads(line) for line in log.output.splitlines()]
+    log = runner.invoke(app, ["--config", config, "audit", "log", "--format", "json", "--all"])
+    rows = [json.loads(line) for line in log.stdout.splitlines()]
     assert len(rows) == 69 and {r["error_code"] for r in rows} == {"FIELD_CUSTOM_VALIDATION_EXCEPTION"}
 
 

@@ -35,13 +35,14 @@ class World:
     org: FakeSalesforce
     tmp: Path
 
-    def run(self, *args: str, extra: str = "") -> tuple[int, str]:
+    def run(self, *args: str, extra: str = "", stdout_only: bool = False) -> tuple[int, str]:
+        """The exit code and what the user sees (stdout alone with `stdout_only`: what a script parses)."""
         config = self.tmp / "config.toml"
         config.write_text(CONFIG.format(state=self.tmp / "state.db", extra=extra))
         result = runner.invoke(app, ["--config", str(config), "--log-format", "json", *args], env={"COLUMNS": "250"})
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
-        return result.exit_code, result.output
+        return result.exit_code, result.stdout if stdout_only else result.output
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_request_show_names_the_field_salesforce_would_not_let_gomme_write(world
     assert code == 1, output
     request_id = re.search(r"request ([0-9a-f]{32})", output)
     assert request_id, output
-    code, shown = world.run("request", "show", request_id.group(1))
+    code, shown = world.run("request", "show", request_id.group(1), stdout_only=True)
     failures = json.loads(shown)["progress"][0]["failures"]
     assert failures == [{"code": "FIELD_NOT_WRITABLE", "detail": "not writable by the integration user: Phone",
                          "changes": 1}]  # fmt: skip

@@ -47,7 +47,7 @@ def test_demo_leaves_no_personal_data_in_state_or_logs(tmp_path: Path) -> None:
     again = _gomme("--config", config, "--log-format", "json", "--log-level", "debug", "sweep", "--apply", "--full",
                    env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    audit = _gomme("--config", config, "audit", "log", "--format", "csv", env=env, cwd=tmp_path)
+    audit = _gomme("--config", config, "audit", "log", "--format", "csv", "--all", env=env, cwd=tmp_path)
 
     # The demo's people are generated from `now`; only the dates move with it, never names or emails.
     needles = _needles(list(demo_people(dt.datetime.now(dt.UTC))))

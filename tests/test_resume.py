@@ -93,12 +93,12 @@ def test_next_run_finishes_a_crashed_apply_with_one_audit_entry_each(
 @pytest.mark.parametrize(
     ("options", "stop_at_poll"),
     [
-        # Streaming: polled after resume, then after each planned-and-written batch of 20 records.
-        (SweepOptions(apply=True), 3),
-        # Guarded: the whole plan is stored first, then polled before each apply batch.
+        # The whole plan is stored first (polled after resume and after each planned batch of 20 records),
+        # then polled before each apply batch: the 7th poll falls in the apply phase, guard or not.
+        (SweepOptions(apply=True), 7),
         (SweepOptions(apply=True, max_changes=ChangeLimitValue(count=1000)), 7),
     ],
-    ids=["streaming", "guarded"],
+    ids=["unguarded", "guarded"],
 )
 def test_stop_request_interrupts_between_batches_and_the_rest_is_replanned(
     tmp_path: Path, state_engine: Engine, options: SweepOptions, stop_at_poll: int

@@ -7,7 +7,9 @@ generated models costs ~7 ms per page of 100 contacts, and the raw response keep
 `X-HubSpot-RateLimit-*` headers the limiter reads. urllib3's own retries are off: tenacity retries
 every call, POSTs included (batch update/archive, gdpr-delete and unsubscribe are safe to repeat).
 The communication-preferences v4 batch endpoints (read, write), which the library does not wrap, go through the v3
-package's ApiClient (`Apis.post_v4`): same pool, token, user agent, errors and raw responses.
+package's ApiClient (`Apis.post_v4`): same pool, token, user agent, errors and raw responses. Engagements go through
+the library's generic CRM objects batch API (`crm.objects.batch_api`, any object type) and the associations v4 batch
+read (`crm.associations.v4.batch_api.get_page`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from types import ModuleType
 from typing import Any
 
 import hubspot.communication_preferences
+import hubspot.crm.associations.v4
 import hubspot.crm.contacts
+import hubspot.crm.objects
 import hubspot.crm.properties
 import hubspot.oauth
 import structlog
@@ -53,6 +57,8 @@ log = structlog.get_logger(__name__)
 _API_ERRORS: tuple[type[Exception], ...] = (
     hubspot.crm.contacts.ApiException,
     hubspot.crm.properties.ApiException,
+    hubspot.crm.objects.ApiException,
+    hubspot.crm.associations.v4.ApiException,
     hubspot.communication_preferences.ApiException,
     hubspot.oauth.ApiException,
 )
@@ -74,10 +80,18 @@ class Endpoint(StrEnum):
     STATUS_BATCH = "prefs.batch_read"  # v4
     STATUS_WRITE_BATCH = "prefs.batch_write"  # v4, per (address, type); never "unsubscribe from all"
     OAUTH = "oauth.token"
+    ASSOCIATIONS = "associations.batch_read"  # v4, any pair of object types
+    OBJECTS_READ = "objects.batch_read"  # engagements (notes, emails, calls, meetings, tasks)
+    OBJECTS_UPDATE = "objects.batch_update"
+    OBJECTS_ARCHIVE = "objects.batch_archive"
 
 
-# Endpoints a portal may lack (v4 batch: Marketing Hub Enterprise scopes): a 403 is the caller's to handle.
-_OPTIONAL: frozenset[Endpoint] = frozenset({Endpoint.STATUS_BATCH, Endpoint.STATUS_WRITE_BATCH})
+# Endpoints a portal or token may lack (v4 batch: Marketing Hub Enterprise scopes; engagements: an object's scope,
+# e.g. sales-email-read for emails): a 403 is the caller's to handle.
+_OPTIONAL: frozenset[Endpoint] = frozenset({
+    Endpoint.STATUS_BATCH, Endpoint.STATUS_WRITE_BATCH, Endpoint.ASSOCIATIONS, Endpoint.OBJECTS_READ,
+    Endpoint.OBJECTS_UPDATE, Endpoint.OBJECTS_ARCHIVE,
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +150,8 @@ class Apis:
     definitions: Any
     status: Any
     tokens: Any
+    objects: Any  # crm.objects batch API: read / update / archive of any object type
+    associations: Any  # crm.associations.v4 batch API
 
     def post_v4(
         self, path: str, body: Mapping[str, Any], query: Sequence[tuple[str, str]], options: Mapping[str, Any]
@@ -331,6 +347,8 @@ class Transport:
             definitions=client.communication_preferences.definition_api,
             status=client.communication_preferences.status_api,
             tokens=client.oauth.tokens_api,
+            objects=client.crm.objects.batch_api,
+            associations=client.crm.associations.v4.batch_api,
         )
 
     def _api(self, package: ModuleType, api_name: str, config: Mapping[str, Any]) -> Any:

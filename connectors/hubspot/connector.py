@@ -7,12 +7,14 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from gomme.connectors.base import Capabilities, ClosedOnExit, Pulled, Usage
 from gomme.connectors.errors import FatalError, MappingMismatch, RecordError
 from gomme.connectors.hubspot.client import CallStats, Transport
+from gomme.connectors.hubspot.engagements import ASSOCIATION_BATCH, EngagementReader, RelatedPage
 from gomme.connectors.hubspot.fit import check_properties
 from gomme.connectors.hubspot.limiter import RateLimiter
 from gomme.connectors.hubspot.mapping import (
@@ -32,10 +34,14 @@ from gomme.connectors.read_notes import ReadNotes
 from gomme.model.changes import Action, ChangeResult, PlannedChange
 from gomme.model.conditions import Condition, PullQuery
 from gomme.model.records import PersonRecord
+from gomme.model.related import export_related
 
 _EMAIL_CACHE = 10_000  # addresses of recently read contacts, so restrict_* need not read them again
 _PREFERENCE_FIELDS = ("consents", "opt_outs.email")
+_PAGE = PREFERENCES_BATCH  # contacts mapped together: one preferences call, one objects read per 100 engagements
+_LINKED = ASSOCIATION_BATCH  # contacts whose engagements are looked up together: one associations call per object
 _R = TypeVar("_R")
+_STATUS_KEYS = ("id", "name", "status", "sourceOfStatus", "legalBasis", "legalBasisExplanation", "brandId")
 
 
 class HubSpotConnector(ClosedOnExit):
@@ -70,6 +76,13 @@ class HubSpotConnector(ClosedOnExit):
         self._transport = Transport(name, settings, self.limiter, env=env, sleep=sleep, clock=self._clock)
         self._pmap = PropertyMap.from_settings(settings)
         self._subscriptions = Subscriptions(self._transport)
+        self._engagements = (
+            EngagementReader(
+                name, self._transport, settings.engagements, delete_on_erase=settings.related_on_erase == "delete"
+            )
+            if settings.read_engagements
+            else None
+        )
         self._reader = Reader(name, settings, self._transport, self._requested, self._clock)
         self._writer = Writer(
             name, self._transport, self._pmap, self._subscriptions, settings.delete_mode, self.schema, self._emails_of
@@ -104,11 +117,17 @@ class HubSpotConnector(ClosedOnExit):
         try:  # the communication-preferences scope (cached: a sweep has usually read the definitions already)
             self._subscriptions.definitions()
         except FatalError as error:
-            raise MappingMismatch("HubSpot portal", [
-                f"connectors.{self.name}: communication preferences refused ({error}); grant the app the "
-                "communication_preferences.read_write scope (statuses are read, restrictions unsubscribe)"
-            ], notices) from None
+            raise MappingMismatch(
+                "HubSpot portal",
+                [
+                    f"connectors.{self.name}: communication preferences refused ({error}); grant the app the "
+                    "communication_preferences.read_write scope (statuses are read, restrictions unsubscribe)"
+                ],
+                notices,
+            ) from None
         notices += self._read_notes.lines()
+        if self._engagements is not None:
+            notices += self._engagements.notices()
         return notices
 
     def close(self) -> None:
@@ -141,7 +160,7 @@ class HubSpotConnector(ClosedOnExit):
         def plan() -> PullPlan:
             return plan_prefilters(query.prefilters, self._pmap, self.schema())
 
-        if not self._with_preferences:
+        if not self._paged:
             return Pulled(self._noting(self._reader.pull(query, plan, self._person)))
         return Pulled(self._noting(self._people(self._reader.pull(query, plan, _same))))
 
@@ -160,7 +179,8 @@ class HubSpotConnector(ClosedOnExit):
         yield from self._people(iter(self._reader.find(self._pmap.fields["email"], address)))
 
     def export(self, record: PersonRecord) -> dict[str, Any]:
-        """Every property HubSpot holds on the contact, and its email's subscription statuses (Art 15/20)."""
+        """Every property HubSpot holds on the contact, its email's subscription statuses and its engagements
+        (Art 15/20)."""
         names = sorted(self.schema())
         found = next(iter(self._reader.batch_read([record.id], names)), None) if record.id.isdigit() else None
         if found is None:
@@ -168,29 +188,22 @@ class HubSpotConnector(ClosedOnExit):
         properties = {key: value for key, value in (found.get("properties") or {}).items() if value not in (None, "")}
         email = properties.get(self._pmap.fields.get("email", "email"))
         statuses = self._subscriptions.statuses(str(email)) if email else []
-        return {
+        exported: dict[str, Any] = {
             "object_type": OBJECT_TYPE,
             "id": str(found["id"]),
             "created_at": found.get("createdAt"),
             "updated_at": found.get("updatedAt"),
             "properties": properties,
             "subscriptions": [
-                {
-                    key: status.get(key)
-                    for key in (
-                        "id",
-                        "name",
-                        "status",
-                        "sourceOfStatus",
-                        "legalBasis",
-                        "legalBasisExplanation",
-                        "brandId",
-                    )
-                    if status.get(key) is not None
-                }
-                for status in statuses
+                {key: status.get(key) for key in _STATUS_KEYS if status.get(key) is not None} for status in statuses
             ],
         }
+        if self._engagements is not None:
+            page = self._engagements.read([str(found["id"])])
+            exported["related"] = export_related(page.records.get(str(found["id"]), ()))
+            if page.gaps:
+                exported["related_not_read"] = [str(gap) for gap in page.gaps]
+        return exported
 
     def _requested(self) -> list[str]:
         return self._pmap.requested()
@@ -218,8 +231,15 @@ class HubSpotConnector(ClosedOnExit):
                 self._read_notes.unmapped_stage(stage_property, stage)
             yield record
 
+    @property
+    def _paged(self) -> bool:
+        """Contacts are mapped a page at a time (preferences or engagements are read per page), else one by one."""
+        return self._with_preferences or self._engagements is not None
+
     def _people(self, contacts: Generator[Contact, None, _R] | Iterator[Contact]) -> Generator[PersonRecord, None, _R]:
-        """Records in source order; with preferences on, 100 at a time: one status call per 100 emails."""
+        """Records in source order, a page of 100 at a time when preferences or engagements are read with them (the
+        engagements' associations, for 1,000 contacts at a time)."""
+        size = _LINKED if self._engagements is not None else _PAGE
         chunk: list[Contact] = []
         try:
             while True:
@@ -230,7 +250,7 @@ class HubSpotConnector(ClosedOnExit):
                     result: _R = done.value
                     return result
                 chunk.append(contact)
-                if len(chunk) >= PREFERENCES_BATCH or not self._with_preferences:
+                if len(chunk) >= size or not self._paged:
                     yield from self._mapped(chunk)
                     chunk = []
         finally:
@@ -238,12 +258,19 @@ class HubSpotConnector(ClosedOnExit):
                 contacts.close()
 
     def _mapped(self, chunk: list[Contact]) -> Iterator[PersonRecord]:
-        prefs: Mapping[str, EmailPreferences] | None = None
-        if self._with_preferences:
-            emails = [email for contact in chunk if (email := self._email(contact))]
-            prefs = self._subscriptions.preferences_many(emails) if emails else {}
-        for contact in chunk:
-            yield self._person(contact, prefs)
+        links = self._engagements.links([str(c["id"]) for c in chunk]) if self._engagements and chunk else None
+        for start in range(0, len(chunk), _PAGE):
+            page = chunk[start : start + _PAGE]
+            prefs: Mapping[str, EmailPreferences] | None = None
+            if self._with_preferences:
+                emails = [email for contact in page if (email := self._email(contact))]
+                prefs = self._subscriptions.preferences_many(emails) if emails else {}
+            related = None
+            if self._engagements is not None and links is not None:
+                related = self._engagements.page(links, [str(c["id"]) for c in page])
+            for contact in page:
+                person = self._person(contact, prefs)
+                yield person if related is None else _with_related(person, related)
 
     def _email(self, contact: Contact) -> str | None:
         email = (contact.get("properties") or {}).get(self._pmap.fields.get("email", "email"))
@@ -278,6 +305,11 @@ class HubSpotConnector(ClosedOnExit):
             if Action.DELETE in change.actions or Action.ANONYMISE in change.actions:
                 self._emails.pop(change.record_id, None)
         return iter(results)
+
+
+def _with_related(person: PersonRecord, page: RelatedPage) -> PersonRecord:
+    records = page.records.get(person.id, ())
+    return replace(person, related=records, related_gaps=page.gaps) if records or page.gaps else person
 
 
 def _same(contact: Contact) -> Contact:

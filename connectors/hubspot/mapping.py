@@ -36,7 +36,6 @@ READ_ONLY: frozenset[str] = frozenset({
 })  # fmt: skip
 
 
-
 @dataclass(frozen=True, slots=True)
 class PropertyInfo:
     """What the portal's schema says about one contact property (`GET /crm/v3/properties/contacts`)."""
@@ -194,6 +193,8 @@ def _action_properties(action: Action, change: PlannedChange, pmap: PropertyMap)
         case Action.ANONYMISE:
             return anonymise_properties(pmap)
         case Action.REDACT_NOTE:
+            if change.related and not any(key.startswith(NOTE_PREFIX) for key in change.values):
+                return {}  # only engagements to redact: the related writer does it
             return _note_writes(change.values, pmap)
         case Action.RECTIFY:
             return _rectify_writes(change.values, pmap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
@@ -36,6 +37,19 @@ DEFAULT_ACTIVITY_PROPERTIES: list[str] = [
 DEFAULT_NOTE_PROPERTIES: dict[str, str] = {"description": "message"}
 # Standard identifying properties anonymise also clears (those missing from the portal are skipped).
 DEFAULT_ANONYMISE_PROPERTIES: list[str] = ["address", "city", "state", "zip", "jobtitle", "company", "website"]
+
+# Engagement object → its free-text properties: what is read beside each contact, scanned for sensitive text, scrubbed
+# or deleted on erasure and exported on access (docs/related-records.md, "HubSpot"). `hs_email_headers` holds the
+# sender's and recipients' names and addresses; HubSpot derives its read-only `hs_email_from_*` / `hs_email_to_*`
+# properties from it.
+DEFAULT_ENGAGEMENTS: dict[str, list[str]] = {
+    "notes": ["hs_note_body"],
+    "emails": ["hs_email_subject", "hs_email_text", "hs_email_html", "hs_email_headers"],
+    "calls": ["hs_call_title", "hs_call_body"],
+    "meetings": ["hs_meeting_title", "hs_meeting_body", "hs_internal_meeting_notes"],
+    "tasks": ["hs_task_subject", "hs_task_body"],
+}
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 
 DEFAULT_LIFECYCLE_MAP: dict[str, Lifecycle] = {
     "subscriber": Lifecycle.PROSPECT,
@@ -94,6 +108,14 @@ class HubSpotSettings(BaseModel):
     read_subscriptions: bool = True
     # A subscription status whose legal-basis explanation says a parent or guardian consented (Art 8(1)).
     parental_consent_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PARENTAL_PHRASES))
+    # Engagements read beside each contact (one associations call per object per 1,000 contacts, one read per 100).
+    read_engagements: bool = True
+    engagements: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ENGAGEMENTS.items()}
+    )
+    # When a contact is erased, an engagement about them alone is deleted (archived), or kept with their identifiers
+    # cut out of it ("scrub"); one that concerns other contacts too is always scrubbed.
+    related_on_erase: Literal["delete", "scrub"] = "delete"
     # The account's published limits (docs/crm-apis.md B3); the client-side limiter uses `limit_fraction` of each.
     requests_per_10s: int = Field(default=100, ge=1, le=250)
     search_requests_per_second: int = Field(default=4, ge=1, le=5)
@@ -123,6 +145,20 @@ class HubSpotSettings(BaseModel):
         if unknown:
             raise ValueError(
                 f"unknown canonical field(s) {', '.join(unknown)}; mappable: {', '.join(sorted(MAPPABLE_FIELDS))}"
+            )
+        return value
+
+    @field_validator("engagements")
+    @classmethod
+    def _engagement_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = sorted(
+            name for name, properties in value.items()
+            if not _NAME.fullmatch(name) or not properties or not all(_NAME.fullmatch(p) for p in properties)
+        )  # fmt: skip
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)}: give each engagement object (notes, emails, calls, meetings, tasks) a non-empty "
+                "list of its property names (lower case, digits, _ and -)"
             )
         return value
 

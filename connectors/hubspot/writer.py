@@ -1,6 +1,7 @@
-"""Applying planned changes: unsubscribes, batch updates (100 per call), GDPR delete or batch archive.
+"""Applying planned changes: engagements, unsubscribes, batch updates (100 per call), GDPR delete or batch archive.
 
-Order per batch: unsubscribe first, then property writes, then deletes. A restriction marker is thus
+Order per batch: the contacts' engagements first (related_writer.py: a delete removes the associations, after which
+nothing finds them), then unsubscribe, then property writes, then deletes. A restriction marker is thus
 only ever written once the email is unsubscribed, so a marked record is always fully restricted (a
 later sweep trusts the marker and plans nothing more).
 
@@ -11,7 +12,7 @@ Unsubscribing is type by type (subscriptions.py): `restrict_email` from the mark
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gomme.connectors.hubspot.client import Endpoint, HubSpotApiError, Transport
@@ -25,12 +26,17 @@ from gomme.connectors.hubspot.mapping import (
     write_plan,
 )
 from gomme.connectors.hubspot.reader import BATCH_SIZE
+from gomme.connectors.hubspot.related_writer import write_related
 from gomme.connectors.hubspot.subscriptions import EXPLANATION_PREFIX, Scope, Subscriptions, Unsubscribe, email_key
 from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
+from gomme.model.related import RelatedOutcome
 
 _CODES = {"OBJECT_NOT_FOUND": "NOT_FOUND"}
 ANONYMISED_DETAIL = "pseudonymised: HubSpot keeps property history and the old address's subscription statuses"
 DELETED_DETAIL = {"gdpr": "permanently deleted (GDPR delete); the email is blocklisted", "archive": "archived"}
+# What HubSpot keeps of a contact after gomme's write (docs/related-records.md, "HubSpot"): names, never values.
+HISTORY_REMAINS = "contacts property history (only a GDPR delete purges it)"
+ARCHIVE_REMAINS = "archived contact (restorable for 90 days)"
 
 
 @dataclass(slots=True)
@@ -72,10 +78,11 @@ class Writer:
     def apply(self, changes: Sequence[PlannedChange]) -> list[ChangeResult]:
         """One result per change, in order; APPLIED only when every part of the change landed."""
         items = [self._prepare(change) for change in changes]
+        related = write_related(self._transport, [item.change for item in items if item.open and item.change.related])
         self._unsubscribe([item for item in items if item.open and item.plan and item.plan.unsubscribe])
         self._update([item for item in items if item.open and item.plan and item.plan.properties])
         self._delete([item for item in items if item.open and item.plan and item.plan.delete])
-        return [_result(item, self._delete_mode) for item in items]
+        return [_result(item, self._delete_mode, related.get(item.change.change_id)) for item in items]
 
     def _prepare(self, change: PlannedChange) -> _Item:
         item = _Item(change)
@@ -224,13 +231,26 @@ def _unique_chunks(items: Iterable[_Item]) -> Iterator[list[_Item]]:
         yield chunk
 
 
-def _result(item: _Item, delete_mode: str) -> ChangeResult:
+def _result(item: _Item, delete_mode: str, related: RelatedOutcome | None) -> ChangeResult:
     if item.code is not None:
-        return ChangeResult(item.change.change_id, Outcome.FAILED, item.code, item.detail)
+        return ChangeResult(item.change.change_id, Outcome.FAILED, item.code, item.detail, related=related)
     detail = item.detail
     if detail is None and item.plan is not None:
         if item.plan.delete:
             detail = DELETED_DETAIL[delete_mode]
         elif item.plan.anonymise:
             detail = ANONYMISED_DETAIL
-    return ChangeResult(item.change.change_id, Outcome.APPLIED, detail=detail)
+    remains = _contact_remains(item, delete_mode)
+    if remains:
+        related = related or RelatedOutcome()
+        related = replace(related, remains=tuple(dict.fromkeys((*remains, *related.remains))))
+    return ChangeResult(item.change.change_id, Outcome.APPLIED, detail=detail, related=related)
+
+
+def _contact_remains(item: _Item, delete_mode: str) -> tuple[str, ...]:
+    """What an applied erasure leaves of the contact itself: its property history, or the archived record."""
+    if item.plan is None or item.detail == "already deleted":
+        return ()
+    if item.plan.delete:
+        return (ARCHIVE_REMAINS,) if delete_mode == "archive" else ()
+    return (HISTORY_REMAINS,) if item.plan.anonymise else ()

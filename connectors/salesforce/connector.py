@@ -16,6 +16,7 @@ from gomme.connectors.salesforce.describe import OrgSchema
 from gomme.connectors.salesforce.fit import Fitted, fit
 from gomme.connectors.salesforce.mapping import ObjectMap
 from gomme.connectors.salesforce.reader import Reader
+from gomme.connectors.salesforce.related import RelatedReader, RelatedWriter
 from gomme.connectors.salesforce.settings import SalesforceSettings
 from gomme.connectors.salesforce.writer import Target, Writer
 from gomme.model.changes import Action, ChangeResult, PlannedChange
@@ -55,6 +56,7 @@ class SalesforceConnector(ClosedOnExit):
         self._fitted: Fitted | None = None
         self._reader: Reader
         self._writer: Writer
+        self._related: RelatedReader
         # Oldest first; an OrderedDict drops its oldest entry in O(1), where a dict's first key is found by
         # scanning past the slots its deletions left (44 s over a 1M-record pull, measured).
         self._recent: OrderedDict[tuple[str, str], Target] = OrderedDict()
@@ -67,13 +69,17 @@ class SalesforceConnector(ClosedOnExit):
     def _fit(self) -> Fitted:
         if self._fitted is None:
             self._fitted = fit(self.name, self.settings, self.schema)
-            self._reader = Reader(self.name, self.client, self._fitted.maps)
-            self._writer = Writer(self.name, self.client, self._fitted.maps, self.schema, now=self._now)
+            settings = self.settings
+            self._related = RelatedReader(self.client, self.schema, settings.related_objects,
+                                          delete_on_erase=settings.related_on_erase == "delete")  # fmt: skip
+            self._reader = Reader(self.name, self.client, self._fitted.maps, self._related)
+            writes = RelatedWriter(self.client, self.schema, hard_delete=settings.hard_delete)
+            self._writer = Writer(self.name, self.client, self._fitted.maps, self.schema, now=self._now, related=writes)
         return self._fitted
 
     def notices(self) -> list[str]:
         """Defaults the org lacks or hides, skipped (no personal data: object and field names only)."""
-        read = self._reader.notes.lines() if self._fitted else []
+        read = [*self._reader.notes.lines(), *self._related.notices()] if self._fitted else []
         aborted = self._writer.aborted_jobs if self._fitted else None
         cleaned = [f"{aborted} open Bulk API 2.0 job(s) an interrupted run had left were aborted"] if aborted else []
         return [*self._fit().notices, *read, *cleaned]

@@ -7,7 +7,7 @@ org's URI limit (no child subquery reaches them from Contact: their parent is th
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 import structlog
@@ -21,8 +21,17 @@ from gomme.connectors.salesforce.pushdown import groups_where
 from gomme.connectors.salesforce.soql import FALSE, TRUE, Compare, Expr, In, Soql, any_of, literal
 from gomme.model.conditions import PullQuery, matches_any
 from gomme.model.records import PersonRecord
+from gomme.model.related import export_related
 
 log = structlog.get_logger(__name__)
+
+
+class RelatedPages(Protocol):
+    """Attaches related records to a page of people (connectors/salesforce/related.py)."""
+
+    def attach(self, sobject: str, records: list[PersonRecord]) -> list[PersonRecord]: ...
+
+
 CONSENT_OBJECT = "ContactPointTypeConsent"
 _SEPARATOR = len(quote_plus(", "))
 
@@ -30,8 +39,10 @@ _SEPARATOR = len(quote_plus(", "))
 class Reader:
     """All the reads of one connector; `maps` is keyed by canonical object type (contact, lead)."""
 
-    def __init__(self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap]) -> None:
-        self.crm, self.client, self.maps = crm, client, maps
+    def __init__(
+        self, crm: str, client: SalesforceClient, maps: Mapping[str, ObjectMap], related: RelatedPages | None = None
+    ) -> None:
+        self.crm, self.client, self.maps, self.related = crm, client, maps, related
         self.notes = ReadNotes()
 
     # -- pull -------------------------------------------------------------------------------------------
@@ -139,9 +150,10 @@ class Reader:
         if individual_id:
             soql = Soql("ContactPointTypeConsent", ("FIELDS(ALL)",), Compare("PartyId", "=", individual_id), limit=200)
             consents = [plain(row) for page in self.client.pages(str(soql)) for row in page]
+        related = export_related(next(self.get([(record.object_type, record.id)]), record).related)
         return {
             "crm": self.crm, "object": omap.sobject, "id": record.id, "record": plain(row),
-            "individual": plain(individual) if individual else None, "consents": consents,
+            "individual": plain(individual) if individual else None, "consents": consents, "related": related,
         }  # fmt: skip
 
     def size(self) -> int:
@@ -168,7 +180,8 @@ class Reader:
         """Pages of records; those `keep` refuses are dropped before their consent rows are fetched."""
         for rows in self.client.pages(str(soql)):
             mapped = self._map(omap, rows)
-            yield self._with_consents(omap, [record for record in mapped if keep is None or keep(record)])
+            page = self._with_consents(omap, [record for record in mapped if keep is None or keep(record)])
+            yield self.related.attach(omap.sobject, page) if self.related is not None else page
 
     def _map(self, omap: ObjectMap, rows: Sequence[Mapping[str, Any]]) -> list[PersonRecord]:
         """A row that cannot be read is logged (its id and the field, never a value) and skipped."""

@@ -97,6 +97,10 @@ DEFAULT_ANONYMISE_FIELDS: dict[AnonymisedObject, list[str]] = {
 }  # fmt: skip
 
 
+RelatedObjectName = Literal["Task", "Event", "Case"]  # connectors/salesforce/related.py RELATED_OBJECTS
+DEFAULT_RELATED_OBJECTS: tuple[RelatedObjectName, ...] = ("Task", "Event", "Case")
+
+
 class SalesforceSettings(BaseModel):
     """One `[connectors.<name>]` block of type salesforce. Exactly one way to authenticate."""
 
@@ -140,6 +144,11 @@ class SalesforceSettings(BaseModel):
     )
     erase_individual: bool = True
     hard_delete: bool = False
+    # -- records about the person beside it (docs/related-records.md) --
+    related_objects: list[RelatedObjectName] = Field(default_factory=lambda: list(DEFAULT_RELATED_OBJECTS))
+    # When a person is erased, a Task or Event about them alone is deleted, or kept with their identifiers cut out
+    # ("scrub"); one about other people too, and a Case, are always scrubbed.
+    related_on_erase: Literal["delete", "scrub"] = "delete"
     # -- transport and API allowance --
     batch_size: int = Field(default=2000, ge=200, le=2000)
     bulk_threshold: int = Field(default=2000, ge=200)

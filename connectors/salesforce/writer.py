@@ -34,10 +34,12 @@ from gomme.connectors.salesforce.client import SalesforceClient
 from gomme.connectors.salesforce.describe import OrgSchema
 from gomme.connectors.salesforce.mapping import CONSENTS_KEY, ObjectMap
 from gomme.connectors.salesforce.reader import CONSENT_OBJECT, in_chunks
+from gomme.connectors.salesforce.related import RelatedWriter
 from gomme.connectors.salesforce.soql import In, Soql
 from gomme.model.changes import Action, ChangeResult, Outcome, PlannedChange
 from gomme.model.fields import OPT_OUT_NAMES
 from gomme.model.records import PersonRecord
+from gomme.model.related import RelatedOutcome
 
 log = structlog.get_logger(__name__)
 COLLECTION_SIZE = 200  # sObject Collections: at most 200 records per call
@@ -131,6 +133,7 @@ class _Plan:
     error: tuple[str, str] | None = None  # (code, PII-free detail)
     done_detail: str | None = None
     person_account_id: str | None = None  # the person is written through this Account
+    related: RelatedOutcome | None = None  # what became of the person's related records
 
 
 def individual_name(sobject: str, record_id: str) -> str:
@@ -151,8 +154,10 @@ class Writer:
         schema: OrgSchema | None = None,
         *,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        related: RelatedWriter | None = None,
     ) -> None:
         self.crm, self.client, self.maps, self.schema, self.now = crm, client, maps, schema, now
+        self.related = related
         settings = client.settings
         self._threshold, self._hard_delete = settings.bulk_threshold, settings.hard_delete
         self.aborted_jobs: int | None = None  # stale Bulk jobs aborted before this writer's first job; None: not yet
@@ -161,6 +166,11 @@ class Writer:
         plans = [self._plan(change, targets) for change in changes]
         live = [plan for plan in plans if plan.error is None and plan.done_detail is None]
         self.client.budget.ensure(self._estimate(live))
+        if self.related is not None:  # first: once a person is deleted, nothing finds their activities any more
+            sobjects = [(plan.change, self.maps[plan.change.object_type].sobject) for plan in live]
+            outcomes = self.related.write(sobjects)
+            for plan in live:
+                plan.related = outcomes.get(plan.change.change_id)
         by_change = {plan.change.change_id: plan for plan in live}
         for kind, wanted in _STEPS:
             writes = [
@@ -196,6 +206,8 @@ class Writer:
                 _set_flags(omap, (*(f"opt_out_{name}" for name in OPT_OUT_NAMES), "restricted"), person, individual)
             elif action is Action.REDACT_NOTE:
                 notes = _note_values(change.values, omap)
+                if notes is None and change.related:
+                    continue  # only related records hold the sentences
                 if notes is None:
                     plan.error = ("INVALID_CHANGE", "redact_note needs text values keyed notes.<mapped note field>")
                     return plan
@@ -443,8 +455,8 @@ class Writer:
         change_id = plan.change.change_id
         if plan.error is not None:
             log.warning("salesforce_change_failed", connector=self.crm, change_id=change_id, code=plan.error[0])
-            return ChangeResult(change_id, Outcome.FAILED, plan.error[0], plan.error[1])
-        return ChangeResult(change_id, Outcome.APPLIED, detail=plan.done_detail)
+            return ChangeResult(change_id, Outcome.FAILED, plan.error[0], plan.error[1], related=plan.related)
+        return ChangeResult(change_id, Outcome.APPLIED, detail=plan.done_detail, related=plan.related)
 
 
 _LOOKUP = Soql.select("Individual", ("Id", "LastName", "CreatedDate"))

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,8 +29,8 @@ from gomme.wiring import App
 # Record ids are looked up under each of these object types (a CRM id is unique within its CRM).
 OBJECT_TYPES = ("contact", "lead", "individual")
 LOG_COLUMNS = ("seq", "ts", "run_id", "request_id", "change_id", "crm", "object_type", "record_key", "action",
-               "rule_id", "legal_basis", "policy_hash", "fields", "evidence", "outcome", "error_code", "actor",
-               "prev_hash", "hash", "mac")
+               "rule_id", "legal_basis", "policy_hash", "fields", "evidence", "outcome", "error_code", "erasure",
+               "related", "actor", "prev_hash", "hash", "mac")
 
 
 def moment(text: str, option: str) -> str:
@@ -123,15 +124,44 @@ def audit_filter(app: App, query: AuditQuery) -> AuditFilter:
 
 
 def show_log(app: App, query: AuditQuery, fmt: str, stream: IO[str]) -> None:
+    """The first `query.limit` matching entries (all without a limit), oldest first."""
     with Session(app.engine()) as db:
-        rows = entries(db, audit_filter(app, query), limit=query.limit)
-        if fmt == "json":
-            for event in rows:
-                stream.write(json.dumps(_row(event), ensure_ascii=False) + "\n")
-        elif fmt == "csv":
-            _write_csv(rows, stream)
-        else:
-            _table(rows, stream)
+        _render(entries(db, audit_filter(app, query), limit=query.limit), fmt, stream)
+
+
+def show_recent(app: App, query: AuditQuery, fmt: str, stream: IO[str], console: Console, *, last: int | None) -> int:
+    """The last `last` matching entries (every one when None), oldest first; says on `console` how many matched
+    when some are left out. Returns how many matched."""
+    with Session(app.engine()) as db:
+        rows = entries(db, audit_filter(app, query))
+        if last is None:
+            tally = _Tally(rows)
+            _render(tally, fmt, stream)
+            return tally.count
+        kept: deque[AuditEvent] = deque(maxlen=last)
+        matched = 0
+        for event in rows:  # streamed: only the last `last` entries are held
+            kept.append(event)
+            matched += 1
+        _render(kept, fmt, stream)
+    if matched > len(kept):
+        console.print(
+            f"showing the last {len(kept):,} of {matched:,} entries; --all or --limit N for more",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+    return matched
+
+
+def _render(rows: Iterable[AuditEvent], fmt: str, stream: IO[str]) -> None:
+    if fmt == "json":
+        for event in rows:
+            stream.write(json.dumps(_row(event), ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        _write_csv(rows, stream)
+    else:
+        _table(rows, stream)
 
 
 def show_entry(app: App, seq: int, stream: IO[str]) -> int:
@@ -214,6 +244,7 @@ def _table(rows: Iterable[AuditEvent], stream: IO[str]) -> None:
     for event in rows:
         table.add_row(str(event.seq), event.ts[:19].replace("T", " "), event.crm, event.object_type,
                       event.record_key[:12], event.action, event.rule_id, event.evidence or "",
-                      event.outcome + (f" ({event.error_code})" if event.error_code else ""),
+                      event.outcome + (f" ({event.error_code})" if event.error_code else "")
+                      + (f", {event.erasure}" if event.erasure else ""),
                       (event.run_id or event.request_id or "")[:8])
     Console(file=stream, width=160).print(table)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -10,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gomme.model.records import PersonRecord
 from gomme.policies.decision import Decision
+from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.policy import Policy, PolicyError, load_policy_file
 from gomme.wiring import App, default_actor
 
@@ -31,13 +35,19 @@ def check_policy_file(path: Path, console: Console) -> int:
     return 0
 
 
-def explain_record(decision: Decision, record_ref: str, console: Console) -> None:
-    """Each rule the engine ran, whether it fired and why, then the action taken. Never prints field values."""
-    _say(console, f"record {record_ref}", style="bold")
+def explain_record(
+    record: PersonRecord, policy: Policy, now: dt.datetime, console: Console, *, facts: RecordFacts = NO_FACTS
+) -> None:
+    """Decide on `record`, then print each rule the engine ran: whether it fired and why (or why not), and the
+    action taken. Dates, codes and field names only: never a name, email, phone or note text."""
+    from gomme.policies.engine import decide, why_not
+
+    decision = decide(record, policy, now, facts=facts)
+    _say(console, f"record {record.ref}", style="bold")
     if not decision.evaluated and decision.in_effect is not None:
         _say(console, f"already {decision.in_effect}d: nothing personal is left, no rule applies")
     else:
-        console.print(_rules_table(decision))
+        console.print(_rules_table(decision, why_not(record, policy, now, decision, facts=facts)))
     _say(console, _outcome(decision))
 
 
@@ -52,14 +62,14 @@ def _say(console: Console, text: str, style: str | None = None) -> None:
     console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
-def _rules_table(decision: Decision) -> Table:
+def _rules_table(decision: Decision, not_fired: Mapping[str, str]) -> Table:
     findings = {finding.rule_id: finding for finding in decision.findings}
     table = Table(show_lines=False)
     for column in ("rule", "fired", "why"):
         table.add_column(column, overflow="fold")
     for rule_id, line in decision.explain().items():
         finding = findings.get(rule_id)
-        why = line.removeprefix("fired: ") if finding else "-"
+        why = line.removeprefix("fired: ") if finding else not_fired.get(rule_id, line)
         if finding is not None and finding.facts:
             why += "\n" + ", ".join(f"{key}={value}" for key, value in finding.facts.items())
         style = "bold" if rule_id == decision.rule_id else ""
@@ -83,7 +93,6 @@ def _outcome(decision: Decision) -> str:
 def explain(app: App, connector_name: str, record_id: str, console: Console) -> int:
     """Pull one record through its connector, decide on it now, and explain every rule."""
     from gomme.jobs.facts import facts_for, facts_of
-    from gomme.policies.engine import decide
     from gomme.state.clock import utc_now
 
     names = app.connector_names([connector_name])
@@ -95,5 +104,5 @@ def explain(app: App, connector_name: str, record_id: str, console: Console) -> 
         ctx = app.context(connector, engine, keyring, now=now, actor=default_actor())
         known = facts_for(ctx, records)
         for record in records:
-            explain_record(decide(record, app.config.policy, now, facts=facts_of(known, record)), record.ref, console)
+            explain_record(record, app.config.policy, now, console, facts=facts_of(known, record))
     return 0

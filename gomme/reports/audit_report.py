@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -15,9 +15,10 @@ from gomme.reports.charts import StackedChart, stacked_by_day
 from gomme.state.audit import AuditFilter, ChainReport, entries, verify
 from gomme.state.clock import stamp
 from gomme.state.keys import Keyring
-from gomme.state.models import Request
+from gomme.state.models import AuditEvent, Request
 from gomme.state.requests import due
 
+DRILL_ROWS = 200  # entries listed per rule (the latest); `gomme audit log --rule ID` lists every one
 _TEMPLATES = Environment(loader=PackageLoader("gomme.reports", "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -27,6 +28,35 @@ class PolicyUse:
     first: str
     last: str
     entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class WhyRow:
+    """One audit entry in a rule's drill-down: where, what became of it, and its evidence (no value)."""
+
+    seq: int
+    ts: str
+    crm: str
+    object_type: str
+    record_key: str
+    action: str
+    outcome: str
+    why: str
+
+
+@dataclass(slots=True)
+class RuleDrill:
+    """A rule's entries in the period: counts by (action, outcome) and the latest entries with their evidence."""
+
+    total: int = 0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    latest: deque[WhyRow] = field(default_factory=lambda: deque(maxlen=DRILL_ROWS))
+
+    def add(self, event: AuditEvent) -> None:
+        self.total += 1
+        self.counts[(event.action, event.outcome)] += 1
+        self.latest.append(WhyRow(event.seq, event.ts, event.crm, event.object_type, event.record_key[:12],
+                                  event.action, event.outcome, event.evidence or ""))
 
 
 @dataclass(slots=True)
@@ -39,6 +69,7 @@ class AuditSummary:
     by_day: Counter[tuple[str, str]] = field(default_factory=Counter)  # (day, action) of applied
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)  # (crm, error code)
     policies: dict[str, PolicyUse] = field(default_factory=dict)
+    by_rule: dict[str, RuleDrill] = field(default_factory=dict)  # CRM changes (applied, failed...) per rule id
     first_ts: str | None = None
     last_ts: str | None = None
 
@@ -53,6 +84,7 @@ def summarise(engine: Engine, since: str | None, until: str | None) -> AuditSumm
             summary.last_ts = event.ts
             if event.crm == "gomme":  # request lifecycle entries, not CRM changes
                 continue
+            summary.by_rule.setdefault(event.rule_id, RuleDrill()).add(event)
             if event.outcome == "applied":
                 summary.by_change[(event.crm, event.action, event.rule_id)] += 1
                 summary.by_day[(event.ts[:10], event.action)] += 1
@@ -82,6 +114,6 @@ def render_report(
     requests = requests_in(engine, since, until)
     return _TEMPLATES.get_template("audit_report.html.j2").render(
         summary=summary, chain=chain, chart=chart, requests=requests, due=due, now=stamp(now),
-        since=since, until=until, version=__version__,
+        since=since, until=until, version=__version__, drill_rows=DRILL_ROWS,
         overdue=[r for r in requests if r.status != "completed" and due(r) < stamp(now)],
     )

@@ -44,6 +44,9 @@ def settings(**overrides: Any) -> SalesforceSettings:
         "type": "salesforce", "instance_url": f"https://{HOST}", "access_token_env": "SF_TOKEN",
         "legal_hold_field": "Legal_Hold__c", "contract_end_field": "Contract_End__c",
         "backoff_seconds": 1.0, "requests_per_second": 1000,
+        # The person's own reads and writes, call by call; related records have their own tests
+        # (tests/related/test_salesforce_related.py), which count their calls.
+        "related_objects": [],
     }  # fmt: skip
     return SalesforceSettings.model_validate({**base, **overrides})
 

@@ -11,7 +11,10 @@ The real hubspot-api-client talks to it over HTTP (urllib3, which `responses` ca
 - the communication-preferences v4 batch endpoints (read, write per type, unsubscribe-all), which a portal
   without them (or an app without the batch scopes: Marketing Hub Enterprise only) refuses: `v4=False` answers
   `v4_refusal` (404, or 403). `calls["prefs.batch_unsubscribe_all"]` tells whether anyone opted an address out
-  of all email (gomme must not: it has no undo).
+  of all email (gomme must not: it has no undo);
+- engagements (`fakes.hubspot_engagements`): the CRM objects batch read / update / archive of notes, emails, calls,
+  meetings and tasks (routes `objects.batch_read`… whatever the object; the object is in the recorded path) and the
+  associations v4 batch read (`associations.batch_read`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         "prefs.batch_unsubscribe_all",
     ),
     ("POST", re.compile(r"/oauth/v1/token"), "oauth.token"),
+    # After the contacts' own batch routes, which would match too.
+    ("POST", re.compile(r"/crm/v3/objects/(?P<kind>[a-z0-9_-]+)/batch/(?P<op>read|update|archive)"), "objects.batch_"),
+    (
+        "POST",
+        re.compile(r"/crm/v4/associations/(?P<from_type>[a-z0-9_-]+)/(?P<to_type>[a-z0-9_-]+)/batch/read"),
+        "associations.batch_read",
+    ),
 ]
 
 
@@ -274,6 +284,18 @@ class FakeHubSpot:
         if route == "contacts.gdpr_delete":
             portal.gdpr_delete(body)
             return 204, None
+        if route.startswith("objects.batch_") and match:
+            kind, engagements = match.group("kind"), portal.engagements
+            with portal.lock:
+                if route == "objects.batch_archive":
+                    engagements.batch_archive(kind, body or {})
+                    return 204, None
+                if route == "objects.batch_read":
+                    return engagements.batch_read(kind, body or {})
+                return engagements.batch_update(kind, body or {})
+        if route == "associations.batch_read" and match:
+            with portal.lock:
+                return portal.engagements.associations(match.group("from_type"), match.group("to_type"), body or {})
         if route == "properties.list":
             return 200, portal.property_defs()
         if route == "prefs.definitions":
@@ -409,7 +431,8 @@ def _route(method: str, path: str) -> tuple[str, re.Match[str] | None]:
     for verb, pattern, name in _ROUTES:
         match = pattern.fullmatch(path)
         if verb == method and match:
-            return (name + match.group(1) if name.endswith(("_", ".")) else name), match
+            suffix = match.groupdict().get("op") or match.group(1) if name.endswith(("_", ".")) else ""
+            return name + suffix, match
     return f"unknown {method} {path}", None
 
 

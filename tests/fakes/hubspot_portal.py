@@ -11,6 +11,7 @@ Served over HTTP by `fakes.hubspot.FakeHubSpot`. Faithful to the documented API 
 - gdpr-delete deletes the contact and blocklists its email (by `idProperty=email`, an unknown address
   is blocklisted too); creating a contact, or setting an email, that is blocklisted fails with 400.
 - lastmodifieddate moves only when a value changes; "" clears a property.
+- engagements and their associations: `fakes.hubspot_engagements` (a deleted contact loses its associations only).
 - communication preferences: a v3 status response lists only the explicit statuses of the address;
   unsubscribing an address already NOT_SUBSCRIBED answers 400. Statuses are stored in v3's words
   (SUBSCRIBED / NOT_SUBSCRIBED), each with its legal basis, explanation, source and time. With GDPR features
@@ -42,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.hubspot_engagements import EngagementStore
 from fakes.hubspot_search import (
     DEFAULT_LIST_PROPERTIES,
     MAX_BATCH,
@@ -124,6 +126,7 @@ class Portal:
     opted_out_all: set[str] = field(default_factory=set)  # addresses unsubscribed from all email (portal-wide)
     v4_rejected: set[str] = field(default_factory=set)  # addresses the v4 batch endpoints fail, one by one
     gdpr: bool = True  # GDPR features on: status writes need a legal basis and its explanation
+    engagements: EngagementStore = field(default_factory=EngagementStore)  # notes, emails, calls, meetings, tasks
     lock: threading.RLock = field(default_factory=threading.RLock)
     ids: list[int] = field(default_factory=list)
     _emails: dict[str, int] = field(default_factory=dict)
@@ -487,7 +490,9 @@ class Portal:
         return contact
 
     def _remove(self, record_id: int) -> Contact:
+        """Archived or GDPR-deleted: the contact goes, and its associations; its engagements stay."""
         contact = self.contacts.pop(record_id)
+        self.engagements.unlink_contact(record_id)
         del self.ids[bisect.bisect_left(self.ids, record_id)]
         email = contact.properties.get("email")
         if email:
@@ -499,11 +504,15 @@ class Portal:
             definition = self.properties.get(name)
             # HubSpot's shape: the per-property verdicts as JSON inside the message (error code and name).
             if definition is None:
-                raise PortalError(400, "VALIDATION_ERROR", _invalid(name, "PROPERTY_DOESNT_EXIST",
-                                                                    f'Property \\"{name}\\" does not exist'))
+                raise PortalError(
+                    400,
+                    "VALIDATION_ERROR",
+                    _invalid(name, "PROPERTY_DOESNT_EXIST", f'Property \\"{name}\\" does not exist'),
+                )
             if definition.read_only:
-                raise PortalError(400, "VALIDATION_ERROR", _invalid(name, "READ_ONLY_VALUE",
-                                                                    f"{name} is a read only property"))
+                raise PortalError(
+                    400, "VALIDATION_ERROR", _invalid(name, "READ_ONLY_VALUE", f"{name} is a read only property")
+                )
 
     def _check_email(self, email: str | None, record_id: int) -> None:
         if not email:
@@ -589,5 +598,7 @@ def _with_missing(results: list[dict[str, Any]], missing: list[str]) -> tuple[in
 
 
 def _invalid(name: str, code: str, text: str) -> str:
-    return (f'Property values were not valid: [{{"isValid":false,"message":"{text}","error":"{code}",'
-            f'"name":"{name}","localizedErrorMessage":"{text}"}}]')
+    return (
+        f'Property values were not valid: [{{"isValid":false,"message":"{text}","error":"{code}",'
+        f'"name":"{name}","localizedErrorMessage":"{text}"}}]'
+    )

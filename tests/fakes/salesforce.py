@@ -30,6 +30,8 @@ from fakes.salesforce_bulk import BulkJobs
 from fakes.salesforce_describe import DEFAULT_ACCOUNT_TYPES, describe_object, label_of, modified_since
 from fakes.salesforce_http import Call, Failure, Faults, Response, answer, batch_size, error, kind_of, result
 from fakes.salesforce_schema import (
+    ACTIVITY_RELATIONS,
+    CASCADES,
     KEY_PREFIX,
     PERSON_MIRROR,
     READ_ONLY,
@@ -43,6 +45,7 @@ from fakes.salesforce_schema import (
 from fakes.salesforce_soql import Query, SoqlError, evaluate, parse, sort_key
 
 URI_LIMIT = 16_384
+_LOOKUPS = frozenset({"WhoId", "RelationId", "TaskId", "EventId", "ContactId", "LeadId"})
 SCHEMA_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # when the org's objects last changed, unless a test changes one
 _FLS = ("Unable to create/update fields: {}. Please check the security settings of this field and verify that it is "
         "read/write for your profile or permission set.")  # fmt: skip
@@ -82,6 +85,8 @@ class FakeSalesforce:
         person_accounts: bool = False,
         data_protection: bool = True,
         private_contacts_visible: bool = True,
+        hidden_objects: set[str] | None = None,
+        shared_activities: bool = True,
     ) -> None:
         """`hidden_fields`: per object, fields the integration user cannot see (absent from describe, INVALID_FIELD
         when named); `read_only_fields`: visible but not editable; `country_picklists=False`: no *CountryCode /
@@ -96,7 +101,8 @@ class FakeSalesforce:
         self.account_types = tuple(account_types) if account_types is not None else DEFAULT_ACCOUNT_TYPES
         self.schema = build_schema(
             custom_fields=custom_fields, country_picklists=country_picklists, data_protection=data_protection,
-            person_accounts=person_accounts, hidden_fields=hidden_fields,
+            person_accounts=person_accounts, hidden_fields=hidden_fields, hidden_objects=hidden_objects,
+            shared_activities=shared_activities,
         )  # fmt: skip
         self.read_only = {name: set(fields) & READ_ONLY for name, fields in self.schema.items()}
         for sobject, names in (read_only_fields or {}).items():
@@ -132,6 +138,16 @@ class FakeSalesforce:
         if sobject == "ContactPointTypeConsent" and row.get("PartyId"):
             self._by_party.setdefault(row["PartyId"], {})[record_id] = None
         return record_id
+
+    def create_activity(self, sobject: str, who_ids: list[str], **fields: Any) -> str:
+        """A Task or Event about these people: the first is its WhoId; with Shared Activities on, one relation row
+        per person (as Salesforce keeps them)."""
+        activity_id = self.create(sobject, WhoId=who_ids[0] if who_ids else None, **fields)
+        relation, key = ACTIVITY_RELATIONS[sobject]
+        if relation in self.tables:
+            for who in who_ids:
+                self.create(relation, **{key: activity_id, "RelationId": who, "IsWhat": False})
+        return activity_id
 
     def create_person_account(self, **fields: Any) -> tuple[str, str]:
         """A person account and its person contact (Account-side names: PersonEmail, PersonBirthdate, X__pc…);
@@ -258,9 +274,31 @@ class FakeSalesforce:
             if sobject == "ContactPointTypeConsent":
                 self._by_party.get(row.get("PartyId") or "", {}).pop(record_id, None)
             self.deleted[record_id] = sobject
+            for child in self._cascade(record_id):
+                self._remove(child, hard=hard)
         if hard:
             self.deleted.pop(record_id, None)
             self.purged.add(record_id)
+
+    def _cascade(self, record_id: str) -> list[str]:
+        """Children deleted with a record (cascadeDelete): its history rows, its activities' relation rows, and
+        the activities whose only person it was (a shared activity stays with its other people; unverified)."""
+        children = []
+        for child, link in CASCADES.items():
+            for row in self.tables.get(child, {}).values():
+                if row.get(link) != record_id:
+                    continue
+                if not self._other_people(child, row["Id"], record_id):
+                    children.append(row["Id"])
+        for relation, key in ACTIVITY_RELATIONS.values():
+            rows = self.tables.get(relation, {}).values()
+            children += [r["Id"] for r in rows if record_id in (r.get("RelationId"), r.get(key))]
+        return children
+
+    def _other_people(self, sobject: str, activity_id: str, person_id: str) -> bool:
+        relation, key = ACTIVITY_RELATIONS.get(sobject, ("", ""))
+        rows = self.tables.get(relation, {}).values()
+        return any(r.get(key) == activity_id and r.get("RelationId") != person_id for r in rows)
 
     def _record_access(self, sobject: str, row: dict[str, Any]) -> Failure | None:
         """Refusals of a write or delete for the record as a whole (person contacts, sharing)."""
@@ -491,6 +529,10 @@ class FakeSalesforce:
                     return [table[k] for k in dict.fromkeys(keys) if k in table]
                 if query.sobject == "ContactPointTypeConsent":
                     return [table[c] for k in dict.fromkeys(keys) for c in self._by_party.get(k, {}) if c in table]
+            if name in _LOOKUPS and part.op in ("=", "in"):  # a quick pass before the full evaluation
+                values = part.operand if isinstance(part.operand, tuple) else (part.operand,)
+                wanted = {str(v.value) for v in values}
+                return [row for row in table.values() if row.get(name) in wanted]
         return list(table.values())
 
     def _resolve(self, sobject: str, row: dict[str, Any] | None, path: str) -> tuple[str, Any]:

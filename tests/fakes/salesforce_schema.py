@@ -80,9 +80,47 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "EffectiveTo": Field("datetime"), "DataUsePurposeId": Field("reference", 18, target="DataUsePurpose"),
     },
     "DataUsePurpose": {**_SYSTEM, "Name": _text(80, required=True)},
+    # Activities and cases (object reference: Task, Event, TaskRelation, EventRelation, Case). WhoId names a
+    # Contact or a Lead; with Shared Activities on, TaskRelation/EventRelation rows list every person of one.
+    "Task": {
+        **_SYSTEM, "WhoId": Field("reference", 18, target="Contact"),
+        "WhatId": Field("reference", 18, target="Account"),
+        "Subject": _text(255), "Description": Field("textarea", 32000), "Status": Field("picklist", 40),
+        "ActivityDate": Field("date"),
+    },
+    "Event": {
+        **_SYSTEM, "WhoId": Field("reference", 18, target="Contact"),
+        "WhatId": Field("reference", 18, target="Account"),
+        "Subject": _text(255), "Description": Field("textarea", 32000), "ActivityDateTime": Field("datetime"),
+    },
+    "TaskRelation": {
+        **_SYSTEM, "TaskId": Field("reference", 18, target="Task"),
+        "RelationId": Field("reference", 18, target="Contact"),
+        "IsWhat": Field("boolean"),
+    },
+    "EventRelation": {
+        **_SYSTEM, "EventId": Field("reference", 18, target="Event"),
+        "RelationId": Field("reference", 18, target="Contact"),
+        "IsWhat": Field("boolean"),
+    },
+    "Case": {
+        **_SYSTEM, "ContactId": Field("reference", 18, target="Contact"), "Subject": _text(255),
+        "Description": Field("textarea", 32000), "SuppliedName": _text(80), "SuppliedEmail": Field("email", 80),
+        "SuppliedPhone": _text(40), "Status": Field("picklist", 40),
+    },
+    # Field history: read-only rows (old and new values of tracked fields), deleted with their record.
+    "ContactHistory": {**_SYSTEM, "ContactId": Field("reference", 18, target="Contact"), "Field": _text(255),
+                       "OldValue": _text(255), "NewValue": _text(255)},
+    "LeadHistory": {**_SYSTEM, "LeadId": Field("reference", 18, target="Lead"), "Field": _text(255),
+                    "OldValue": _text(255), "NewValue": _text(255)},
 }  # fmt: skip
 KEY_PREFIX = {"Contact": "003", "Lead": "00Q", "Account": "001", "Individual": "0PK",
-              "ContactPointTypeConsent": "0ZY", "DataUsePurpose": "0ZZ"}  # fmt: skip
+              "ContactPointTypeConsent": "0ZY", "DataUsePurpose": "0ZZ", "Task": "00T", "Event": "00U",
+              "TaskRelation": "0RT", "EventRelation": "0RE", "Case": "500", "ContactHistory": "017",
+              "LeadHistory": "017"}  # fmt: skip
+ACTIVITY_RELATIONS = {"Task": ("TaskRelation", "TaskId"), "Event": ("EventRelation", "EventId")}
+# Children deleted with a person (the describe's cascadeDelete): activities by WhoId, history rows by parent.
+CASCADES = {"Task": "WhoId", "Event": "WhoId", "ContactHistory": "ContactId", "LeadHistory": "LeadId"}
 
 
 # -- how an admin set the org up ---------------------------------------------------------------------------
@@ -130,9 +168,12 @@ def build_schema(
     data_protection: bool = True,
     person_accounts: bool = False,
     hidden_fields: dict[str, set[str]] | None = None,
+    hidden_objects: set[str] | None = None,
+    shared_activities: bool = True,
 ) -> dict[str, dict[str, Field]]:
     """The objects and fields the integration user sees in an org set up this way."""
-    schema = {name: dict(fields) for name, fields in SCHEMA.items()}
+    gone = set(hidden_objects or ()) | (set() if shared_activities else {"TaskRelation", "EventRelation"})
+    schema = {name: dict(fields) for name, fields in SCHEMA.items() if name not in gone}
     for sobject, extra in (custom_fields or {}).items():
         schema[sobject].update(extra)
     if person_accounts:

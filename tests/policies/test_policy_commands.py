@@ -11,7 +11,6 @@ from policy_testkit import NOW, at, person
 from rich.console import Console
 
 from gomme.commands.policy import check_policy_file, explain_record, show_policy
-from gomme.policies.engine import decide
 from gomme.policies.policy import load_pack
 
 CNIL = load_pack("cnil")
@@ -66,7 +65,7 @@ def test_explain_lists_every_rule_whether_it_fired_and_why_without_note_text() -
     )
     term, out = console()
 
-    explain_record(decide(record, CNIL, NOW), "local:contact:c-0001", term)
+    explain_record(record, CNIL, NOW, term)
 
     text = out.getvalue()
     assert text.startswith("record local:contact:c-0001\n")
@@ -87,7 +86,7 @@ def test_explain_lists_every_rule_whether_it_fired_and_why_without_note_text() -
 )
 def test_explain_says_when_nothing_is_to_be_done(record_fields: dict[str, object], last_line: str) -> None:
     term, out = console()
-    explain_record(decide(person(**record_fields), CNIL, NOW), "ref", term)
+    explain_record(person(**record_fields), CNIL, NOW, term)
     assert out.getvalue().splitlines()[-1] == last_line
 
 

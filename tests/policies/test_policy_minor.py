@@ -80,8 +80,9 @@ def test_minor_evidence_holds_the_age_never_the_birthdate() -> None:
     finding = MINOR.evaluate(person(country="FR", birthdate=dt.date(2012, 6, 15), legal_basis="consent"), NOW)
 
     assert finding is not None
-    assert finding.facts == {"age": "12", "threshold": "15", "country": "FR", "legal_basis": "consent"}
+    assert finding.facts == {"age": "12", "threshold": "15", "country": "FR", "legal_basis": "consent", "under": "15"}
     assert "2012" not in finding.reason + "".join(finding.facts.values())
+    assert finding.evidence == "country=FR under=15 legal_basis=consent"  # the audit trail keeps no age either
     assert finding.reason == "age 12 below the digital-consent age 15 (FR), no parental consent recorded"
 
 

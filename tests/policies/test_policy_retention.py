@@ -76,7 +76,12 @@ def test_prospect_inactive_three_years_is_anonymised_with_evidence() -> None:
         "cutoff": "2021-11-23T12:00:00+00:00",
         "after": "P3Y",
         "lifecycle": "prospect",
+        "started": "2021-03-01",
+        "due": "2024-03-01",
     }
+    assert finding.evidence == (
+        "lifecycle=prospect clock_field=last_activity_at started=2021-03-01 after=P3Y due=2024-03-01"
+    )
     assert finding.legal_basis.startswith("GDPR Art 5(1)(e); CNIL référentiel gestion commerciale (2021-131)")
 
 

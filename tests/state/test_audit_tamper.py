@@ -33,6 +33,7 @@ runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
 HASHED = ("seq", "ts", "run_id", "request_id", "change_id", "crm", "object_type", "record_key", "action",
           "rule_id", "legal_basis", "policy_hash", "fields", "outcome", "error_code", "actor")  # fmt: skip
+OPTIONAL = ("evidence", "erasure", "related")  # hashed when they hold something (docs/audit-trail.md)
 
 
 @pytest.fixture
@@ -65,7 +66,9 @@ def _rechain(engine: Engine, start: int, keyring: Keyring | None = None) -> None
         prev_hash = previous.hash if previous is not None else GENESIS_HASH
         for event in db.exec(select(AuditEvent).where(col(AuditEvent.seq) >= start).order_by(col(AuditEvent.seq))):
             event.prev_hash = prev_hash
-            event.hash = chain_hash({name: getattr(event, name) for name in HASHED}, prev_hash)
+            content = {name: getattr(event, name) for name in HASHED}
+            content.update({name: value for name in OPTIONAL if (value := getattr(event, name)) is not None})
+            event.hash = chain_hash(content, prev_hash)
             event.mac = keyring.audit_mac(event.hash) if keyring is not None else event.mac
             prev_hash = event.hash
             db.add(event)

@@ -12,9 +12,10 @@ from hubspot_testkit import Connect, planned
 
 from gomme.connectors.errors import FatalError, RetryableError
 from gomme.connectors.hubspot import HubSpotConnector
-from gomme.connectors.hubspot.writer import ANONYMISED_DETAIL
+from gomme.connectors.hubspot.writer import ANONYMISED_DETAIL, HISTORY_REMAINS
 from gomme.model.changes import Action, ChangeResult, Outcome
 from gomme.model.conditions import PullQuery
+from gomme.model.related import RelatedOutcome
 
 ANONYMISED = {
     "email": "", "firstname": "", "phone": "", "mobilephone": "", "date_of_birth": "", "message": "",
@@ -104,7 +105,10 @@ def test_anonymise_leaves_the_fixed_marker_and_nothing_identifying(
     hubspot: FakeHubSpot, connector: HubSpotConnector, ada: str
 ) -> None:
     (result,) = connector.apply([planned(ada, Action.ANONYMISE)])
-    assert result == ChangeResult(f"anonymise-{ada}", Outcome.APPLIED, detail=ANONYMISED_DETAIL)
+    # HubSpot keeps the overwritten values in the contact's property history: pseudonymised, by name
+    remains = RelatedOutcome(remains=(HISTORY_REMAINS,))
+    assert result == ChangeResult(f"anonymise-{ada}", Outcome.APPLIED, detail=ANONYMISED_DETAIL, related=remains)
+    assert result.related is not None and result.related.erasure == "pseudonymised"
     stored = hubspot.portal.get(ada) or {}
     assert not {"email", "firstname", "phone", "date_of_birth", "message", "city"} & set(stored)
     assert (stored["lastname"], stored["country"], stored["lifecyclestage"]) == ("ANONYMISED", "France", "customer")
@@ -210,7 +214,9 @@ def test_a_missing_default_restriction_property_fails_each_restriction_alone_bef
     hubspot.portal.properties.pop("gomme_restricted")
     results = list(connector.apply([planned(ada, Action.RESTRICT_ALL), planned(bo, Action.RESTRICT_EMAIL)]))
     assert [(r.outcome, r.error_code) for r in results] == [
-        (Outcome.FAILED, "RESTRICTION_PROPERTY_MISSING"), (Outcome.APPLIED, None)]
+        (Outcome.FAILED, "RESTRICTION_PROPERTY_MISSING"),
+        (Outcome.APPLIED, None),
+    ]
     assert hubspot.calls["contacts.batch_update"] == 0  # nothing written for the restriction that could not be
     assert any("gomme_restricted: not in the portal" in n for n in connector.notices())
 

@@ -41,7 +41,8 @@ def test_a_full_pull_pages_the_list_endpoint_asking_only_for_mapped_properties(
     # given 250 contacts
     seeded = seed(hubspot, 250)
     # when everything is pulled
-    connector = connect(read_subscriptions=False)  # subscription statuses: test_hubspot_preferences_v4.py
+    # subscription statuses: test_hubspot_preferences_v4.py; engagements: test_hubspot_related.py
+    connector = connect(read_subscriptions=False, read_engagements=False)
     records = list(connector.pull(PullQuery(everything=True)))
     # then three pages of at most 100 were read, following paging.next.after, in id order
     assert ids(records) == seeded
@@ -106,7 +107,8 @@ def test_an_incremental_pull_reads_only_what_changed_and_skips_the_boundary(
     changed = connector.pull(PullQuery(everything=False, since=again.cursor))
     assert ids(changed) == [first_ids[1], first_ids[3]]
     assert json.loads(changed.cursor["contact"]) == {
-        "at": "2025-06-01T12:00:05.000Z", "seen": dict.fromkeys((first_ids[1], first_ids[3]), 0)
+        "at": "2025-06-01T12:00:05.000Z",
+        "seen": dict.fromkeys((first_ids[1], first_ids[3]), 0),
     }
     search = hubspot.recorded("contacts.search")[-1].body
     assert search["filterGroups"][0]["filters"][0] == {
@@ -209,6 +211,7 @@ def test_a_record_new_at_the_cursors_millisecond_is_read_once_and_joins_the_boun
     again = connector.pull(PullQuery(everything=False, since=pulled.cursor))
     assert ids(again) == [late]
     assert json.loads(again.cursor["contact"]) == {
-        "at": "2025-06-01T12:00:00.000Z", "seen": dict.fromkeys((first[0], first[1], late), 0)
+        "at": "2025-06-01T12:00:00.000Z",
+        "seen": dict.fromkeys((first[0], first[1], late), 0),
     }
     assert ids(connector.pull(PullQuery(everything=False, since=again.cursor))) == []

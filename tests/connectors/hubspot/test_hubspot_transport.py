@@ -29,7 +29,7 @@ def test_a_429_burst_from_the_account_limit_is_waited_out(hubspot: FakeHubSpot, 
     hubspot.limits = Limits(per_window=5, window_seconds=0.2, search_per_window=1_000)
     seeded = seed(hubspot, 1_500)
     # when 15 pages are read back to back (subscription statuses aside)
-    connector = connect(read_subscriptions=False)
+    connector = connect(read_subscriptions=False, read_engagements=False)  # list pages alone
     records = list(connector.pull(EVERYTHING))
     # then some calls were refused with 429, each waited out and repeated: nothing is missing
     assert [r.id for r in records] == seeded
@@ -103,7 +103,7 @@ def test_retries_that_run_out_raise_a_retryable_error_without_personal_data(
 
 
 def test_the_daily_limit_stops_the_run(hubspot: FakeHubSpot, connect: Connect) -> None:
-    connector = connect(read_subscriptions=False)
+    connector = connect(read_subscriptions=False, read_engagements=False)  # list pages alone
     hubspot.limits = Limits(per_window=1_000, daily=2)
     seed(hubspot, 500)
     with pytest.raises(FatalError, match="daily API limit"):
