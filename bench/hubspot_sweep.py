@@ -168,11 +168,13 @@ def main() -> None:
 
     calls, numbers = first["calls"], first["numbers"]
     preferences = sum(count for route, count in calls.items() if route.startswith("prefs."))
-    issue_bound = math.ceil(args.contacts / 100) + math.ceil(numbers["planned"] / 100) + preferences + 5
+    # Engagements (docs/related-records.md): associations per 1,000 contacts and objects per 100 engagements.
+    related = sum(count for route, count in calls.items() if route.startswith(("associations.", "objects.")))
+    issue_bound = math.ceil(args.contacts / 100) + math.ceil(numbers["planned"] / 100) + preferences + related + 5
     rereads = calls["contacts.batch_read"]
     print(f"\nfirst sweep: {sum(calls.values())} calls; issue's bound ceil(records/100) + ceil(changes/100) + "
-          f"preference calls + 5 = {issue_bound}; + the apply loop's re-read before writing (batch read, "
-          f"ceil(changes/100) = {rereads}) = {issue_bound + rereads}")  # fmt: skip
+          f"preference calls + engagement calls ({related}) + 5 = {issue_bound}; + the apply loop's re-read before "
+          f"writing (batch read, ceil(changes/100) = {rereads}) = {issue_bound + rereads}")  # fmt: skip
     print(f"failed records: {numbers['failed']}; 429s received over the three sweeps: "
           f"{sum(fake.rate_limited.values())}")  # fmt: skip
     print(f"nothing changed: {sum(last['calls'].values())} calls")
