@@ -8,10 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 
 from gomme.state.db import make_engine, upgrade
 from tests.state_key import TEST_SECRET
+
+# No per-example deadline: the first example of a run may compile the notes lexicons (seconds on a loaded 2-core
+# machine), which says nothing about the property under test; speed is measured in bench/, never asserted here.
+settings.register_profile("gomme", deadline=None)
+settings.load_profile("gomme")
 
 POSTGRES_URL = os.environ.get("GOMME_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
