@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
@@ -299,7 +300,7 @@ def parse_config(data: Mapping[str, Any], *, source: str, base_dir: Path) -> Con
     try:
         settings = FileSettings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, _issues(exc) + _deep_issues(data, base_dir)) from None
+        raise ConfigError(source, _issues(exc, model=FileSettings) + _deep_issues(data, base_dir)) from None
     connectors = _connectors(settings.connectors, issues)
     policy = _policy(settings.policy, base_dir, issues)
     for index, schedule in enumerate(settings.schedules):
@@ -344,7 +345,7 @@ def _connectors(blocks: Mapping[str, Mapping[str, Any]], issues: list[ConfigIssu
         try:
             validated[name] = settings_model.model_validate(block)
         except ValidationError as exc:
-            issues.extend(_issues(exc, prefix=path))
+            issues.extend(_issues(exc, prefix=path, model=settings_model))
     return validated
 
 
@@ -373,7 +374,7 @@ def _schedule_issues(index: int, schedule: Schedule, connectors: Mapping[str, Ba
     return issues
 
 
-def _issues(exc: ValidationError, prefix: str = "") -> list[ConfigIssue]:
+def _issues(exc: ValidationError, prefix: str = "", *, model: type[BaseModel]) -> list[ConfigIssue]:
     found = []
     for error in exc.errors():
         path = prefix
@@ -382,6 +383,49 @@ def _issues(exc: ValidationError, prefix: str = "") -> list[ConfigIssue]:
                 path += f"[{part}]"
             elif not part.startswith("function-"):
                 path = f"{path}.{part}" if path else part
-        message = "missing" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "missing"
+        elif error["type"] == "extra_forbidden":
+            message = _unknown_key(model, error["loc"])
+        else:
+            message = error["msg"].removeprefix("Value error, ")
         found.append(ConfigIssue(path, message))
     return found
+
+
+def _unknown_key(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """"unknown key", with the closest allowed key and the list of allowed ones where the model says them."""
+    allowed = _keys_at(model, loc[:-1])
+    if not allowed:
+        return "unknown key (config.example.toml lists every key)"
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    if close:
+        return f"unknown key; did you mean `{close[0]}`? (config.example.toml documents every key)"
+    return f"unknown key; allowed here: {', '.join(allowed)} (config.example.toml documents each)"
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys the table at `loc` accepts (list indexes and dict keys pass through to the item's model)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        fields = {info.alias or name: info for name, info in current.model_fields.items()}
+        info = fields.get(part)
+        if info is None:  # a dict key (e.g. a system's name): the item's model is the dict's value type
+            continue
+        current = _model_in(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(info.alias or name for name, info in current.model_fields.items())
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel an annotation holds (itself, or inside Optional, list or dict), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in reversed(get_args(annotation)):  # dict[str, M]: the value type is last
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None

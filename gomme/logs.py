@@ -17,6 +17,7 @@ PII_KEYS = frozenset({
 })  # fmt: skip
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d .()-]{7,}\d(?!\w)")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")  # four dotted groups: an address, not a phone (10+ digits in FR/EN/DE)
 REDACTED = "[redacted]"
 
 
@@ -31,7 +32,11 @@ def drop_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[st
 
 
 def mask(text: str) -> str:
-    return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, text))
+    return _PHONE.sub(_phone_masked, _EMAIL.sub(REDACTED, text))
+
+
+def _phone_masked(found: re.Match[str]) -> str:
+    return found[0] if _IPV4.fullmatch(found[0]) else REDACTED
 
 
 class _CurrentStderr:

@@ -15,6 +15,8 @@ from gomme.jobs.plan import PlanItem
 
 CSV_COLUMNS = ("connector", "object_type", "record_id", "action", "also", "rule_id", "legal_basis", "fields", "reasons")
 TABLE_ROWS = 20
+EMPTY_PLAN = "The plan is empty: nothing to change."
+NOTHING_READ = "No plan: no CRM could be read (see the errors below)."
 MORE_HINT = "see them all with `gomme sweep --output plan.csv` (or --format csv|json)"
 
 
@@ -135,10 +137,11 @@ class TablePlanWriter:
             )
         self._tally, self._first, self._printed = PlanTally(), [], True
 
-    def close(self) -> None:
+    def close(self, *, empty: str = EMPTY_PLAN) -> None:
+        """Print what is left; `empty` says what an empty plan means (e.g. that no CRM could be read)."""
         self.section_done()
         if not self._printed:
-            self._console.print("The plan is empty: nothing to change.")
+            self._console.print(empty, markup=False, highlight=False)
 
 
 class PlanSummary:

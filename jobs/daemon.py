@@ -107,7 +107,8 @@ class Daemon:
                 host, port = endpoint.start()
                 self._schedule(scheduler, runner)
                 scheduler.start()
-            log.info("http_listening", host=host, port=port)  # not `host:port`: the PII mask takes IPv4 for a phone
+            shown = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
+            log.info("http_listening", host=host, port=port, url=f"http://{shown}:{port}/")
             log.info("daemon_started", jobs=[spec.id for spec in self.setup.jobs])
             try:
                 self._wait(scheduler, runner, metrics)

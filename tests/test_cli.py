@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -138,3 +139,32 @@ def test_version_is_printed_without_a_configuration(tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"gomme {metadata.version('gomme')}"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:  # a port nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_crm_is_named_with_its_host_and_key_not_reported_as_an_empty_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _closed_port()
+    monkeypatch.setenv("SF_TOKEN", "token")
+    monkeypatch.setenv("HS_TOKEN", "token")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n'
+        f'[connectors.sf]\ntype = "salesforce"\ninstance_url = "https://127.0.0.1:{port}"\n'
+        'access_token_env = "SF_TOKEN"\nmax_attempts = 1\n'
+        f'[connectors.hs]\ntype = "hubspot"\nbase_url = "http://127.0.0.1:{port}"\naccess_token_env = "HS_TOKEN"\n'
+        "max_attempts = 1\n"
+    )
+    result = runner.invoke(app, ["--config", str(config), "sweep"])
+    assert result.exit_code == 1, result.output
+    assert f"connectors.sf: cannot reach 127.0.0.1:{port}" in result.output
+    assert "check connectors.sf.instance_url" in result.output
+    assert f"connectors.hs: cannot reach 127.0.0.1:{port}" in result.output
+    assert "check connectors.hs.base_url" in result.output
+    assert "The plan is empty" not in result.output and "no CRM could be read" in result.output

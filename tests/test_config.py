@@ -91,6 +91,28 @@ def test_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "connectors.x.type: unknown connector type 'zoho'" in result.output
 
 
+@pytest.mark.parametrize(
+    ("toml", "path", "said"),
+    [
+        ('[register]\ncontroler = "x"\n', "register.controler", "did you mean `controller`?"),
+        ('[requests]\ndeadline = 30\n', "requests.deadline", "allowed here: export_dir"),
+        ('[[schedules]]\njob = "sweep"\nevry = "1h"\n', "schedules[0].evry", "did you mean `every`?"),
+        ('[register.systems.crm]\npurpose = "x"\n', "register.systems.crm.purpose",
+         "allowed here: hosting, transfer_basis"),
+        ('[connectors.crm]\ntype = "local"\npath = "c.db"\nmax_attempt = 2\n', "connectors.crm.max_attempt",
+         "unknown key"),
+    ],
+)
+def test_an_unknown_key_is_named_with_what_is_allowed(tmp_path: Path, toml: str, path: str, said: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(config)
+    messages = {issue.path: issue.message for issue in caught.value.issues}
+    assert path in messages, messages
+    assert said in messages[path] and "Extra inputs" not in messages[path]
+
+
 def test_semantic_checks_run_when_the_shape_is_right(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('[connectors.a]\ntype = "local"\npath = "a.db"\n'

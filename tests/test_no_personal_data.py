@@ -95,6 +95,10 @@ def test_postgres_state_holds_no_personal_data(tmp_path: Path, postgres_url: str
         ({"event": "failed for someone@example.org"}, {"event": "failed for [redacted]"}),
         ({"event": "x", "detail": "call +33 1 99 00 12 34 back"}, {"event": "x", "detail": "call [redacted] back"}),
         ({"event": "x", "run_id": "3f2a9c", "count": 12}, {"event": "x", "run_id": "3f2a9c", "count": 12}),
+        ({"event": "x", "host": "127.0.0.1", "url": "http://10.0.12.7:9464/"},  # addresses, not phones
+         {"event": "x", "host": "127.0.0.1", "url": "http://10.0.12.7:9464/"}),
+        ({"event": "x", "detail": "tel 06.12.34.56.78"}, {"event": "x", "detail": "tel [redacted]"}),
+        ({"event": "x", "detail": "ring 0049.30.1234.5678"}, {"event": "x", "detail": "ring [redacted]"}),
     ],
 )
 def test_log_processor_masks_personal_data(event: dict[str, object], expected: dict[str, object]) -> None:

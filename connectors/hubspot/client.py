@@ -26,6 +26,7 @@ from enum import StrEnum
 from importlib.metadata import version
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlparse
 
 import hubspot.communication_preferences
 import hubspot.crm.associations.v4
@@ -267,10 +268,18 @@ class Transport:
         except _NETWORK_ERRORS as exc:
             self.stats.statuses["network"] += 1
             # The exception text can hold the URL (an email, for preference calls): only its type is kept.
-            raise RetryableError(f"HubSpot {endpoint}: network error ({type(exc).__name__})") from None
+            raise RetryableError(
+                f"connectors.{self.name}: cannot reach {self._where()} for {endpoint} ({type(exc).__name__}); check "
+                f"connectors.{self.name}.base_url and that this machine can reach it (DNS, proxy, firewall)"
+            ) from None
         self.stats.statuses[str(raw.status)] += 1
         self._limiter.observe(raw.headers)
         return Response(raw.status, json.loads(data) if data else None, raw.headers)
+
+    def _where(self) -> str:
+        url = urlparse(self.settings.host)
+        host = url.hostname or self.settings.host
+        return f"{host}:{url.port}" if url.port not in (None, 443) else host
 
     def _classify(self, endpoint: Endpoint, status: int, body: Any, headers: Mapping[str, str]) -> Exception:
         error = _json(body)

@@ -221,7 +221,10 @@ class SalesforceClient:
         if isinstance(exc, SalesforceAuthenticationFailed):
             return FatalError(f"connectors.{self.name}: Salesforce login failed ({exc.code}); check the credentials")
         if isinstance(exc, requests.RequestException):
-            return RetryableError(f"network error during {what} ({type(exc).__name__})")
+            return RetryableError(
+                f"connectors.{self.name}: cannot reach {self._host(exc)} during {what} ({type(exc).__name__}); "
+                f"check {self._host_key()} and that this machine can reach it (DNS, proxy, firewall)"
+            )
         assert isinstance(exc, SalesforceError)
         status, code = exc.status, error_code(exc.content)
         if status == 401:
@@ -247,6 +250,18 @@ class SalesforceClient:
         elif status == 403:
             hint = "; check the integration user's permissions"
         return FatalError(f"connectors.{self.name}: Salesforce refused {what} ({status} {code}){hint}")
+
+    def _host(self, exc: requests.RequestException) -> str:
+        """The host a failed request went to (never its path or query, which may hold a record's values)."""
+        request = exc.request
+        url = urlparse(request.url if request is not None and request.url else str(self.settings.instance_url or ""))
+        host = url.hostname or f"{self.settings.domain}.salesforce.com"
+        return f"{host}:{url.port}" if url.port not in (None, 443) else host
+
+    def _host_key(self) -> str:
+        """The configuration key that decides where gomme connects."""
+        key = "instance_url" if self._creds.token is not None else "domain"
+        return f"connectors.{self.name}.{key}"
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

@@ -13,7 +13,15 @@ from gomme.jobs.guard import ChangeLimitValue
 from gomme.jobs.leases import ConnectorBusy
 from gomme.jobs.progress import Stage, SweepObserver
 from gomme.jobs.sweep import SweepOptions, SweepReport, sweep
-from gomme.plan_output import PlanSummary, PlanWriter, PlanWriters, plan_writer
+from gomme.plan_output import (
+    EMPTY_PLAN,
+    NOTHING_READ,
+    PlanSummary,
+    PlanWriter,
+    PlanWriters,
+    TablePlanWriter,
+    plan_writer,
+)
 from gomme.progress_display import ProgressBars, progress_for
 from gomme.state.clock import utc_now
 from gomme.state.runs import RunStatus
@@ -60,7 +68,11 @@ def run_sweep(
                 except ConnectorBusy as exc:
                     busy.append(exc)
             view.section_done()  # a plan that never reached `plan_ready` (guard, interruption) is shown too
-        plan.close()
+        if isinstance(plan, TablePlanWriter):
+            unread = reports and all(r.status is RunStatus.FAILED for r in reports)
+            plan.close(empty=NOTHING_READ if unread else EMPTY_PLAN)
+        else:
+            plan.close()
     finally:
         view_hold(progress)
         if stream:

@@ -159,6 +159,16 @@ def test_connection_resets_are_retried(sf: Harness) -> None:
     assert len(records) == 1 and len(sf.sleeps) == 2
 
 
+def test_an_unreachable_org_names_its_host_and_the_key_to_check(sf: Harness) -> None:
+    connector = fitted(sf.connector(max_attempts=2))
+    sf.org.faults.reset_next = 100
+    with pytest.raises(RetryableError) as failed:
+        pull_all(connector)
+    message = str(failed.value)
+    assert f"cannot reach {HOST}" in message and "connectors.sf.instance_url" in message, message
+    assert "?q=" not in message and "SELECT" not in message  # never the request's path or query
+
+
 def test_a_lasting_outage_gives_up_after_the_configured_attempts(sf: Harness) -> None:
     connector = fitted(sf.connector(max_attempts=4))
     sf.org.faults.unavailable_next = 100

@@ -74,6 +74,7 @@ def test_metrics_endpoint_reports_runs_changes_and_requests_in_prometheus_format
     daemon = DaemonProcess(write_config(tmp_path / "config.toml", state_url=url, schedules=schedules))
     try:
         port = daemon.port()
+        assert daemon.wait_for("http_listening")["host"] == "127.0.0.1"  # the address in clear, not "[redacted]"
         daemon.wait_for("job_finished", lambda e: e["job"] == SWEEP and e["status"] == "succeeded")
         samples = poll(lambda: _scraped_with_changes(port), what="changes in /metrics")
         health = get(port, "/healthz")
