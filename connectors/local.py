@@ -133,7 +133,8 @@ class LocalConnector(ClosedOnExit):
         found = next(self.get([(record.object_type, record.id)]), None)
         if found is None:
             raise RecordError("record not found", record_id=record.id, code="NOT_FOUND")
-        return {**export_dict(found), "related": export_related(found.related)}
+        related = export_related(found.related, email=found.email, phone=found.phone)
+        return {**export_dict(found), "related": related}
 
     def _stream(
         self, query: PullQuery, where: Sql, previous: Mapping[str, Position]

@@ -9,6 +9,7 @@ See docs/related-records.md.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -130,6 +131,61 @@ class RelatedOutcome:
         return "; ".join(parts)
 
 
-def export_related(records: tuple[RelatedRecord, ...]) -> list[dict[str, object]]:
-    """A person's related records for an access bundle (Art 15): object, id, the fields read, others concerned."""
-    return [{"object": r.object_type, "id": r.id, **r.text, "other_people": r.others} for r in records]
+OTHER_PERSON = "[other person]"
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d .()/-]{6,}\d(?!\w)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}")
+_PHONE_TAIL = 9  # the national number's last digits: the same in +33 6 12 34 56 78 and 06 12 34 56 78
+_MIN_PHONE_DIGITS = 8
+
+
+def export_related(
+    records: tuple[RelatedRecord, ...], *, email: str | None = None, phone: str | None = None
+) -> list[dict[str, object]]:
+    """A person's related records for an access bundle (Art 15): object, id, the fields read, others concerned.
+
+    Art 15(4): the copy must not adversely affect others. In a record shared with other people, the email
+    addresses and phone numbers that are not the person's own (`email`, `phone`) are withheld; how many is said
+    (`withheld_for_others`). Names of the others cannot be told apart from words: docs/related-records.md.
+    """
+    exported: list[dict[str, object]] = []
+    for record in records:
+        text, withheld = dict(record.text), 0
+        if record.others:
+            cut = _Withhold(email, phone)
+            text = {name: cut(value) for name, value in text.items()}
+            withheld = cut.count
+        row: dict[str, object] = {"object": record.object_type, "id": record.id, **text, "other_people": record.others}
+        if withheld:
+            row["withheld_for_others"] = withheld
+        exported.append(row)
+    return exported
+
+
+class _Withhold:
+    """Replaces the email addresses and phone numbers in a text that are not the person's own, counting them."""
+
+    def __init__(self, email: str | None, phone: str | None) -> None:
+        self._email = (email or "").strip().casefold()
+        self._phone = re.sub(r"\D", "", phone or "")[-_PHONE_TAIL:]
+        self.count = 0
+
+    def __call__(self, value: str) -> str:
+        if not isinstance(value, str) or not value:
+            return value
+        return _PHONE.sub(self._phone_of_other, _EMAIL.sub(self._email_of_other, value))
+
+    def _email_of_other(self, found: re.Match[str]) -> str:
+        if found[0].casefold() == self._email:
+            return found[0]
+        self.count += 1
+        return OTHER_PERSON
+
+    def _phone_of_other(self, found: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", found[0])
+        if len(digits) < _MIN_PHONE_DIGITS or _DATE.fullmatch(found[0].strip()) or OTHER_PERSON in found[0]:
+            return found[0]
+        if self._phone and len(self._phone) >= _MIN_PHONE_DIGITS and digits.endswith(self._phone):
+            return found[0]
+        self.count += 1
+        return OTHER_PERSON

@@ -200,7 +200,8 @@ class HubSpotConnector(ClosedOnExit):
         }
         if self._engagements is not None:
             page = self._engagements.read([str(found["id"])])
-            exported["related"] = export_related(page.records.get(str(found["id"]), ()))
+            phone = properties.get(self._pmap.fields.get("phone", "phone"))
+            exported["related"] = export_related(page.records.get(str(found["id"]), ()), email=email, phone=phone)
             if page.gaps:
                 exported["related_not_read"] = [str(gap) for gap in page.gaps]
         return exported

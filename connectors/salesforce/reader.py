@@ -150,7 +150,8 @@ class Reader:
         if individual_id:
             soql = Soql("ContactPointTypeConsent", ("FIELDS(ALL)",), Compare("PartyId", "=", individual_id), limit=200)
             consents = [plain(row) for page in self.client.pages(str(soql)) for row in page]
-        related = export_related(next(self.get([(record.object_type, record.id)]), record).related)
+        person = next(self.get([(record.object_type, record.id)]), record)
+        related = export_related(person.related, email=person.email, phone=person.phone)
         return {
             "crm": self.crm, "object": omap.sobject, "id": record.id, "record": plain(row),
             "individual": plain(individual) if individual else None, "consents": consents, "related": related,

@@ -166,13 +166,30 @@ def test_export_lists_the_engagements_with_the_other_people_counted(
 ) -> None:
     ada, bo = _contact(hubspot, "Ada", "Quill"), _contact(hubspot, "Bo", "Vance")
     note = hubspot.portal.engagements.add("notes", [ada, bo], hs_note_body="Ada and Bo agreed.")
+    own = hubspot.portal.engagements.add("notes", [ada], hs_note_body="Bo is on +33 6 11 22 33 44.")
     (record,) = connector.get([("contact", ada)])
 
     exported = connector.export(record)
 
     assert exported["related"] == [
-        {"object": "notes", "id": note, "hs_note_body": "Ada and Bo agreed.", "other_people": 1}
+        {"object": "notes", "id": note, "hs_note_body": "Ada and Bo agreed.", "other_people": 1},
+        {"object": "notes", "id": own, "hs_note_body": "Bo is on +33 6 11 22 33 44.", "other_people": 0},
     ]
+
+
+def test_a_shared_engagement_is_exported_without_the_other_peoples_addresses_and_numbers(
+    hubspot: FakeHubSpot, connector: HubSpotConnector
+) -> None:
+    ada, bo = _contact(hubspot, "Ada", "Quill"), _contact(hubspot, "Bo", "Vance")
+    hubspot.portal.engagements.add("calls", [ada, bo], hs_call_body=(
+        "Ada (ada.quill@example.org) and Bo (bo.vance@example.org, +33 6 11 22 33 44) met on 2026-03-04, order 12."))
+    (record,) = connector.get([("contact", ada)])
+
+    (call,) = connector.export(record)["related"]
+
+    assert call["hs_call_body"] == (
+        "Ada (ada.quill@example.org) and Bo ([other person], [other person]) met on 2026-03-04, order 12.")
+    assert call["withheld_for_others"] == 2 and call["other_people"] == 1
 
 
 # -- writing ------------------------------------------------------------------------------------------------------
