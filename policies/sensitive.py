@@ -16,7 +16,7 @@ from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.notes.lexicon import ARTICLES, Category
 from gomme.policies.notes.scanner import NoteMatch, scanner
-from gomme.policies.notes.text import replace_sentences, sentences_holding
+from gomme.policies.notes.text import fold, replace_sentences, sentences_holding
 from gomme.policies.related import RELATED_PREFIX, audited_name, related_texts
 from gomme.policies.rule import RuleBase, one_of
 
@@ -49,7 +49,7 @@ class SensitiveNoteRule(RuleBase):
         _ = self._scan_notes
 
     @cached_property
-    def _scan_notes(self) -> Callable[[Mapping[str, str]], dict[str, list[NoteMatch]]]:
+    def _scan_notes(self) -> Callable[[Mapping[str, str], frozenset[str]], dict[str, list[NoteMatch]]]:
         """The matches per note field, as one closure: this runs on every record with notes.
 
         The lexicons (package data, about 4 s to compile) are compiled on the first record with notes, once per
@@ -58,12 +58,16 @@ class SensitiveNoteRule(RuleBase):
         scanner_ = scanner(tuple(self.languages), tuple(self.categories))
         scan, fields = scanner_.scan, frozenset(self.fields)
 
-        def scan_notes(notes: Mapping[str, str]) -> dict[str, list[NoteMatch]]:
+        def scan_notes(notes: Mapping[str, str], own_names: frozenset[str]) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
             for name, text in notes.items():
                 wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
                 if text and wanted and (matches := scan(text)):  # `scan` prefilters
-                    found[name] = matches
+                    # The person's own name is not a term about them: "Call with Ana Romano" (not the Roma),
+                    # "Follow-up Harper" (not an insult). Their names are in every activity about them.
+                    kept = [m for m in matches if fold(text[m.start:m.end]).strip() not in own_names]
+                    if kept:
+                        found[name] = kept
             return found
 
         return scan_notes
@@ -73,7 +77,7 @@ class SensitiveNoteRule(RuleBase):
         notes = {**record.notes, **related_texts(record)} if record.related else record.notes
         if not notes:
             return None
-        found = self._scan_notes(notes)
+        found = self._scan_notes(notes, _own_names(record))
         return self._finding(notes, found) if found else None
 
     def _finding(self, notes: Mapping[str, str], found: dict[str, list[NoteMatch]]) -> Finding:
@@ -120,3 +124,9 @@ class SensitiveNoteRule(RuleBase):
 
     def prefilters(self, now: dt.datetime) -> tuple[FilterGroup, ...] | None:
         return ()  # notes are text: only a new or edited note can newly hold sensitive content
+
+
+def _own_names(record: PersonRecord) -> frozenset[str]:
+    """The person's first and last names and each of their parts, folded as the scanner folds text."""
+    names = [fold(name).strip() for name in (record.first_name, record.last_name) if name]
+    return frozenset(names) | frozenset(part for name in names for part in name.split() if len(part) > 1)
