@@ -106,15 +106,34 @@ def properties(person: PersonRecord) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def seed(fake: FakeHubSpot, count: int) -> None:
+def seed(fake: FakeHubSpot, count: int, engagements: int = 0) -> set[str]:
+    """The portal's contacts (and `engagements` per contact: notes and calls naming them); returns the addresses
+    of the contacts due for anonymisation, none of which may remain in an engagement afterwards."""
     for name, kind in (("gomme_restricted", "bool"), ("legal_hold", "bool"), ("contract_end_date", "date"),
                        ("gomme_erasure_requested", "bool")):  # fmt: skip
         fake.portal.define(name, kind)
-    for person in people(count):
-        fake.portal.add(**properties(person))
+    due: set[str] = set()
+    for index, person in enumerate(people(count)):
+        contact = fake.portal.add(**properties(person))
+        if index % 20 in (0, 10) and not person.legal_hold and person.email:  # anonymised (see `people`)
+            due.add(person.email)
+        for index in range(engagements):
+            if index % 2 == 0:
+                fake.portal.engagements.add("notes", [contact], hs_note_body=(
+                    f"Call with {person.first_name} {person.last_name} ({person.email}): send the offer."))
+            else:
+                fake.portal.engagements.add("calls", [contact], hs_call_title=f"Follow-up {person.last_name}",
+                                            hs_call_body=f"Reached {person.first_name} on {person.phone}.")
         if person.email:
             fake.portal.set_status(person.email, "101", "SUBSCRIBED", legal_basis="LEGITIMATE_INTEREST_PQL",
                                    explanation="Newsletter sign-up form")  # fmt: skip
+    return due
+
+
+def left_in_engagements(fake: FakeHubSpot, addresses: set[str]) -> int:
+    """How many of `addresses` a live engagement still holds."""
+    found = {word.strip("():.,") for text in fake.portal.engagements.texts() for word in text.split() if "@" in word}
+    return len(found & addresses)
 
 
 def sweep(fake: FakeHubSpot, config: Path, label: str) -> dict[str, Any]:
@@ -147,12 +166,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--tier", choices=sorted(TIERS), default="professional")
+    parser.add_argument("--engagements", type=int, default=0,
+                        help="engagements per contact (notes and calls naming the contact), erased with it")
+    parser.add_argument("--without-v4", action="store_true",
+                        help="a portal without the communication-preferences v4 batch endpoints (v3: one call "
+                             "per address), as before issue #20")  # fmt: skip
     args = parser.parse_args()
     limits = TIERS[args.tier]
 
     started = time.perf_counter()
-    fake = FakeHubSpot(limits=limits)
-    seed(fake, args.contacts)
+    fake = FakeHubSpot(limits=limits, v4=not args.without_v4)
+    due_addresses = seed(fake, args.contacts, args.engagements)
     print(f"fake HubSpot ({args.tier}: {limits.per_window}/10 s, {limits.search_per_window} searches/s, "
           f"{limits.daily}/day): {args.contacts} contacts in {time.perf_counter() - started:.1f} s")  # fmt: skip
     with tempfile.TemporaryDirectory() as work, fake:
@@ -168,6 +192,11 @@ def main() -> None:
 
     calls, numbers = first["calls"], first["numbers"]
     preferences = sum(count for route, count in calls.items() if route.startswith("prefs."))
+    statuses = calls["prefs.batch_read"] + calls["prefs.status"]
+    reading, rechecking = math.ceil(args.contacts / 100), math.ceil(first["numbers"]["planned"] / 100)
+    print(f"\nsubscription statuses: {statuses} calls for {args.contacts} contacts; v4 batch reads need "
+          f"ceil(contacts/100) = {reading} while reading + ceil(changes/100) = {rechecking} re-checking the "
+          f"changed contacts before writing; all preference calls: {preferences}")  # fmt: skip
     # Engagements (docs/related-records.md): associations per 1,000 contacts and objects per 100 engagements.
     related = sum(count for route, count in calls.items() if route.startswith(("associations.", "objects.")))
     issue_bound = math.ceil(args.contacts / 100) + math.ceil(numbers["planned"] / 100) + preferences + related + 5
@@ -183,8 +212,13 @@ def main() -> None:
     anonymised = sum(1 for record in fake.portal.contacts.values() if record.properties.get("lastname") == "ANONYMISED")
     print(f"portal after: {anonymised} anonymised + {restricted} restricted = {anonymised + restricted} (due: {due})")
     print(f"peak RSS of gomme {peak:.0f} MB (limit {RSS_LIMIT_MB} MB)")
+    left = left_in_engagements(fake, due_addresses)
+    if args.engagements:
+        live = sum(len(store) for store in fake.portal.engagements.live.values())
+        print(f"engagements: {args.engagements * args.contacts} seeded, {live} left; addresses of anonymised contacts "
+              f"still in an engagement: {left}")
     ok = (numbers["failed"] == 0 and anonymised + restricted == due and sum(calls.values()) <= issue_bound + rereads
-          and peak < RSS_LIMIT_MB)  # fmt: skip
+          and peak < RSS_LIMIT_MB and left == 0)  # fmt: skip
     raise SystemExit(0 if ok else 1)
 
 

@@ -22,6 +22,7 @@ documentation is silent, the choice is written here:
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,9 @@ class EngagementStore:
     page_size: int = 500  # associations per id per page
     live: dict[str, dict[int, Engagement]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
     archived: dict[str, dict[int, Engagement]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
-    links: set[tuple[str, int, int]] = field(default_factory=set)  # (kind, engagement id, contact id)
+    # The associations, indexed both ways: (kind, contact id) → engagement ids, (kind, engagement id) → contact ids.
+    by_contact: defaultdict[tuple[str, int], set[int]] = field(default_factory=lambda: defaultdict(set))
+    by_engagement: defaultdict[tuple[str, int], set[int]] = field(default_factory=lambda: defaultdict(set))
     withheld: set[str] = field(default_factory=set)  # objects the app has no scope for: 403
     _next: itertools.count[int] = field(default_factory=lambda: itertools.count(50_001))
 
@@ -65,7 +68,9 @@ class EngagementStore:
         """An engagement of `kind` associated with `contacts` (their ids); returns its id."""
         engagement = Engagement(kind, next(self._next), {name: value for name, value in properties.items() if value})
         self.live[kind][engagement.id] = engagement
-        self.links.update((kind, engagement.id, int(contact)) for contact in contacts)
+        for contact in contacts:
+            self.by_contact[(kind, int(contact))].add(engagement.id)
+            self.by_engagement[(kind, engagement.id)].add(int(contact))
         return str(engagement.id)
 
     def get(self, kind: str, engagement_id: str | int) -> dict[str, str] | None:
@@ -74,7 +79,7 @@ class EngagementStore:
         return None if found is None else dict(found.properties)
 
     def contacts_of(self, kind: str, engagement_id: str | int) -> list[str]:
-        return sorted(str(contact) for k, e, contact in self.links if (k, e) == (kind, int(engagement_id)))
+        return sorted(str(contact) for contact in self.by_engagement.get((kind, int(engagement_id)), ()))
 
     def texts(self, *, recycled: bool = False) -> list[str]:
         """Every property value of every live engagement (and, with `recycled`, of the archived ones)."""
@@ -83,7 +88,9 @@ class EngagementStore:
 
     def unlink_contact(self, contact_id: int) -> None:
         """A contact deleted (archived or GDPR-deleted): its associations go, its engagements stay."""
-        self.links = {link for link in self.links if link[2] != contact_id}
+        for kind in KINDS:
+            for engagement_id in self.by_contact.pop((kind, contact_id), set()):
+                self.by_engagement[(kind, engagement_id)].discard(contact_id)
 
     # -- API ------------------------------------------------------------------------------------------------------
 
@@ -172,10 +179,10 @@ class EngagementStore:
             return []
         wanted = int(record_id)
         if from_contact:
-            return sorted(e for k, e, contact in self.links if k == kind and contact == wanted and e in self.live[kind])
+            return sorted(e for e in self.by_contact.get((kind, wanted), ()) if e in self.live[kind])
         if wanted not in self.live[kind]:
             return []
-        return sorted(contact for k, e, contact in self.links if k == kind and e == wanted)
+        return sorted(self.by_engagement.get((kind, wanted), ()))
 
 
 class MissingScopes(PortalError):
