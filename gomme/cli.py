@@ -378,17 +378,19 @@ def register(
     output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
 ) -> None:
     """The Art 30 record of processing for the CRMs gomme manages; exit 1 if mandatory items are missing."""
+    from gomme.jobs.extract import recorded_extracts
     from gomme.reports.register import missing, register_entries, render
 
     config = (gomme := _app(ctx)).config
     _announce(gomme, crms=list(config.connectors))
-    entries = register_entries(config)
+    with user_errors():
+        entries = register_entries(config, recorded_extracts(gomme.engine()))
     with output_stream(output) as stream:
         stream.write(render(entries, fmt.value, policy_hash=config.policy.hash))
     gaps = missing(entries)
     for entry in gaps:
-        err.print(f"missing (Art {entry.article}): {entry.item} — set it in [register] of {config.source}",
-                  soft_wrap=True, markup=False)
+        fix = entry.hint or f"set it in [register] of {config.source}"
+        err.print(f"missing (Art {entry.article}): {entry.item} — {fix}", soft_wrap=True, markup=False)
     raise typer.Exit(1 if gaps else 0)
 
 
@@ -613,6 +615,197 @@ def request_overdue(
     with user_errors():
         _announce(gomme := _app(ctx), state=True)
         raise typer.Exit(overdue_requests(gomme, fmt.value, sys.stdout, err))
+
+
+breach_app = typer.Typer(no_args_is_help=True, help="Personal-data breaches (GDPR Art 33/34): 72-hour notification.")
+app.add_typer(breach_app, name="breach")
+CaseId = Annotated[str, typer.Argument(help="The case id, or a unique prefix of it.")]
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    md = "md"
+
+
+@breach_app.command("open")
+def breach_open(
+    ctx: typer.Context,
+    connector: Annotated[list[str], typer.Option("--connector", help="A CRM the breach reached (repeatable).")],
+    aware_at: Annotated[str, typer.Option(help="When you became aware of it (ISO, UTC if no zone): starts the 72 h.")],
+    note: Annotated[str, typer.Option(help="What happened, in your words; never copy a record's data into it.")],
+    obj: Annotated[
+        list[str] | None, typer.Option("--object", help="Only this object type, e.g. contact (repeatable).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="When the breach started (ISO date/time).")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="When it ended: records created after it are not concerned.")
+    ] = None,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", help="FIELD OP VALUE, e.g. 'country eq FR' (repeatable, AND-ed).")
+    ] = None,
+    establishment: Annotated[
+        str | None, typer.Option(help="Country code of your main EU establishment: names the lead authority.")
+    ] = None,
+) -> None:
+    """Record a breach case and its 72-hour deadline (Art 33(1)); nothing personal is stored."""
+    from gomme.commands.breach import open_case
+
+    with user_errors():
+        gomme = _app(ctx)
+        _announce(gomme, state=True)
+        raise typer.Exit(open_case(gomme, connectors=connector, objects=obj or [], since=since, until=until,
+                                   where=where or [], aware_at=aware_at, note=note, establishment=establishment,
+                                   console=err))
+
+
+@breach_app.command("assess")
+def breach_assess(ctx: typer.Context, case: CaseId) -> None:
+    """Stream the case's scope and count people, records, data categories, sensitive notes, minors, countries."""
+    from gomme.commands.breach import assess_case
+
+    with user_errors():
+        gomme = _app(ctx)
+        _announce(gomme, crms=list(gomme.config.connectors), state=True)
+        raise typer.Exit(assess_case(gomme, case, err))
+
+
+@breach_app.command("report")
+def breach_report(
+    ctx: typer.Context,
+    case: CaseId,
+    output: Annotated[Path, typer.Option(help="The file to write: .html or .md.")],
+    fmt: Annotated[ReportFormat | None, typer.Option("--format", help="Default: by --output's suffix.")] = None,
+) -> None:
+    """Draft the Art 33(3) notification from the assessment; what a person must write is marked TO COMPLETE."""
+    from gomme.commands.breach import report_case
+
+    with user_errors():
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(report_case(gomme, case, output, fmt.value if fmt else None, err))
+
+
+@breach_app.command("notify-list")
+def breach_notify_list(
+    ctx: typer.Context,
+    case: CaseId,
+    output: Annotated[Path, typer.Option(help="The CSV to write (mode 0600: it holds personal data).")],
+) -> None:
+    """Write the contact details and language of the people to inform (Art 34); audited by count."""
+    from gomme.commands.breach import notify_list
+
+    with user_errors():
+        gomme = _app(ctx)
+        _announce(gomme, crms=list(gomme.config.connectors), state=True)
+        raise typer.Exit(notify_list(gomme, case, output, err))
+
+
+@breach_app.command("list")
+def breach_list(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Closed cases too.")] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Open cases with the hours left before their 72-hour deadline."""
+    from gomme.commands.breach import list_cases
+
+    with user_errors():
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(list_cases(gomme, every=all_, fmt=fmt.value, stream=sys.stdout, console=err))
+
+
+@breach_app.command("close")
+def breach_close(
+    ctx: typer.Context,
+    case: CaseId,
+    reason: Annotated[str, typer.Option(help="How it ended: notified on …, or why no notification was needed.")],
+) -> None:
+    """Close a case once notified (or documented as not requiring it, Art 33(5))."""
+    from gomme.commands.breach import close_case
+
+    with user_errors():
+        _announce(gomme := _app(ctx), state=True)
+        raise typer.Exit(close_case(gomme, case, reason, err))
+
+
+export_app = typer.Typer()  # its help is the `export` callback's docstring
+app.add_typer(export_app, name="export")
+
+
+@export_app.callback(invoke_without_command=True)
+def export(
+    ctx: typer.Context,
+    pseudonymise: Annotated[
+        bool, typer.Option("--pseudonymise", help="Replace identifiers by keyed pseudonyms (required).")
+    ] = False,
+    connector: Annotated[str | None, typer.Option(help="The connector to read.")] = None,
+    fields: Annotated[
+        list[str] | None, typer.Option("--fields", help="Fields to extract, comma-separated or repeated.")
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="What the processor does with it (audit, register).")] = None,
+    recipient: Annotated[str | None, typer.Option(help="The processor receiving it (audit, register).")] = None,
+    output: Annotated[Path | None, typer.Option(help="The file to write: .csv, or .jsonl for JSON Lines.")] = None,
+    key_output: Annotated[Path | None, typer.Option(help="Where the key goes (0600; default: OUTPUT.key).")] = None,
+    min_k: Annotated[int | None, typer.Option(help="Refuse (exit 2, nothing written) if k is below this.")] = None,
+    notes: Annotated[bool, typer.Option("--notes", help="Include the notes, redacted (default: dropped).")] = False,
+    transfer_basis: Annotated[
+        str | None, typer.Option(help="Transfer outside the EU and its safeguard, or 'No transfer outside the EU'.")
+    ] = None,
+    quasi: Annotated[
+        list[str] | None, typer.Option("--quasi", help="Another chosen field to count as a quasi-identifier.")
+    ] = None,
+) -> None:
+    """Pseudonymised extracts for processors: identifiers keyed, quasi-identifiers generalised, k printed.
+
+    Example: gomme export --pseudonymise --connector crm --fields email,birthdate,country,lifecycle
+    --purpose "churn scoring" --recipient "Acme Analytics" --output extract.csv --min-k 5.
+    The key goes to OUTPUT.key (0600); each extract is audited and listed by `gomme register` (docs/extracts.md).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from gomme.commands.export import export_extract, split_fields
+    from gomme.jobs.extract import ExtractSpec
+
+    if not pseudonymise:
+        fail("gomme only writes pseudonymised extracts: add --pseudonymise")
+    if not (connector and fields and purpose and recipient and output):
+        given = {"--connector": connector, "--fields": fields, "--purpose": purpose, "--recipient": recipient,
+                 "--output": output}
+        fail(f"missing {', '.join(name for name, value in given.items() if not value)} (see gomme export --help)")
+    spec = ExtractSpec(connector=connector, fields=split_fields(fields or []), purpose=purpose, recipient=recipient,
+                       transfer_basis=transfer_basis, notes=notes, min_k=min_k, quasi=split_fields(quasi or []))
+    with user_errors():
+        gomme = _app(ctx)
+        _announce(gomme, crms=gomme.connector_names([connector]), state=True)
+        raise typer.Exit(export_extract(gomme, spec, output, key_output, err))
+
+
+@export_app.command("reidentify")
+def export_reidentify(
+    ctx: typer.Context,
+    key: Annotated[Path, typer.Option(help="The extract's key file (written beside it by gomme export).")],
+    pseudonym: Annotated[str, typer.Option(help="A pseudonym from the extract (any identifier column).")],
+    connector: Annotated[str | None, typer.Option(help="The connector to search (default: the extract's).")] = None,
+) -> None:
+    """Print the record a pseudonym stands for (the controller's side: needs the key); exit 1 if none."""
+    from gomme.commands.export import reidentify_pseudonym
+
+    with user_errors():
+        gomme = _app(ctx)
+        _announce(gomme, crms=gomme.connector_names([connector]) if connector else None)
+        raise typer.Exit(reidentify_pseudonym(gomme, key, pseudonym, connector, sys.stdout, err))
+
+
+@export_app.command("pseudonym")
+def export_pseudonym(
+    key: Annotated[Path, typer.Option(help="The extract's key file.")],
+    object_type: Annotated[str, typer.Option(help="The record's object type, as `reidentify` prints it.")],
+    record_id: Annotated[str, typer.Option("--id", help="The record's id in the CRM.")],
+) -> None:
+    """Print a record's pseudonym in the extract made with this key: tell its processor which row changed (Art 19)."""
+    from gomme.commands.export import pseudonym_of
+
+    with user_errors():
+        raise typer.Exit(pseudonym_of(key, object_type, record_id, sys.stdout))
 
 
 @app.command()

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from gomme.connectors.base import Connector
+from gomme.state.breach import hours_left, open_cases
 from gomme.state.clock import utc_now
 from gomme.state.models import AuditEvent
 from gomme.state.requests import overdue, unfinished
@@ -101,22 +102,24 @@ class StateCollector:
                     log.warning("metrics_state_unavailable", error=type(exc).__name__)
 
     def describe(self) -> Iterator[Metric]:
-        yield from self._families({}, None)
+        yield from self._families({}, None, {})
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
-            requests = None
+            requests, breaches = None, {}
             if self._engine is not None:
                 try:
                     self._catch_up(self._engine)
                     requests = self._requests(self._engine)
+                    breaches = self._breaches(self._engine)
                 except SQLAlchemyError as exc:
                     log.warning("metrics_state_unavailable", error=type(exc).__name__)
             changes = dict(self._changes)
-        yield from self._families(changes, requests)
+        yield from self._families(changes, requests, breaches)
 
     def _families(
-        self, changes: Mapping[tuple[str, str, str], int], requests: tuple[int, int] | None
+        self, changes: Mapping[tuple[str, str, str], int], requests: tuple[int, int] | None,
+        breaches: Mapping[str, float],
     ) -> Iterator[Metric]:
         counted = CounterMetricFamily("gomme_changes", "Changes settled by this replica, by connector, action "
                                       "and outcome (applied, failed).", labels=["connector", "action", "outcome"])
@@ -130,6 +133,12 @@ class StateCollector:
             late.add_metric([], requests[1])
         yield open_
         yield late
+        deadline = GaugeMetricFamily("gomme_breach_deadline_hours", "Hours left before each open breach case's "
+                                     "72-hour notification deadline (Art 33(1)); negative once past it.",
+                                     labels=["case"])
+        for case, hours in sorted(breaches.items()):
+            deadline.add_metric([case], hours)
+        yield deadline
 
     def _catch_up(self, engine: Engine) -> None:
         """Count the audit entries this replica appended since the last look (entries of changes only)."""
@@ -147,6 +156,12 @@ class StateCollector:
         for crm, action, outcome, count in rows:
             self._changes[(crm, action, outcome)] += count
         self._after_seq = newest
+
+    def _breaches(self, engine: Engine) -> dict[str, float]:
+        """Open breach case id → hours to its deadline."""
+        now = utc_now()
+        with Session(engine) as db:
+            return {case.id: round(hours_left(case, now), 2) for case in open_cases(db)}
 
     def _requests(self, engine: Engine) -> tuple[int, int]:
         with Session(engine) as db:

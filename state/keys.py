@@ -32,7 +32,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from gomme.state.models import AuditEvent, Change, Request, StateFact, Suppression
+from gomme.state.models import AuditEvent, BreachCase, Change, Request, StateFact, Suppression
 
 ENV_VAR = "GOMME_SECRET_KEY"
 NEW_ENV_VAR = "GOMME_NEW_SECRET_KEY"  # the new key, for `gomme key rotate` when the key comes from ENV_VAR
@@ -316,8 +316,9 @@ class Rotation:
     resealed: int
 
 
-_SEALED: tuple[tuple[str, type[Change] | type[Request], tuple[str, ...]], ...] = (
+_SEALED: tuple[tuple[str, type[Change] | type[Request] | type[BreachCase], tuple[str, ...]], ...] = (
     ("change", Change, ("record_id_sealed",)), ("request", Request, ("identity_sealed", "details_sealed")),
+    ("breach_case", BreachCase, ("scope_sealed", "note_sealed", "close_sealed")),
 )
 _PAGE = 1000
 

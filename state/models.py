@@ -146,3 +146,31 @@ class JobClaim(SQLModel, table=True):
     claimed_at: str = Field(max_length=32)
     finished_at: str | None = Field(default=None, max_length=32)
     status: str | None = Field(default=None, max_length=16)  # the job's outcome, or NULL while it runs (or died)
+
+
+class BreachCase(SQLModel, table=True):
+    """A personal-data breach (GDPR Art 33/34): its scope, 72-hour deadline and assessment, as aggregates only.
+
+    The admin's note and the `--where` conditions (which may name a value) are sealed with the state key."""
+
+    __tablename__ = "breach_case"
+
+    id: str = Field(primary_key=True, max_length=32)
+    status: str = Field(max_length=16, index=True)  # open | closed
+    opened_at: str = Field(max_length=32)
+    aware_at: str = Field(max_length=32)  # when the controller became aware (Art 33(1))
+    deadline_at: str = Field(max_length=32)  # aware_at + 72 h
+    since: str | None = Field(default=None, max_length=32)  # the breach's window, as stated
+    until: str | None = Field(default=None, max_length=32)
+    connectors: str = "[]"  # JSON list of connector names
+    objects: str = "[]"  # JSON list of object types; empty: every object
+    establishment: str | None = Field(default=None, max_length=2)  # the main establishment's country (Art 56)
+    scope_sealed: str  # JSON: the --where conditions, encrypted with the state key
+    note_sealed: str  # the admin's description of the incident, encrypted
+    actor: str = Field(max_length=128)
+    assessment: str | None = None  # JSON aggregates: counts, categories, countries; never a value
+    assessed_at: str | None = Field(default=None, max_length=32)
+    notify_list_at: str | None = Field(default=None, max_length=32)
+    notify_list_rows: int | None = None
+    closed_at: str | None = Field(default=None, max_length=32)
+    close_sealed: str | None = None  # why it was closed (notified, or not required), encrypted

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from gomme.reports import audit_report
 from gomme.state.audit import AuditEntry, append
 from gomme.state.db import make_engine, session, upgrade
 from gomme.state.keys import Keyring
+from tests.browser import PNG, Browser
 from tests.reasons_crm import PERSONAL, gomme, local_crm
 
 RETENTION_WHY = "retention-prospect: lifecycle=prospect clock_field=last_activity_at started=2020-01-15 after=P3Y"
@@ -130,18 +129,13 @@ def test_an_entry_written_before_gomme_kept_reasons_says_so(tmp_path: Path, stat
 
 
 def test_the_why_drill_down_renders_in_a_real_browser(tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "the report test needs Chromium: apt-get install chromium (.ci/run installs it)"
+    browser = Browser(tmp_path)
     html = _report(tmp_path, f"sqlite:///{tmp_path}/state.db")
     outside = html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert not any(ref in outside for ref in ("http://", "https://", "<script", "<link", "src="))  # self-contained
     report = tmp_path / "report.html"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
 
-    dom = subprocess.run([chromium, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
-                         timeout=90, check=True).stdout  # fmt: skip
+    dom = browser.dom(report)
 
     drill = Drill()
     drill.feed(dom)
@@ -150,7 +144,5 @@ def test_the_why_drill_down_renders_in_a_real_browser(tmp_path: Path) -> None:
         "consent-withdrawn-email: channel=email purpose=marketing withdrawn=2024-03-02 flag=opt_outs.email"
     ]
     assert "<th>Why</th>" in dom and 'id="why"' in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri()],
-                   capture_output=True, timeout=90, check=True)  # fmt: skip
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    shot = browser.screenshot(report, tmp_path / "report.png", size="1200,2400")
+    assert shot.startswith(PNG) and len(shot) > 10_000

@@ -6,8 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from gomme.state.audit import AuditEntry, append
 from gomme.state.db import make_engine, session, upgrade
 from gomme.state.keys import Keyring
 from tests.audit_owner import drop_append_only_guard
+from tests.browser import PNG, Browser
 
 runner = CliRunner()
 
@@ -195,8 +194,7 @@ def test_register_reports_every_missing_mandatory_item(log: Log) -> None:
 
 
 def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "the report test needs Chromium: apt-get install chromium (.ci/run installs it)"
+    browser = Browser(tmp_path)
     demo = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
     assert demo.exit_code == 0, demo.output
     config = str(tmp_path / "demo" / "config.toml")
@@ -207,18 +205,12 @@ def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     html = report.read_text()
     outside = html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert not any(ref in outside for ref in ("http://", "https://", "<script", "<link", "src="))  # self-contained
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
-                         timeout=90, check=True).stdout
+    dom = browser.dom(report)
     for element in ('id="chain-status" class="ok"', 'id="changes-chart"', "<rect", 'id="changes-table"',
                     'id="requests-table"', 'id="policies-table"', 'id="failures-table"', "retention-prospect"):
         assert element in dom, element
     runner.invoke(app, ["--config", config, "audit", "export", "--output", str(tmp_path / "a.jsonl")])
     entries = json.loads((tmp_path / "a.jsonl.manifest.json").read_text())["entries"]
     assert f"Chain intact: {entries} entries verified" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1200,1600", report.as_uri()],
-                   capture_output=True, timeout=90, check=True)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    shot = browser.screenshot(report, tmp_path / "report.png")
+    assert shot.startswith(PNG) and len(shot) > 10_000

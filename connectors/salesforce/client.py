@@ -253,8 +253,8 @@ class SalesforceClient:
 
     def _host(self, exc: requests.RequestException) -> str:
         """The host a failed request went to (never its path or query, which may hold a record's values)."""
-        request = exc.request
-        url = urlparse(request.url if request is not None and request.url else str(self.settings.instance_url or ""))
+        sent = exc.request.url if exc.request is not None else None
+        url = urlparse(sent if isinstance(sent, str) and sent else str(self.settings.instance_url or ""))
         host = url.hostname or f"{self.settings.domain}.salesforce.com"
         return f"{host}:{url.port}" if url.port not in (None, 443) else host
 
