@@ -415,9 +415,8 @@ def _write_key_file(key_file: Path, key: ExtractKey, spec: ExtractSpec, result: 
 
 
 class ExtractDisclosure(BaseModel):
-    """To whom, why and under which transfer safeguard: the audit entry's `legal_basis`, as JSON."""
+    """To whom, why and under which transfer safeguard: the audit entry's `disclosure`, as JSON."""
 
-    basis: str = EXTRACT_BASIS
     recipient: str
     purpose: str
     transfer_basis: str | None = None
@@ -439,9 +438,9 @@ def audit_entry(spec: ExtractSpec, result: ExtractResult, *, actor: str, policy_
     ))  # fmt: skip
     return AuditEntry(
         crm=spec.connector, object_type="extract", record_key=result.key_fingerprint, action=EXTRACT_ACTION,
-        rule_id=EXTRACT_RULE, legal_basis=disclosure.model_dump_json(), policy_hash=policy_hash, outcome="applied",
-        actor=actor, fields=(*map(key_of, spec.fields), *(("notes",) if spec.notes else ())), run_id=result.extract_id,
-        evidence=evidence,
+        rule_id=EXTRACT_RULE, legal_basis=EXTRACT_BASIS, policy_hash=policy_hash, outcome="applied", actor=actor,
+        fields=(*map(key_of, spec.fields), *(("notes",) if spec.notes else ())), run_id=result.extract_id,
+        evidence=evidence, disclosure=disclosure.model_dump_json(),
     )
 
 
@@ -465,7 +464,7 @@ def recorded_extracts(engine: Engine) -> Iterator[ExtractRecord]:
     with Session(engine) as db:
         for event in entries(db, AuditFilter(action=EXTRACT_ACTION)):
             try:
-                disclosure = ExtractDisclosure.model_validate_json(event.legal_basis)
+                disclosure = ExtractDisclosure.model_validate_json(event.disclosure or "")
             except ValidationError:
                 continue  # not written by this module
             facts = dict(part.split("=", 1) for part in (event.evidence or "").split("; ") if "=" in part)

@@ -51,6 +51,7 @@ class AuditEntry:
     evidence: str | None = None  # why the rule fired, without values (e.g. "categories=health; sentences=1")
     erasure: str | None = None  # an erasing change: "erased", or "pseudonymised" when something remains
     related: str | None = None  # what it did to related records, by object and count, and what remains (names)
+    disclosure: str | None = None  # data handed to a recipient: to whom, why, under which transfer basis (JSON)
 
 
 def append(db: Session, entry: AuditEntry, ts: str, keyring: Keyring) -> AuditEvent:
@@ -106,7 +107,7 @@ _HASHED_COLUMNS = (
 )
 
 
-_OPTIONAL_COLUMNS = ("evidence", "erasure", "related")  # added after the first entries were written
+_OPTIONAL_COLUMNS = ("evidence", "erasure", "related", "disclosure")  # added after the first entries were written
 
 
 def _content(content: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class AuditEvent(SQLModel, table=True):
     evidence: str | None = Field(default=None, max_length=300)  # why the rule fired: categories, counts, no values
     erasure: str | None = Field(default=None, max_length=16)  # erasing changes: "erased" or "pseudonymised"
     related: str | None = Field(default=None, max_length=300)  # related records: counts by object, what remains
+    disclosure: str | None = None  # a disclosure (pseudonymised extract): recipient, purpose, transfer basis (JSON)
 
 
 class Cursor(SQLModel, table=True):

@@ -30,7 +30,7 @@ from gomme.wiring import App
 OBJECT_TYPES = ("contact", "lead", "individual")
 LOG_COLUMNS = ("seq", "ts", "run_id", "request_id", "change_id", "crm", "object_type", "record_key", "action",
                "rule_id", "legal_basis", "policy_hash", "fields", "evidence", "outcome", "error_code", "erasure",
-               "related", "actor", "prev_hash", "hash", "mac")
+               "related", "disclosure", "actor", "prev_hash", "hash", "mac")
 
 
 def moment(text: str, option: str) -> str:

@@ -250,7 +250,8 @@ def test_the_extract_is_audited_without_values_and_listed_in_the_register(tmp_pa
     assert json.loads(event.fields) == ["email", "birthdate", "country"]
     assert event.record_key == fingerprint and f"key={fingerprint}" in (event.evidence or "")
     assert "rows=7" in (event.evidence or "") and "k=1" in (event.evidence or "")
-    disclosure = json.loads(event.legal_basis)
+    assert event.legal_basis.startswith("GDPR Art 28 (processor)")
+    disclosure = json.loads(event.disclosure or "")
     assert disclosure["recipient"] == "Acme Analytics" and disclosure["purpose"] == "churn scoring"
     assert disclosure["transfer_basis"] == "SCC 2021/914 (processor in the US)"
     dump = json.dumps([e.model_dump() for e in _audit(state_url)])
