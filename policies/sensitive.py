@@ -49,7 +49,7 @@ class SensitiveNoteRule(RuleBase):
         _ = self._scan_notes
 
     @cached_property
-    def _scan_notes(self) -> Callable[[Mapping[str, str], frozenset[str]], dict[str, list[NoteMatch]]]:
+    def _scan_notes(self) -> Callable[[Mapping[str, str], PersonRecord], dict[str, list[NoteMatch]]]:
         """The matches per note field, as one closure: this runs on every record with notes.
 
         The lexicons (package data, about 4 s to compile) are compiled on the first record with notes, once per
@@ -58,13 +58,15 @@ class SensitiveNoteRule(RuleBase):
         scanner_ = scanner(tuple(self.languages), tuple(self.categories))
         scan, fields = scanner_.scan, frozenset(self.fields)
 
-        def scan_notes(notes: Mapping[str, str], own_names: frozenset[str]) -> dict[str, list[NoteMatch]]:
+        def scan_notes(notes: Mapping[str, str], record: PersonRecord) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
+            own_names: frozenset[str] | None = None  # folded only when something matched: most notes match nothing
             for name, text in notes.items():
                 wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
                 if text and wanted and (matches := scan(text)):  # `scan` prefilters
-                    # The person's own name is not a term about them: "Call with Ana Romano" (not the Roma),
-                    # "Follow-up Harper" (not an insult). Their names are in every activity about them.
+                    # The person's own name is not a term about them: "Follow-up Romano" (not the Roma), "Reached
+                    # Harper" (not an insult). Their names are in every activity about them.
+                    own_names = _own_names(record) if own_names is None else own_names
                     kept = [m for m in matches if fold(text[m.start:m.end]).strip() not in own_names]
                     if kept:
                         found[name] = kept
@@ -77,7 +79,7 @@ class SensitiveNoteRule(RuleBase):
         notes = {**record.notes, **related_texts(record)} if record.related else record.notes
         if not notes:
             return None
-        found = self._scan_notes(notes, _own_names(record))
+        found = self._scan_notes(notes, record)
         return self._finding(notes, found) if found else None
 
     def _finding(self, notes: Mapping[str, str], found: dict[str, list[NoteMatch]]) -> Finding:

@@ -8,7 +8,8 @@ A lexicon (`lexicons/<language>.toml`, docs/notes-scanner.md) holds:
 - `negative`: phrases inside which nothing is a hit (street and company names, idioms, IT jargon);
 - `[terms]`: per category, entries that are sensitive wherever they stand;
 - `[cued.<cue>]`: per category, entries sensitive only with that cue in the sentence and no `not_person` cue
-  beside them (a clinic that is a customer, a nationality that is a supplier's).
+  beside them (a clinic that is a customer, a nationality that is a supplier's); `female` and `male` ones also
+  need no cue of the other (a partner's gender against the person's: "Mme Garcia est venue avec sa femme").
 An entity list (`entities/<country>.toml`) names the country's parties and unions: `names` need a person or
 membership cue, `ambiguous` ones a membership cue. Entities are matched word for word in every language.
 """
@@ -59,6 +60,10 @@ class Cue(StrEnum):
     MEMBER = "member"
     ORIGIN = "origin"
     NOT_PERSON = "not_person"
+    # The sentence speaks of a woman ("Mme", "elle"), or of a man: "sa femme" said of a woman is a same-sex
+    # partner, said of a man it is not. A `female` term needs a woman in the sentence and no man, and conversely.
+    FEMALE = "female"
+    MALE = "male"
 
 
 class Role(enum.Enum):

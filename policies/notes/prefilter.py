@@ -4,8 +4,9 @@ Most notes hold no term, and `decide` must stay above 100,000 records/s, so this
 
 1. **Words.** Each distinct word of a note is classified once (then remembered, within a bound): is it a
    one-word term (its stem agrees with the entry's), or one of the uncommon words of some phrase, and is it
-   that phrase's trigger (its most specific uncommon word)? A set difference drops the words known to trigger
-   nothing, in C: for most notes nothing is left.
+   that phrase's trigger (its most specific uncommon word)? One `issuperset` against the words known to trigger
+   nothing ends most notes, in C. A word no entry knows may be a typo of a long lexicon word (`typos.py`): it is
+   classified as that word, and `corrections` tells the scanner which word it stands for.
 2. **Phrases.** A phrase is a candidate when its trigger and all its other uncommon words are there ("manif
    contre" needs "manif" and "contre"); which phrases a set of such words completes is remembered too. Where a
    phrase's uncommon word follows short common words ("est à l'hôpital", "la Réunion"), those must also stand
@@ -26,8 +27,9 @@ import ahocorasick
 
 from gomme.policies.notes.lexicon import common_words
 from gomme.policies.notes.patterns import Phrase, Shape, most_specific
-from gomme.policies.notes.stems import stemmer
+from gomme.policies.notes.stems import stem_of
 from gomme.policies.notes.text import fold
+from gomme.policies.notes.typos import Typos
 
 NO, MAYBE, SURE = 0, 1, 2  # SURE: a one-word term (its context still decides); MAYBE: a phrase's words
 _KNOWN_WORDS = 200_000  # words whose verdict is remembered (a few tens of MB at most)
@@ -57,8 +59,13 @@ _PLAIN = _Verdict((), frozenset())  # no term's word and no phrase's
 class Prefilter:
     """`prefilter(text)` → NO, MAYBE or SURE, for the phrases of the sensitive terms."""
 
-    def __init__(self, phrases: Sequence[Phrase], triggers: Sequence[int] | None = None) -> None:
-        """`triggers`: each phrase's `most_specific` word, if the caller has them already."""
+    def __init__(
+        self, phrases: Sequence[Phrase], triggers: Sequence[int] | None = None, typos: Typos | None = None
+    ) -> None:
+        """`triggers`: each phrase's `most_specific` word, if the caller has them already; `typos`: how to read a
+        word no phrase knows as the lexicon word it misspells (typos.py)."""
+        self._typos = typos
+        self.corrections: dict[str, str] = {}  # words met that are typos of a lexicon word: what they stand for
         by_key: dict[str, dict[tuple[str, str], list[_Part]]] = {}
         attached: dict[int, dict[int, list[str]]] = {}  # phrase → its word's bit → keys with the words before it
         for number, phrase in enumerate(phrases):
@@ -88,45 +95,64 @@ class Prefilter:
         }
         self._known: dict[str, Literal[True] | _Verdict] = {}  # words met that are no plain word, and what they are
         self._quiet: set[str] = set()  # words met that trigger nothing alone: no term, no phrase's most specific word
-        self._completions: dict[frozenset[str], _Completion] = {}  # phrase words present → phrases complete
+        self._completions: dict[frozenset[str], _Completion | None] = {}  # phrase words present → phrases complete
+        self._classified: set[str] = set()  # every word met (but plain words that trigger nothing: `_quiet` too)
+        self._sure: set[str] = set()  # words met that are one-word terms
+        self._parts: set[str] = set()  # words met that are some phrase's words (the keys of `_known`)
 
     def __call__(self, text: str) -> int:
         if self._words is None:
             return NO  # no term (e.g. no category chosen)
         folded = fold(text)
-        words = set(folded.split())
-        if not words - self._quiet:
+        split = folded.split()
+        if self._quiet.issuperset(split):
             return NO  # the common case: every word known as no term's, or as a phrase's but no phrase's trigger
-        if len(self._known) + len(self._quiet) + len(self._completions) > _KNOWN_WORDS:
-            self._known.clear()
-            self._quiet.clear()
-            self._completions.clear()
-        triggered = False
-        for word in words - self._quiet:
-            verdict = self._known.get(word)
-            if verdict is None:
+        words = set(split)
+        rest = words - self._quiet
+        if not rest <= self._classified:  # a word met for the first time: classify it (then remembered)
+            if len(self._known) + len(self._quiet) + len(self._completions) > _KNOWN_WORDS:
+                self._forget()
+                rest = words
+            for word in rest - self._classified:
                 verdict = self._classify(word)
-                if verdict is not True and not verdict.triggers:
+                self._classified.add(word)
+                if verdict is True:
+                    self._sure.add(word)
+                elif not verdict.triggers:
                     self._quiet.add(word)
                 if verdict is not _PLAIN:
                     self._known[word] = verdict
-            if verdict is True:
-                return SURE
-            triggered = triggered or bool(verdict.triggers)
-        if not triggered:
-            return NO
-        parts = frozenset(words & self._known.keys())  # the same few words come back: their phrases are remembered
-        complete = self._completions.get(parts)
-        if complete is None:
+                    self._parts.add(word)
+        if not rest.isdisjoint(self._sure):
+            return SURE
+        # Words known to trigger a phrase: which phrases the note's phrase words complete is remembered per set
+        # of such words (the same few come back), all in C but for the first time a set is met.
+        parts = frozenset(words & self._parts)
+        complete = self._completions.get(parts, _UNSEEN)
+        if complete is _UNSEEN:
             complete = self._completions[parts] = self._complete(parts)
-        return MAYBE if complete.holds(folded) else NO
+        return MAYBE if complete is not None and complete.holds(folded) else NO
+
+    def _forget(self) -> None:
+        """Past the bound, start remembering afresh (the words of current notes come back first)."""
+        for remembered in (self._known, self._quiet, self._completions, self._classified, self._sure, self._parts):
+            remembered.clear()
+        self.corrections.clear()
 
     def _classify(self, word: str) -> Literal[True] | _Verdict:
-        """True: the word is a one-word term; else the phrase words it can be (often none)."""
+        """True: the word is a one-word term; else the phrase words it can be (often none), or its typo's."""
+        verdict = self._verdict(word)
+        if verdict is _PLAIN and self._typos is not None and (meant := self._typos.correct(word)) is not None:
+            verdict = self._verdict(meant)
+            if verdict is not _PLAIN:
+                self.corrections[word] = meant
+        return verdict
+
+    def _verdict(self, word: str) -> Literal[True] | _Verdict:
         parts: list[_Part] = []
         for _, groups in self._words.iter(" " + word + " "):  # type: ignore[union-attr]  # built when called
             for stem, language, found in groups:
-                if stem and stemmer(language)([word])[0] != stem:  # a stemmed word: its stem must agree
+                if stem and stem_of(language)(word) != stem:  # a stemmed word: its stem must agree
                     continue
                 for part in found:
                     if part.sure:
@@ -136,7 +162,7 @@ class Prefilter:
             return _PLAIN
         return _Verdict(tuple(parts), frozenset(part.phrase for part in parts if part.trigger))
 
-    def _complete(self, words: frozenset[str]) -> _Completion:
+    def _complete(self, words: frozenset[str]) -> _Completion | None:
         """The phrases whose trigger and other uncommon words are all among `words` (known phrase words)."""
         verdicts = [verdict for word in words if (verdict := self._known[word]) is not True]
         triggered = frozenset().union(*(verdict.triggers for verdict in verdicts))
@@ -148,7 +174,7 @@ class Prefilter:
                     mask = masks[part.phrase] = masks.get(part.phrase, 0) | part.bit
                     if mask == part.full:
                         complete.append(part.phrase)
-        return _Completion([self._attached.get(number, ()) for number in complete])
+        return _Completion([self._attached.get(number, ()) for number in complete]) if complete else None
 
 
 class _Completion:
@@ -169,6 +195,9 @@ class _Completion:
         if self._single is not None and self._single.search(padded):
             return True
         return any(all(any(key in padded for key in keys) for keys in groups) for groups in self._several)
+
+
+_UNSEEN = _Completion(())  # a set of phrase words met for the first time
 
 
 def _common_run(lemma: list[str], index: int, common: frozenset[str]) -> list[str]:

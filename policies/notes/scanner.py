@@ -1,17 +1,20 @@
 """Finds sensitive terms in a note: the prefilter, then stems, phrases and contexts per sentence.
 
 1. `suspect` (prefilter.py): most notes hold no term and stop there, after one set difference of their words.
-2. `scan`, per suspect sentence: an Aho-Corasick pass over the anchor keys of the terms gives candidates, each
-   checked word by word (stems of the entry's language, prefixes, compound parts); only when a term holds, a
-   second pass finds the negative phrases around it and the cues.
+2. `scan`, per suspect sentence (its typos of long lexicon words read as those words, typos.py): an
+   Aho-Corasick pass over the anchor keys of the terms gives candidates, each checked word by word (stems of
+   the entry's language, prefixes, compound parts); only when a term holds, further passes find the negative
+   phrases around it and, if a term needs one, the cues.
 3. Contexts decide: a term inside a negative phrase is cleared; a term of a language the sentence is clearly
-   not in is ignored; a cued term needs its cue in the sentence and no `not_person` cue within two words.
+   not in is ignored; a cued term needs its cue in the sentence and no `not_person` cue within two words; a
+   `female` or `male` one (a partner) needs that gender's cue and none of the other's.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,19 +33,25 @@ from gomme.policies.notes.lexicon import (
     titles,
 )
 from gomme.policies.notes.patterns import Shape, most_specific
-from gomme.policies.notes.prefilter import MAYBE, NO, Prefilter
-from gomme.policies.notes.stems import stemmer
+from gomme.policies.notes.prefilter import NO, Prefilter
+from gomme.policies.notes.stems import stem_of
 from gomme.policies.notes.text import fold, sentences
+from gomme.policies.notes.typos import MIN_LENGTH, Typos, real_words
 
 _CLEARLY_OTHER = 2  # stopwords of another language, none of the term's: the sentence is not in its language
 _REACH = 8  # words a negative phrase can reach around the term it clears
 _BESIDE = 2  # words between a cued term and a `not_person` cue that still make it a thing's attribute
 _WORD = re.compile(r"[a-z0-9]+")
+_VALUE = operator.itemgetter(1)
+_WHOLE = (Shape.STEM, Shape.EXACT)  # word patterns a typo can stand for: whole words, not `mot*` or `*teil`
 _SATISFIES: dict[Cue, frozenset[Cue]] = {
     Cue.PERSON: frozenset({Cue.PERSON, Cue.MEMBER, Cue.ORIGIN}),
     Cue.MEMBER: frozenset({Cue.MEMBER}),
     Cue.ORIGIN: frozenset({Cue.ORIGIN}),
+    Cue.FEMALE: frozenset({Cue.FEMALE}),
+    Cue.MALE: frozenset({Cue.MALE}),
 }
+_EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 
 
@@ -83,15 +92,26 @@ class Scanner:
         entries += (entry for entry in entities() if entry.category in wanted)
         self._entries = tuple(entries)
         self._anchors = tuple(most_specific(entry.phrase, common_words(entry.phrase.language)) for entry in entries)
+        # Each word of a phrase besides its anchor, as the keys one of which the sentence must hold.
+        keys: dict[tuple[str, ...], frozenset[str]] = {}  # lexicon words recur across phrases: one set each
         self._others = tuple(
-            tuple(word.keys for i, word in enumerate(entry.phrase.words) if i != anchor)
+            tuple(
+                keys.get(word.keys) or keys.setdefault(word.keys, frozenset(word.keys))
+                for i, word in enumerate(entry.phrase.words)
+                if i != anchor
+            )
             for entry, anchor in zip(entries, self._anchors, strict=True)
         )
         terms = [index for index, entry in enumerate(entries) if entry.role is Role.TERM]
-        contexts = [index for index, entry in enumerate(entries) if entry.role is not Role.TERM]
+        negatives = [index for index, entry in enumerate(entries) if entry.role is Role.NEGATIVE]
+        cues = [index for index, entry in enumerate(entries) if entry.role is Role.CUE]
         self._terms = _Index(terms, entries, self._anchors)
-        self._contexts = _Index(contexts, entries, self._anchors)
-        self.suspect = Prefilter([entries[index].phrase for index in terms], [self._anchors[index] for index in terms])
+        self._negatives = _Index(negatives, entries, self._anchors)
+        self._cues = _Index(cues, entries, self._anchors)
+        self._typos = typos_of(entries)
+        self.suspect = Prefilter(
+            [entries[index].phrase for index in terms], [self._anchors[index] for index in terms], self._typos
+        )
         self._stopwords = {language: lexicon(language).stopwords for language in LANGUAGES}
         self._titles = titles()
 
@@ -101,28 +121,37 @@ class Scanner:
         if suspicion is NO:
             return []
         folded = fold(text)
-        if suspicion is MAYBE and not self._holds_term(folded):  # a phrase's words, but not in its order
-            return []
         found: list[NoteMatch] = []
-        for start, end in sentences(text):
+        spans = sentences(text)
+        for start, end in spans:
             piece = folded[start:end]
-            if self.suspect(piece):  # folding folded text changes nothing: the prefilter works per sentence
+            # Folding folded text changes nothing: the prefilter works per sentence (a note of one: done above).
+            if len(spans) == 1 or self.suspect(piece):
                 found.extend(self._scan_sentence(piece, text[start:end], start))
         return found
 
     def _scan_sentence(self, folded: str, original: str, offset: int) -> list[NoteMatch]:
         words = [(match.start(), match.end()) for match in _WORD.finditer(folded)]
-        starts, texts, stems = [start for start, _ in words], [folded[a:b] for a, b in words], _Stems(words, folded)
+        texts = [folded[a:b] for a, b in words]
+        places = words  # each word's span in the sentence as written (and folded)
+        fixes = self.suspect.corrections
+        if fixes and not fixes.keys().isdisjoint(texts):  # a typo of a lexicon word: read as that word
+            texts = [self._meant(index, text, original, places) for index, text in enumerate(texts)]
+            folded = " ".join(texts)
+            words, start = [], 0
+            for text in texts:
+                words.append((start, start + len(text)))
+                start += len(text) + 1
+        starts, stems = [start for start, _ in words], _Stems(words, folded)
         terms = self._hits(self._terms, folded, words, starts, texts, stems)
         if not terms:  # the prefilter's keys were parts of other words: no term, no need for contexts
             return []
         # Only contexts that can matter are checked: negative phrases around a term, cues when a term needs one.
         near = {index for hit in terms for index in range(hit.first - _REACH, hit.last + _REACH + 1)}
         cued = any(hit.entry.needs for hit in terms)
-        hits = self._hits(
-            self._contexts, folded, words, starts, texts, stems,
-            accept=lambda entry, at: (entry.role is Role.CUE and cued) or (entry.role is Role.NEGATIVE and at in near),
-        )
+        hits = self._hits(self._negatives, folded, words, starts, texts, stems, accept=lambda _, at: at in near)
+        if cued:
+            hits += self._hits(self._cues, folded, words, starts, texts, stems)
         negative = [(hit.start, hit.end) for hit in hits if hit.entry.role is Role.NEGATIVE]
         spoken = self._languages_of(folded)
         heard = [hit for hit in hits if _spoken(hit.entry, spoken)]
@@ -133,26 +162,32 @@ class Scanner:
         for hit in terms:
             if not _spoken(hit.entry, spoken) or any(a <= hit.start and hit.end <= b for a, b in negative):
                 continue
-            if _surname(hit, texts, original, self._titles):
+            if _surname(hit, texts, original, places, self._titles):
                 continue
             needs = hit.entry.needs
-            if needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things)):
+            if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
+                if needs not in cues or _EXCLUDES[needs] in cues:
+                    continue
+            elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things)):
                 continue
             assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
             if (hit.start, hit.end, hit.entry.category) in spans:
                 continue
             spans.add((hit.start, hit.end, hit.entry.category))
             language = hit.entry.phrase.language or _only(spoken)
-            found.append(
-                NoteMatch(offset + hit.start, offset + hit.end, hit.entry.category, language, hit.entry.phrase.lemma)
-            )
+            start, end = places[hit.first][0], places[hit.last][1]
+            found.append(NoteMatch(offset + start, offset + end, hit.entry.category, language, hit.entry.phrase.lemma))
         return found
 
-    def _holds_term(self, folded: str) -> bool:
-        """Does any term match, contexts aside? Checked on the whole note, before sentences are split."""
-        words = [(match.start(), match.end()) for match in _WORD.finditer(folded)]
-        starts, texts = [start for start, _ in words], [folded[a:b] for a, b in words]
-        return bool(self._hits(self._terms, folded, words, starts, texts, _Stems(words, folded), first_only=True))
+    def _meant(self, index: int, word: str, original: str, places: Sequence[tuple[int, int]]) -> str:
+        """The lexicon word that word `index` misspells, or itself: a capitalised word past the sentence's first
+        is a name unless it misspells a German noun or a party's or union's name."""
+        meant = self.suspect.corrections.get(word)
+        if meant is None:
+            return word
+        if index and original[places[index][0]].isupper() and meant not in self._typos.nouns:
+            return word
+        return meant
 
     def _hits(
         self,
@@ -172,17 +207,18 @@ class Scanner:
         if len(automaton.anchors) == 0:
             return hits
         padded = " " + folded + " "
-        present: frozenset[str] | None = None  # the second words' keys the sentence holds, found when needed
-        for end, (length, anchored, alone, paired) in automaton.anchors.iter(padded):
+        present: frozenset[str] = frozenset()  # the keys of phrases' other words the sentence holds, when needed
+        looked = False
+        for end, (length, anchored, alone, paired, second_keys) in automaton.anchors.iter(padded):
             position = end - length + 1 if anchored else end - length  # in `folded`, where the key starts
             at = bisect.bisect_right(starts, position) - 1
             if at < 0 or (anchored and starts[at] != position):
                 continue
             candidates = alone
             if paired:
-                if present is None:
-                    present = automaton.seconds_in(padded)
-                held = paired.keys() & present
+                if not looked:
+                    present, looked = automaton.others_in(padded), True
+                held = second_keys & present
                 if held:
                     candidates = tuple(sorted({*alone, *(index for key in held for index in paired[key])}))
             for index in candidates:
@@ -191,7 +227,8 @@ class Scanner:
                 if first < 0 or (index, first) in seen or (accept is not None and not accept(entry, at)):
                     continue
                 seen.add((index, first))
-                if not all(any(key in padded for key in keys) for keys in self._others[index]):
+                others = self._others[index]
+                if others and any(keys.isdisjoint(present) for keys in others):
                     continue  # a word of the phrase is nowhere in the sentence: no need to stem anything
                 last = _match_phrase(entry, first, texts, stems)
                 if last is not None:
@@ -220,7 +257,7 @@ class _Stems:
         stem = self._known.get((language, index))
         if stem is None:
             start, end = self._words[index]
-            stem = self._known[(language, index)] = stemmer(language)([self._folded[start:end]])[0]
+            stem = self._known[(language, index)] = stem_of(language)(self._folded[start:end])
         return stem
 
 
@@ -238,15 +275,47 @@ def _match_phrase(entry: Entry, first: int, texts: Sequence[str], stems: _Stems)
     return first + len(patterns) - 1
 
 
-def _surname(hit: _Hit, texts: Sequence[str], original: str, titles: frozenset[str]) -> bool:
+def _surname(
+    hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]], titles: frozenset[str]
+) -> bool:
     """A capitalised word right after a title is a surname ("Mme Prêtre", "Frau Krank", "Mr Church"), except an
     insult: a mock title is a nickname ("Mr Baldy")."""
     return (
         hit.first > 0
         and texts[hit.first - 1] in titles
-        and original[hit.start].isupper()
+        and original[places[hit.first][0]].isupper()
         and hit.entry.category is not Category.INSULTING
     )
+
+
+def typos_of(entries: Sequence[Entry], *, real: bool = True) -> Typos:
+    """Typos of the terms' long words; never a word some lexicon or entity list uses, nor (`real`) a dictionary
+    word one keystroke from one (typos.py)."""
+    targets: set[str] = set()
+    nouns: set[str] = set()
+    prefixes: set[str] = set()
+    for entry in entries:
+        if entry.role is not Role.TERM:
+            continue
+        lemma = entry.phrase.lemma.split()
+        aligned = len(lemma) == len(entry.phrase.words)
+        for index, pattern in enumerate(entry.phrase.words):
+            if pattern.shape is Shape.PREFIX:
+                prefixes.add(pattern.text)
+            elif aligned and pattern.shape in _WHOLE and len(lemma[index]) >= MIN_LENGTH:
+                targets.add(lemma[index])
+                if entry.phrase.language in ("de", None):  # German nouns, entity names: written capitalised
+                    nouns.add(lemma[index])
+    lemmas = {entry.phrase.lemma for entry in _every_entry()}
+    known = {word for lemma in lemmas for word in lemma.split() if len(word) >= MIN_LENGTH}
+    known |= common_words(None) | titles()
+    return Typos(targets, known | real_words() if real else known, nouns, prefixes)
+
+
+def _every_entry() -> Iterable[Entry]:
+    for language in LANGUAGES:
+        yield from lexicon(language).entries
+    yield from entities()
 
 
 def _spoken(entry: Entry, spoken: frozenset[str] | None) -> bool:
@@ -271,10 +340,10 @@ class _Index:
 
     `anchors` maps an anchor key → (key length, anchored, one-word entries, {second key: phrase entries}): of the
     dozens of phrases sharing an anchor ("marché allemand", "société allemande"…), only those whose second
-    word's key the sentence holds are checked. `seconds` finds those keys in one pass.
+    word's key the sentence holds are checked. `others_in` finds those keys, and the other words', in one pass.
     """
 
-    def __init__(self, indexes: Iterable[int], entries: Sequence[Entry], anchors: Sequence[int]) -> None:
+    def __init__(self, indexes: Sequence[int], entries: Sequence[Entry], anchors: Sequence[int]) -> None:
         by_key: dict[str, tuple[bool, list[int], dict[str, list[int]]]] = {}
         for index in indexes:
             phrase = entries[index].phrase
@@ -288,21 +357,28 @@ class _Index:
                 for second_key in phrase.words[second].keys:
                     paired.setdefault(second_key, []).append(index)
         self.anchors = ahocorasick.Automaton()
-        seconds: set[str] = set()
         for key, (anchored, alone, paired) in by_key.items():
             frozen = {second: tuple(found) for second, found in paired.items()}
-            self.anchors.add_word(key, (len(key), anchored, tuple(alone), frozen))
-            seconds.update(frozen)
+            self.anchors.add_word(key, (len(key), anchored, tuple(alone), frozen, frozenset(frozen)))
         self.anchors.make_automaton()
-        self._seconds = ahocorasick.Automaton()
-        for key in seconds:
-            self._seconds.add_word(key, key)
-        if seconds:
-            self._seconds.make_automaton()
+        # The keys of every word of a phrase besides its anchor (its second word's among them): one pass finds
+        # which a sentence holds, and a phrase with a word none of whose keys is there is never looked at.
+        others = {
+            key
+            for index in indexes
+            for position, word in enumerate(entries[index].phrase.words)
+            if position != anchors[index]
+            for key in word.keys
+        }
+        self._others = ahocorasick.Automaton()
+        for key in others:
+            self._others.add_word(key, key)
+        if others:
+            self._others.make_automaton()
 
-    def seconds_in(self, padded: str) -> frozenset[str]:
-        """The second-word keys that occur in the (padded, folded) sentence."""
-        return frozenset(key for _, key in self._seconds.iter(padded))
+    def others_in(self, padded: str) -> frozenset[str]:
+        """The keys of phrases' other words that occur in the (padded, folded) sentence."""
+        return frozenset(map(_VALUE, self._others.iter(padded)))  # (end, key) pairs: the keys, in C
 
 
 @functools.lru_cache(maxsize=32)

@@ -60,6 +60,26 @@ def stemmer(language: str) -> Callable[[Sequence[str]], list[str]]:
     return stems
 
 
+_KNOWN_STEMS = 100_000  # stems remembered per language: a sweep meets the same words again and again
+
+
+@functools.cache
+def stem_of(language: str) -> Callable[[str], str]:
+    """`stem(word)` for one folded word of a language, remembered (within a bound): the scanner's hot path."""
+    stems = stemmer(language)
+    known: dict[str, str] = {}
+
+    def stem(word: str) -> str:
+        found = known.get(word)
+        if found is None:
+            if len(known) >= _KNOWN_STEMS:
+                known.clear()
+            found = known[word] = stems([word])[0]
+        return found
+
+    return stem
+
+
 if __name__ == "__main__":  # `python -m gomme.policies.notes.stems fr mot mots ...`: see what a lexicon entry becomes
     import sys
 

@@ -76,6 +76,63 @@ def test_titled_surnames_are_names_not_terms(text: str, categories: set[str]) ->
     assert flagged(text) == categories
 
 
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("Il suit une chimiothérpie depuis mars.", {"health"}),  # a letter dropped
+        ("Fr. Engel hatte eine Fehlgebrt.", {"health"}),  # a German noun: capitalised, still a typo
+        ("Elle a pris sa carte chez Soliaires.", {"trade_union"}),  # a union's name misspelt
+        ("brought his girlfreind to the party", {"sex_life"}),  # two letters swapped
+        ("Message sent to procurement.", set()),  # a real word one letter from "massage"
+        ("Data retention set to 90 days.", set()),  # ... from "detention"
+        ("Bitte den Drucker checken.", set()),  # ... from "trucker", "Chechen"
+        ("RDV avec M. Garnier mardi.", set()),  # a name one letter from a politician's
+        ("Rendez-vous chez Garnier mardi.", set()),  # a capitalised word is a name, not a typo
+    ],
+)
+def test_typos_of_long_lexicon_words_are_read_as_them_real_words_and_names_are_not(
+    text: str, categories: set[str]
+) -> None:
+    assert flagged(text) == categories
+
+
+def test_a_typo_keeps_its_span_in_the_note() -> None:
+    text = "Rückruf am Montag. Fr. Engel hatte eine Fehlgebrt, bitte sensibel sein."
+    (match,) = SCANNER.scan(text)
+    assert (text[match.start : match.end], match.lemma) == ("Fehlgebrt", "fehlgeburt")  # the lexicon's word
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("Mme Garcia est venue au salon avec sa femme.", {"sex_life"}),
+        ("M. Blanc est venu au cocktail avec son mari.", {"sex_life"}),
+        ("M. Durand viendra avec sa femme.", set()),
+        ("Mme Leroy viendra avec son mari.", set()),
+        ("Mme Roy a reçu M. Petit et sa femme.", set()),  # a woman and a man: whose wife is unclear
+        ("Elle a embauché sa femme de ménage.", set()),
+    ],
+)
+def test_a_partner_is_read_against_the_persons_gender(text: str, categories: set[str]) -> None:
+    assert flagged(text) == categories
+
+
+def test_the_prefilter_never_drops_a_note_holding_a_term() -> None:
+    from notes_metrics import corpus
+
+    texts = [sentence.text for sentence in corpus()]
+    notes = [*texts, *(" ".join(texts[i : i + 3]) for i in range(0, len(texts), 3))]
+    scanner_ = scanner()
+    for text in notes:
+        found = SCANNER.scan(text)  # first: the prefilter also learns the note's typos, which sentences then read
+        unfiltered = [
+            match
+            for start, end in sentences(text)
+            for match in scanner_._scan_sentence(fold(text)[start:end], text[start:end], start)
+        ]
+        assert found == unfiltered, text
+
+
 def test_spans_point_into_the_original_text() -> None:
     text = "Rappel mardi. Élève «Dépressif» d'après lui."
     (match,) = SCANNER.scan(text)

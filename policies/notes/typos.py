@@ -1,0 +1,150 @@
+"""Typos in the key word of a note: a word one keystroke away from a long lexicon word is read as that word.
+
+Salespeople type fast: "rmadan", "Fehlgebrt", "indiennne", "chimiotérapie". A note word that no lexicon entry
+knows is compared with the long words of the sensitive terms (at least `MIN_LENGTH` letters): when one letter
+inserted, dropped, replaced, or two neighbours swapped make it one of them, it is read as that word, then
+stemmed and matched like any other. Found by symmetric deletion (each word and its one-letter deletions,
+indexed once), so a lookup is a few dictionary probes.
+
+Only long words are corrected, and never a real word: one the lexicons use themselves (in any entry, negative
+phrase, cue or stopword list, in any language) or one of the dictionary words listed in `typos.toml`, the words
+of French, English and German one keystroke from a lexicon word ("message" is not a typo of "massage", nor
+"retention" of "detention", nor "Drucker" of "trucker").
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Callable, Iterable
+from importlib import resources
+
+MIN_LENGTH = 7  # shorter words are too close to each other ("cancer", "cancel") to correct
+_MIN_TARGET = 7
+_MIN_PREFIX = 7  # `mot*` entries at least this long ("baraki*" is too close to "karakia")
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:index] + word[index + 1 :] for index in range(len(word))}
+
+
+class Typos:
+    """`typos.correct(word)` → the long lexicon word `word` is one keystroke from, or None."""
+
+    def __init__(
+        self, targets: Iterable[str], known: Iterable[str], nouns: Iterable[str] = (), prefixes: Iterable[str] = ()
+    ) -> None:
+        """`targets`: the lexicon words a typo may stand for; `known`: words never read as typos; `nouns`: targets
+        a capitalised word may stand for (German nouns, names of parties and unions; elsewhere a capitalised
+        word is a name: "Garnier" is no typo of "Barnier")."""
+        self._known = frozenset(known)
+        self.nouns = frozenset(nouns)
+        words: dict[str, set[str]] = {}
+        for target in targets:
+            if len(target) >= _MIN_TARGET and target.isalpha():
+                for key in (target, *_deletions(target)):
+                    words.setdefault(key, set()).add(target)
+        self._words = {key: tuple(sorted(found)) for key, found in words.items()}
+        # `mot*` entries ("imbecil*", "hospitali*"): a word whose start is one keystroke from one reads as it.
+        starts: dict[str, set[str]] = {}
+        for prefix in prefixes:
+            if len(prefix) >= _MIN_PREFIX and prefix.isalpha():
+                for key in (prefix, *_deletions(prefix)):
+                    starts.setdefault(key, set()).add(prefix)
+        self._starts = {key: tuple(sorted(found)) for key, found in starts.items()}
+        self._longest = max(map(len, self._starts), default=0) + 1
+
+    def correct(self, word: str) -> str | None:
+        """The one lexicon word `word` misspells as written ("fehlgebrt"), or None.
+
+        Inflected forms are not corrected through their stems: stems are short, and one keystroke from a stem
+        is too often another word's ("checken" is no typo of "Chechen", nor "seperate" of "separatiste")."""
+        if len(word) < MIN_LENGTH or word in self._known or not word.isalpha():
+            return None
+        meant = _closest(word, self._words, lambda target: target)
+        if meant is not None or not self._starts:
+            return meant
+        readings = {
+            prefix + word[length:]
+            for length in range(_MIN_PREFIX - 1, min(len(word), self._longest) + 1)
+            if (prefix := _closest(word[:length], self._starts, lambda target: target)) is not None
+        }
+        return readings.pop() if len(readings) == 1 else None
+
+
+def _closest(word: str, index: dict[str, tuple[str, ...]], key: Callable[[str], str]) -> str | None:
+    """The one target whose `key` is one keystroke from `word`, or None (none, or two readings: no guess)."""
+    found: set[str] = set()
+    for probe in (word, *_deletions(word)):
+        found.update(index.get(probe, ()))
+    # Within one keystroke: the probes above also meet words two apart (one letter dropped on each side, at
+    # different places), which are kept only when they are a swap of two neighbours.
+    close = {target for target in found if key(target) != word and _one_edit(word, key(target))}
+    if len({key(target) for target in close}) != 1:
+        return None
+    return min(close)
+
+
+def _one_edit(word: str, target: str) -> bool:
+    """One letter inserted, dropped or replaced, or two neighbours swapped."""
+    if abs(len(word) - len(target)) > 1:
+        return False
+    if len(word) == len(target):
+        diff = [index for index, (a, b) in enumerate(zip(word, target, strict=True)) if a != b]
+        if len(diff) == 1:
+            return True
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and word[diff[0]] == target[diff[1]]
+            and word[diff[1]] == target[diff[0]]
+        )
+    short, long = (word, target) if len(word) < len(target) else (target, word)
+    index = next((i for i, (a, b) in enumerate(zip(short, long, strict=False)) if a != b), len(short))
+    return short[index:] == long[index + 1 :]
+
+
+@functools.cache
+def real_words() -> frozenset[str]:
+    """Dictionary words one keystroke from a lexicon word (`typos.toml`): never read as typos."""
+    data = tomllib.loads(resources.files("gomme.policies.notes").joinpath("typos.toml").read_text("utf-8"))
+    return frozenset(data["words"])
+
+
+_DICTIONARIES = ("french", "american-english", "british-english", "ngerman", "swiss")  # Debian's w* packages
+
+
+def _generate(folder: str = "/usr/share/dict") -> str:
+    """`typos.toml` anew: the dictionary words the shipped lexicons' typos would otherwise read as terms."""
+    import json
+    from pathlib import Path
+
+    from gomme.policies.notes.scanner import scanner, typos_of
+    from gomme.policies.notes.text import fold
+
+    typos = typos_of(scanner()._entries, real=False)  # a maintenance script
+    words: set[str] = set()
+    for name in _DICTIONARIES:
+        for line in Path(folder, name).read_text("utf-8", errors="replace").splitlines():
+            word = fold(line).strip()
+            if " " not in word and typos.correct(word):
+                words.add(word)
+    head = [
+        "# Real words one keystroke away from a long lexicon word: never read as typos of it (typos.py).",
+        "# Generated by `python -m gomme.policies.notes.typos` from the word lists of Debian's wfrench, wamerican,",
+        "# wbritish, wngerman and wswiss packages (folded); run it again after adding long words to a lexicon.",
+        "words = [",
+    ]
+    rows, row = [], []
+    for word in sorted(words):
+        row.append(json.dumps(word))
+        if sum(len(item) + 2 for item in row) > 110:
+            rows.append("    " + ", ".join(row) + ",")
+            row = []
+    if row:
+        rows.append("    " + ", ".join(row) + ",")
+    return "\n".join([*head, *rows, "]"]) + "\n"
+
+
+if __name__ == "__main__":  # `python -m gomme.policies.notes.typos > policies/notes/typos.toml`
+    print(_generate(), end="")
