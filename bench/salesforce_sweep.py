@@ -1,6 +1,7 @@
 """Benchmark (not a test): `gomme sweep --apply` on the fake Salesforce org, N people, 10% of them due.
 
-    .venv/bin/python bench/salesforce_sweep.py [--people 100000] [--sweep-batch 2000]
+    .venv/bin/python bench/salesforce_sweep.py [--people 100000] [--sweep-batch 2000] [--activities 2]
+        [--emails 0] [--notes 0]
 
 Three sweeps with the `cnil` pack: the first (no cursor: every record is read), the next one (it re-reads
 what the first changed: their SystemModstamp moved), and one with nothing changed. The fake org lives in
@@ -84,7 +85,10 @@ def purpose(call: Call) -> str:
     if call.kind in ("composite", "bulk", "login"):
         return {"composite": "write (collections)", "bulk": "write (bulk 2.0)", "login": "login"}[call.kind]
     text = call.soql
-    if re.search(r"FROM (Task|Event|Case|TaskRelation|EventRelation|ContactHistory|LeadHistory)\b", text):
+    if call.path.endswith("/Content"):
+        return "note body (blob get)"
+    if re.search(r"FROM (Task|Event|Case|TaskRelation|EventRelation|ContactHistory|LeadHistory|EmailMessage"
+                 r"|EmailMessageRelation|ContentNote|ContentDocumentLink)\b", text):
         return "related query"
     if "FROM ContactPointTypeConsent" in text:
         return "consent query"
@@ -136,6 +140,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--sweep-batch", type=int, default=2000, help="[sweep] batch_size (apply batches)")
     parser.add_argument("--activities", type=int, default=2, help="activities per person (a Task, an Event, ...)")
+    parser.add_argument("--emails", type=int, default=0, help="sent emails per person (EmailMessage)")
+    parser.add_argument("--notes", type=int, default=0, help="notes per person (ContentNote: one blob get each)")
+    parser.add_argument("--related", default="", help='related_objects: "Task,Event,Case", "none"; default: gomme\'s')
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -144,7 +151,14 @@ def main() -> None:
     for sobject in ("Contact", "Lead"):  # docs/related-records.md: read beside each page, erased with the person
         for person_id in list(org.tables[sobject]):
             for index in range(args.activities):
-                org.create_activity(("Task", "Event")[index % 2], [person_id], Subject="Quarterly review")
+                # every third Task is archived: read through queryAll
+                org.create_activity(("Task", "Event")[index % 2], [person_id], Subject="Quarterly review",
+                                    IsArchived=index % 6 == 2)  # fmt: skip
+            for _ in range(args.emails):
+                org.create_email([(org.user_id, "FromAddress", "rep@example.com"), (person_id, "ToAddress", "")],
+                                 Subject="Quarterly review", TextBody="Please find the review attached.")
+            for _ in range(args.notes):
+                org.create_note([person_id], "Review", "Quarterly review went well.")
     rows = sum(len(table) for table in org.tables.values())
     print(f"fake org: {args.people} people, {rows} rows in {time.perf_counter() - started:.1f} s; "
           f"this process (the org) {rss_mb():.0f} MB")  # fmt: skip
@@ -153,7 +167,9 @@ def main() -> None:
         os.environ["REQUESTS_CA_BUNDLE"] = str(served.ca_file)
         os.environ.setdefault("GOMME_SECRET_KEY", "bench-secret-key-not-for-production")
         config = Path(work) / "config.toml"
-        config.write_text(CONFIG.format(state=Path(work) / "state.db", batch=args.sweep_batch, url=served.url))
+        related = [name for name in args.related.split(",") if name not in ("", "none")]
+        config.write_text(CONFIG.format(state=Path(work) / "state.db", batch=args.sweep_batch, url=served.url)
+                          + (f"related_objects = {related!r}\n".replace("'", '"') if args.related else ""))
         sweeps = [sweep(org, config, "first sweep (no cursor)"),
                   sweep(org, config, "next sweep (re-reads what the first one changed)"),
                   sweep(org, config, "sweep with nothing changed")]  # fmt: skip
@@ -167,8 +183,10 @@ def main() -> None:
                       if row.get("LastName") == "ANONYMISED"}  # fmt: skip
     anonymised = len(anonymised_ids)
     left = sum(row.get("WhoId") in anonymised_ids for name in ("Task", "Event") for row in org.tables[name].values())
-    print(f"activities of the anonymised left: {left} (should be 0); related queries in the first sweep: "
-          f"{first.get('related query', 0)}")
+    left += sum(row.get("LinkedEntityId") in anonymised_ids for row in org.tables["ContentDocumentLink"].values())
+    left += sum(row.get("RelationId") in anonymised_ids for row in org.tables["EmailMessageRelation"].values())
+    print(f"activities, emails, notes of the anonymised left: {left} (should be 0); related queries in the first "
+          f"sweep: {first.get('related query', 0)}")
     peak = max(rss for _, rss, _ in sweeps)
     failed = sum(failed for _, _, failed in sweeps)
     print(f"org after: {anonymised} anonymised (due: {due}); failed records: {failed}; "

@@ -171,9 +171,11 @@ access_token_env = "SF_ACCESS_TOKEN"     # an existing session/access token (not
 # erase_individual = true                # anonymise/delete also clear the Individual and delete its consent rows
 # hard_delete = false                    # true: delete bypasses the recycle bin (Bulk API 2.0 hardDelete)
 # -- records about the person beside it (docs/related-records.md) --
-# related_objects = ["Task", "Event", "Case"]   # the related objects read, exported and erased with the person
-# When a person is erased, a Task or Event about them alone is deleted, or kept with their identifiers cut out
-# ("scrub"); one about other people too, and a Case, are always scrubbed.
+# related_objects = ["Task", "Event", "Case", "EmailMessage", "ContentNote"]   # read, exported, erased with
+# the person; one the org lacks (no Enhanced Email, Notes off) or hides is skipped and named in the outcome.
+# When a person is erased, a Task, Event, draft email or note about them alone is deleted, or kept with their
+# identifiers cut out ("scrub"); one about other people too, and a Case, are always scrubbed; a sent email about
+# them alone is always deleted (a sent email cannot be edited).
 # related_on_erase = "delete"            # delete | scrub
 # -- transport and API allowance --
 # batch_size = 2000                      # records per query page (Sforce-Query-Options batchSize), 200..2000
@@ -215,7 +217,7 @@ access_token_env = "HUBSPOT_TOKEN"       # a private app's access token
 # read_subscriptions = true              # subscription statuses are consents and opt-outs (v4: a call per 100)
 # parental_consent_phrases = ["parent", "tuteur", "Eltern"]   # a legal-basis explanation naming a parent
 # -- engagements beside each contact (docs/related-records.md): read, scanned, exported, erased with them --
-# read_engagements = true                # one associations call per object, one read per 100
+# read_engagements = true                # per 1,000 contacts one associations call per object; one read per 100
 # Engagement object → its free-text properties; the table replaces the default (notes, emails, calls, meetings,
 # tasks and their bodies and subjects).
 # engagements = {{ notes = ["hs_note_body"], calls = ["hs_call_title", "hs_call_body"] }}

@@ -97,8 +97,9 @@ DEFAULT_ANONYMISE_FIELDS: dict[AnonymisedObject, list[str]] = {
 }  # fmt: skip
 
 
-RelatedObjectName = Literal["Task", "Event", "Case"]  # connectors/salesforce/related.py RELATED_OBJECTS
-DEFAULT_RELATED_OBJECTS: tuple[RelatedObjectName, ...] = ("Task", "Event", "Case")
+# connectors/salesforce/related_objects.py RELATED_OBJECTS; one the org lacks or hides is skipped and reported
+RelatedObjectName = Literal["Task", "Event", "Case", "EmailMessage", "ContentNote"]
+DEFAULT_RELATED_OBJECTS: tuple[RelatedObjectName, ...] = ("Task", "Event", "Case", "EmailMessage", "ContentNote")
 
 
 class SalesforceSettings(BaseModel):
@@ -146,8 +147,9 @@ class SalesforceSettings(BaseModel):
     hard_delete: bool = False
     # -- records about the person beside it (docs/related-records.md) --
     related_objects: list[RelatedObjectName] = Field(default_factory=lambda: list(DEFAULT_RELATED_OBJECTS))
-    # When a person is erased, a Task or Event about them alone is deleted, or kept with their identifiers cut out
-    # ("scrub"); one about other people too, and a Case, are always scrubbed.
+    # When a person is erased, a Task, Event, draft email or note about them alone is deleted, or kept with their
+    # identifiers cut out ("scrub"); one about other people too, and a Case, are always scrubbed; a sent email
+    # about them alone is always deleted (its fields cannot be updated).
     related_on_erase: Literal["delete", "scrub"] = "delete"
     # -- transport and API allowance --
     batch_size: int = Field(default=2000, ge=200, le=2000)

@@ -32,7 +32,7 @@ from gomme.policies.notes.text import fold
 from gomme.policies.notes.typos import Typos
 
 NO, MAYBE, SURE = 0, 1, 2  # SURE: a one-word term (its context still decides); MAYBE: a phrase's words
-_KNOWN_WORDS = 200_000  # words whose verdict is remembered (a few tens of MB at most)
+_KNOWN_WORDS = 50_000  # words whose verdict is remembered: bounded, since names and addresses make most words unique
 _ATTACHED = 3  # common words this short, right before an uncommon one, are part of its key ("l", "la", "est")
 
 

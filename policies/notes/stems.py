@@ -60,7 +60,7 @@ def stemmer(language: str) -> Callable[[Sequence[str]], list[str]]:
     return stems
 
 
-_KNOWN_STEMS = 100_000  # stems remembered per language: a sweep meets the same words again and again
+_KNOWN_STEMS = 30_000  # stems remembered per language: a sweep meets the same words again and again
 
 
 @functools.cache

@@ -16,6 +16,7 @@ hidden by sharing.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import itertools
 import json
@@ -27,6 +28,20 @@ from urllib.parse import parse_qs, urlparse
 import requests
 import responses
 from fakes.salesforce_bulk import BulkJobs
+from fakes.salesforce_content import (
+    ARCHIVABLE,
+    CONTENT_CASCADES,
+    CONTENT_PREFIX,
+    CONTENT_READ_ONLY,
+    CONTENT_SCHEMA,
+    DRAFT,
+    EDITABLE_WHEN_SENT,
+    PERSON_CASCADES,
+    content_schema,
+    note_content,
+    note_text,
+    preview,
+)
 from fakes.salesforce_describe import DEFAULT_ACCOUNT_TYPES, describe_object, label_of, modified_since
 from fakes.salesforce_http import Call, Failure, Faults, Response, answer, batch_size, error, kind_of, result
 from fakes.salesforce_schema import (
@@ -45,7 +60,8 @@ from fakes.salesforce_schema import (
 from fakes.salesforce_soql import Query, SoqlError, evaluate, parse, sort_key
 
 URI_LIMIT = 16_384
-_LOOKUPS = frozenset({"WhoId", "RelationId", "TaskId", "EventId", "ContactId", "LeadId"})
+_LOOKUPS = frozenset({"WhoId", "RelationId", "TaskId", "EventId", "ContactId", "LeadId", "EmailMessageId",
+                      "LinkedEntityId", "ContentDocumentId"})  # indexed: field value → row ids, per object
 SCHEMA_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # when the org's objects last changed, unless a test changes one
 _FLS = ("Unable to create/update fields: {}. Please check the security settings of this field and verify that it is "
         "read/write for your profile or permission set.")  # fmt: skip
@@ -87,24 +103,37 @@ class FakeSalesforce:
         private_contacts_visible: bool = True,
         hidden_objects: set[str] | None = None,
         shared_activities: bool = True,
+        enhanced_email: bool = True,
+        notes: bool = True,
     ) -> None:
         """`hidden_fields`: per object, fields the integration user cannot see (absent from describe, INVALID_FIELD
         when named); `read_only_fields`: visible but not editable; `country_picklists=False`: no *CountryCode /
         *StateCode fields; `account_types`: Account.Type picklist values describe reports; `person_accounts`:
         Person Accounts enabled (see `create_person_account`); `data_protection=False`: no Individual, consent
-        objects or IndividualId; `private_contacts_visible=False`: contacts without an AccountId are invisible."""
+        objects or IndividualId; `private_contacts_visible=False`: contacts without an AccountId are invisible;
+        `enhanced_email=False`: no EmailMessage / EmailMessageRelation; `notes=False`: no ContentNote /
+        ContentDocumentLink (tests/fakes/salesforce_content.py). Tasks and Events have IsArchived."""
         self.host, self.version, self.user_id = host, api_version, user_id
         self.daily_limit, self.used = daily_limit, used
         self.faults = faults or Faults()
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.person_accounts, self.private_contacts_visible = person_accounts, private_contacts_visible
         self.account_types = tuple(account_types) if account_types is not None else DEFAULT_ACCOUNT_TYPES
+        hidden_content = {k: v for k, v in (hidden_fields or {}).items() if k in CONTENT_SCHEMA}
         self.schema = build_schema(
             custom_fields=custom_fields, country_picklists=country_picklists, data_protection=data_protection,
-            person_accounts=person_accounts, hidden_fields=hidden_fields, hidden_objects=hidden_objects,
-            shared_activities=shared_activities,
+            person_accounts=person_accounts, shared_activities=shared_activities, hidden_objects=hidden_objects,
+            hidden_fields={k: v for k, v in (hidden_fields or {}).items() if k not in CONTENT_SCHEMA},
         )  # fmt: skip
-        self.read_only = {name: set(fields) & READ_ONLY for name, fields in self.schema.items()}
+        self.schema.update(content_schema(enhanced_email=enhanced_email, notes=notes, hidden=hidden_objects or set()))
+        for name in ARCHIVABLE:
+            if name in self.schema:
+                self.schema[name]["IsArchived"] = Field("boolean")
+        for sobject, names in hidden_content.items():
+            for name in names:
+                del self.schema[sobject][name]
+        self.read_only = {name: (set(fields) & READ_ONLY) | (CONTENT_READ_ONLY.get(name, set()) & set(fields))
+                          for name, fields in self.schema.items()}  # fmt: skip
         for sobject, names in (read_only_fields or {}).items():
             unknown = set(names) - set(self.schema.get(sobject, {}))
             if unknown:
@@ -114,6 +143,9 @@ class FakeSalesforce:
         self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.schema}
         self._person_contacts: dict[str, str] = {}  # person account id → its person contact id
         self.deleted: dict[str, str] = {}  # id → object, in the recycle bin
+        self.binned: dict[str, dict[str, dict[str, Any]]] = {}  # object → id → row in the recycle bin (queryAll)
+        self._index: dict[tuple[str, str], dict[str, dict[str, None]]] = {}  # (object, lookup) → value → ids
+        self._all_locators: set[str] = set()  # query locators of queryAll cursors
         self.purged: set[str] = set()
         self.tokens = {token}
         self.requests: list[Call] = []
@@ -129,12 +161,13 @@ class FakeSalesforce:
 
     def create(self, sobject: str, **fields: Any) -> str:
         """Stores a record as is (system fields filled in); for arranging tests, no validation."""
-        record_id = f"{KEY_PREFIX[sobject]}{next(self._counter):012d}AAA"
+        record_id = f"{KEY_PREFIX.get(sobject) or CONTENT_PREFIX[sobject]}{next(self._counter):012d}AAA"
         now = self.clock()
         row = {"Id": record_id, "CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now, **fields}
         if self.person_accounts and sobject in ("Account", "Contact"):
             row.setdefault("IsPersonAccount", False)
         self.tables[sobject][record_id] = row
+        self._indexed(sobject, row, add=True)
         if sobject == "ContactPointTypeConsent" and row.get("PartyId"):
             self._by_party.setdefault(row["PartyId"], {})[record_id] = None
         return record_id
@@ -148,6 +181,53 @@ class FakeSalesforce:
             for who in who_ids:
                 self.create(relation, **{key: activity_id, "RelationId": who, "IsWhat": False})
         return activity_id
+
+    def create_email(self, relations: list[tuple[str | None, str, str]], **fields: Any) -> str:
+        """An EmailMessage (Status "3", Sent, unless given) and one EmailMessageRelation per (RelationId or None for
+        an address Salesforce does not know, RelationType: FromAddress/ToAddress/CcAddress/BccAddress, address)."""
+        email_id = self.create("EmailMessage", **{"Status": "3", **fields})
+        for relation_id, kind, address in relations if "EmailMessageRelation" in self.tables else ():
+            self.create("EmailMessageRelation", EmailMessageId=email_id, RelationId=relation_id, RelationType=kind,
+                        RelationAddress=address)  # fmt: skip
+        return email_id
+
+    def create_note(self, linked: list[str], title: str, text: str) -> str:
+        """A ContentNote (Content: `text` as escaped HTML, base64) shared with its owner (the integration user) and
+        with each of `linked` (people, accounts) through ContentDocumentLink."""
+        content = note_content(text)
+        note_id = self.create("ContentNote", Title=title, Content=content, TextPreview=preview(content),
+                              FileType="SNOTE", OwnerId=self.user_id)  # fmt: skip
+        for entity in [self.user_id, *linked] if "ContentDocumentLink" in self.tables else ():
+            self.create("ContentDocumentLink", ContentDocumentId=note_id, LinkedEntityId=entity, ShareType="V",
+                        Visibility="AllUsers")  # fmt: skip
+        return note_id
+
+    def note_text(self, note_id: str) -> str:
+        """A note's body as plain text (live or in the recycle bin), for asserting in tests."""
+        row = self.tables["ContentNote"].get(note_id) or self.binned.get("ContentNote", {}).get(note_id) or {}
+        return note_text(row.get("Content"))
+
+    def rows(self, sobject: str, *, all_rows: bool = False) -> list[dict[str, Any]]:
+        """What `query` (or `queryAll`: archived and recycle-bin rows too) can return of an object."""
+        live = [row for row in self.tables.get(sobject, {}).values() if all_rows or not row.get("IsArchived")]
+        return live + (list(self.binned.get(sobject, {}).values()) if all_rows else [])
+
+    def _indexed(self, sobject: str, row: dict[str, Any], *, add: bool) -> None:
+        for name in _LOOKUPS:
+            value = row.get(name)
+            if value is None:
+                continue
+            ids = self._index.setdefault((sobject, name), {}).setdefault(str(value), {})
+            if add:
+                ids[row["Id"]] = None
+            else:
+                ids.pop(row["Id"], None)
+
+    def _lookup(self, sobject: str, name: str, value: str) -> list[dict[str, Any]]:
+        """Live rows of `sobject` whose lookup `name` is `value` (through the index)."""
+        table = self.tables.get(sobject, {})
+        found = self._index.get((sobject, name), {}).get(value, {})
+        return [table[i] for i in found if i in table and table[i].get(name) == value]
 
     def create_person_account(self, **fields: Any) -> tuple[str, str]:
         """A person account and its person contact (Account-side names: PersonEmail, PersonBirthdate, X__pc…);
@@ -219,13 +299,23 @@ class FakeSalesforce:
         refused = self._field_access(sobject, row, fields)
         if refused:
             return refused
+        if sobject == "EmailMessage" and row.get("Status") != DRAFT:
+            locked = [n for n in fields if n not in EDITABLE_WHEN_SENT and not n.endswith("__c")]
+            if locked:  # the object reference's rule; the code and message Salesforce gives are unverified
+                return Failure("INSUFFICIENT_ACCESS_OR_READONLY", "only a draft email can be edited", locked)
         checked = {}
         for name, value in fields.items():
             stored, error = check_value(self.schema, sobject, name, value)
             if error:
                 return self._value_failure(sobject, name, value, error)
             checked[name] = stored
+        if sobject == "ContentNote" and checked.get("Content"):
+            checked["TextPreview"] = preview(checked["Content"])
+        if _LOOKUPS & checked.keys():
+            self._indexed(sobject, row, add=False)
         row.update(checked, SystemModstamp=self.clock(), LastModifiedDate=self.clock())
+        if _LOOKUPS & checked.keys():
+            self._indexed(sobject, row, add=True)
         if sobject == "Account" and row.get("IsPersonAccount"):
             self._mirror_to_person_contact(row, checked)
         return None
@@ -270,14 +360,19 @@ class FakeSalesforce:
     def _remove(self, record_id: str, *, hard: bool) -> None:
         sobject = next((name for name, table in self.tables.items() if record_id in table), None)
         if sobject is not None:
+            children = self._cascade(record_id)
             row = self.tables[sobject].pop(record_id)
+            self._indexed(sobject, row, add=False)
             if sobject == "ContactPointTypeConsent":
                 self._by_party.get(row.get("PartyId") or "", {}).pop(record_id, None)
             self.deleted[record_id] = sobject
-            for child in self._cascade(record_id):
+            if not hard:
+                self.binned.setdefault(sobject, {})[record_id] = {**row, "IsDeleted": True}
+            for child in children:
                 self._remove(child, hard=hard)
         if hard:
-            self.deleted.pop(record_id, None)
+            binned = self.deleted.pop(record_id, None)
+            self.binned.get(binned or "", {}).pop(record_id, None)
             self.purged.add(record_id)
 
     def _cascade(self, record_id: str) -> list[str]:
@@ -285,20 +380,18 @@ class FakeSalesforce:
         the activities whose only person it was (a shared activity stays with its other people; unverified)."""
         children = []
         for child, link in CASCADES.items():
-            for row in self.tables.get(child, {}).values():
-                if row.get(link) != record_id:
-                    continue
+            for row in self._lookup(child, link, record_id):
                 if not self._other_people(child, row["Id"], record_id):
                     children.append(row["Id"])
         for relation, key in ACTIVITY_RELATIONS.values():
-            rows = self.tables.get(relation, {}).values()
-            children += [r["Id"] for r in rows if record_id in (r.get("RelationId"), r.get(key))]
-        return children
+            children += [r["Id"] for name in ("RelationId", key) for r in self._lookup(relation, name, record_id)]
+        for child, link in (*CONTENT_CASCADES.items(), *PERSON_CASCADES.items()):
+            children += [row["Id"] for row in self._lookup(child, link, record_id)]
+        return list(dict.fromkeys(children))
 
     def _other_people(self, sobject: str, activity_id: str, person_id: str) -> bool:
         relation, key = ACTIVITY_RELATIONS.get(sobject, ("", ""))
-        rows = self.tables.get(relation, {}).values()
-        return any(r.get(key) == activity_id and r.get("RelationId") != person_id for r in rows)
+        return any(r.get("RelationId") != person_id for r in self._lookup(relation, key, activity_id))
 
     def _record_access(self, sobject: str, row: dict[str, Any]) -> Failure | None:
         """Refusals of a write or delete for the record as a whole (person contacts, sharing)."""
@@ -355,6 +448,9 @@ class FakeSalesforce:
             ("GET", base + r"$", self._resources),
             ("GET", base + r"query/?\?.*", self._query),
             ("GET", base + r"query/[^/?]+$", self._query_more),
+            ("GET", base + r"queryAll/?\?.*", self._query_all),
+            ("GET", base + r"queryAll/[^/?]+$", self._query_more),
+            ("GET", base + r"sobjects/ContentNote/[A-Za-z0-9]+/Content$", self._note_blob),
             ("GET", base + r"sobjects/[A-Za-z0-9_]+/describe/?$", self._describe),
             *[
                 (method, base + r"composite/sobjects/?(\?.*)?$", self._composite)
@@ -371,6 +467,8 @@ class FakeSalesforce:
     def _api(self, handler: Callable[[Any], Response]) -> Callable[[Any], Response | Exception]:
         def respond(request: Any) -> Response | Exception:
             kind = kind_of(request)
+            if "/queryAll" in urlparse(request.url).path:  # counted as queries, like /query
+                kind = "query" if "q=" in (urlparse(request.url).query or "") else "query_more"
             self.requests.append(Call(request.method, kind, urlparse(request.url).path, self._statement(request)))
             faults = self.faults
             if faults.reset_next > 0 or faults.draw(faults.reset_rate):
@@ -417,7 +515,7 @@ class FakeSalesforce:
 
     def _statement(self, request: Any) -> str:
         url = urlparse(request.url)
-        if "/query/" not in url.path:
+        if "/query/" not in url.path and "/queryAll" not in url.path:
             return ""
         if "q=" in (url.query or ""):
             return parse_qs(url.query)["q"][0]
@@ -469,7 +567,21 @@ class FakeSalesforce:
 
     # -- queries --------------------------------------------------------------------------------------
 
-    def _query(self, request: Any) -> Response:
+    def _query_all(self, request: Any) -> Response:
+        """QueryAll: also the rows in the recycle bin (IsDeleted true) and archived activities (REST API guide
+        "QueryAll"); its `nextRecordsUrl` says `query` all the same."""
+        return self._query(request, all_rows=True)
+
+    def _note_blob(self, request: Any) -> Response:
+        """sObject Blob Get of a note's Content: the note's HTML, not base64 (REST API guide "sObject Blob Get")."""
+        note_id = urlparse(request.url).path.split("/")[-2]
+        row = self.tables.get("ContentNote", {}).get(note_id)
+        if row is None:
+            return error(404, "NOT_FOUND", "The requested resource does not exist")
+        body = base64.b64decode(row.get("Content") or "")
+        return 200, {"Content-Type": "application/octet-stream"}, body
+
+    def _query(self, request: Any, *, all_rows: bool = False) -> Response:
         text = parse_qs(urlparse(request.url).query)["q"][0]
         self.queries.append(text)
         query = parse(text)
@@ -484,33 +596,42 @@ class FakeSalesforce:
                     raise SoqlError(exc.code, _pointed(text, path, str(exc))) from None
         if "FIELDS(ALL)" in query.fields and (query.limit is None or query.limit > 200):
             raise SoqlError("MALFORMED_QUERY", "FIELDS(ALL) needs a LIMIT of 200 at most")
-        rows = [row for row in self._candidates(query) if self.visible(query.sobject, row)
+        candidates = self._candidates(query)
+        if all_rows:
+            candidates = [*candidates, *self.binned.get(query.sobject, {}).values()]
+        elif query.sobject in ARCHIVABLE:  # query() leaves archived activities out
+            candidates = [row for row in candidates if not row.get("IsArchived")]
+        rows = [row for row in candidates if self.visible(query.sobject, row)
                 and evaluate(query.where, lambda path, row=row: self._resolve(query.sobject, row, path))]  # fmt: skip
         if query.is_count:
             return answer(200, {"totalSize": len(rows), "done": True, "records": []})
         if query.order_by:
             rows.sort(key=lambda row: sort_key(query.order_by, lambda path: self._resolve(query.sobject, row, path)))
         ids = [row["Id"] for row in rows][: query.limit]
-        return self._page(query, ids, 0, batch_size(request), text=text)
+        return self._page(query, ids, 0, batch_size(request), text=text, all_rows=all_rows)
 
     def _query_more(self, request: Any) -> Response:
         locator, _, offset = urlparse(request.url).path.rsplit("/", 1)[-1].rpartition("-")
         if locator not in self._cursors:
             return error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         query, ids, batch = self._cursors[locator]
-        return self._page(query, ids, int(offset), batch, locator)
+        return self._page(query, ids, int(offset), batch, locator, all_rows=locator in self._all_locators)
 
     def _page(
-        self, query: Query, ids: list[str], offset: int, batch: int, locator: str | None = None, text: str = ""
+        self, query: Query, ids: list[str], offset: int, batch: int, locator: str | None = None, text: str = "",
+        *, all_rows: bool = False,
     ) -> Response:
         table = self.tables[query.sobject]
-        chunk = [table[i] for i in ids[offset : offset + batch] if i in table]
+        binned = self.binned.get(query.sobject, {}) if all_rows else {}
+        chunk = [row for i in ids[offset : offset + batch] if (row := table.get(i) or binned.get(i)) is not None]
         records = [self._render(query.sobject, row, query.fields) for row in chunk]
         body: dict[str, Any] = {"totalSize": len(ids), "done": offset + batch >= len(ids), "records": records}
         if not body["done"]:
             if locator is None:
                 locator = f"01gFAKE{len(self._cursors) + 1:08d}"
                 self._texts[locator] = text
+                if all_rows:
+                    self._all_locators.add(locator)
             self._cursors[locator] = (query, ids, batch)
             body["nextRecordsUrl"] = f"/services/data/v{self.version}/query/{locator}-{offset + batch}"
         return answer(200, body)
@@ -529,10 +650,10 @@ class FakeSalesforce:
                     return [table[k] for k in dict.fromkeys(keys) if k in table]
                 if query.sobject == "ContactPointTypeConsent":
                     return [table[c] for k in dict.fromkeys(keys) for c in self._by_party.get(k, {}) if c in table]
-            if name in _LOOKUPS and part.op in ("=", "in"):  # a quick pass before the full evaluation
+            if name in _LOOKUPS and part.op in ("=", "in"):  # through the index, before the full evaluation
                 values = part.operand if isinstance(part.operand, tuple) else (part.operand,)
-                wanted = {str(v.value) for v in values}
-                return [row for row in table.values() if row.get(name) in wanted]
+                wanted = dict.fromkeys(str(v.value) for v in values if v.kind != "null")
+                return [row for value in wanted for row in self._lookup(query.sobject, name, value)]
         return list(table.values())
 
     def _resolve(self, sobject: str, row: dict[str, Any] | None, path: str) -> tuple[str, Any]:
@@ -547,7 +668,7 @@ class FakeSalesforce:
         spec = self.schema[sobject].get(name)
         if spec is None:
             raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'. {_NO_COLUMN}")
-        return spec.type, (row.get(name) if row else None)
+        return spec.type, (_value(sobject, row, name) if row else None)
 
     def _render(self, sobject: str, row: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
         url = f"/services/data/v{self.version}/sobjects/{sobject}/{row['Id']}"
@@ -561,7 +682,7 @@ class FakeSalesforce:
 
     def _put(self, out: dict[str, Any], sobject: str, row: dict[str, Any], parts: list[str]) -> None:
         if len(parts) == 1:
-            out[parts[0]] = render(row.get(parts[0]))
+            out[parts[0]] = render(_value(sobject, row, parts[0]))
             return
         found = relationship(sobject, parts[0], self.schema)
         assert found is not None
@@ -607,6 +728,15 @@ class FakeSalesforce:
                 record_id = record.get("id") or record.get("Id")
                 results.append(result(record_id, self.update_one(sobject, record_id, fields)))
         return answer(200, results)
+
+
+def _value(sobject: str, row: dict[str, Any], name: str) -> Any:
+    """A field as the API shows it: flags default to false; a base64 field (a note's Content) is the path of its
+    blob (REST API guide "Get Blob Data"), here without the version."""
+    if name == "Content" and sobject == "ContentNote":
+        return f"/sobjects/ContentNote/{row['Id']}/Content" if row.get("Content") else None
+    value = row.get(name)
+    return False if value is None and name in ("IsDeleted", "IsArchived") else value
 
 
 def _mirror(name: str) -> str | None:

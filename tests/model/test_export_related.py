@@ -12,7 +12,8 @@ OWN = {"email": "ada.quill@example.org", "phone": "+33 6 12 34 56 78"}
 @pytest.mark.parametrize(
     ("text", "shown", "withheld"),
     [
-        ("Mail ada.quill@example.org or ADA.QUILL@example.org", "Mail ada.quill@example.org or ADA.QUILL@example.org", 0),
+        ("Mail ada.quill@example.org or ADA.QUILL@example.org", "Mail ada.quill@example.org or ADA.QUILL@example.org",
+         0),
         ("Mail bo@example.net", f"Mail {OTHER_PERSON}", 1),
         ("Ada on 06 12 34 56 78, Bo on 06 99 88 77 66", f"Ada on 06 12 34 56 78, Bo on {OTHER_PERSON}", 1),
         ("Ada on 0033 6.12.34.56.78", "Ada on 0033 6.12.34.56.78", 0),
