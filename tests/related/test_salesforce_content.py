@@ -23,19 +23,16 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
 from fakes.salesforce import FakeSalesforce
-from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.state.db import make_engine
-from gomme.state.models import AuditEvent
+from tests.related.salesforce_org import Org as SweptOrg
 
 runner = CliRunner()
 CONFIG = """
@@ -55,23 +52,7 @@ DECOY = "Adaptive pricing for the Lovelace Street office."
 BO_NOTE = "Bo is on chemotherapy until March. Renewal in April."
 
 
-@dataclass
-class Org:
-    fake: FakeSalesforce
-    ids: dict[str, str]
-    config: Path
-    state_url: str
-
-    def sweep(self, *args: str) -> tuple[int, str]:
-        result = runner.invoke(app, ["--config", str(self.config), "sweep", *args])
-        return result.exit_code, result.output
-
-    def row(self, sobject: str, key: str) -> dict[str, Any] | None:
-        return self.fake.record(sobject, self.ids[key])
-
-    def audit(self) -> dict[str, AuditEvent]:
-        with Session(make_engine(self.state_url)) as db:
-            return {event.action: event for event in db.exec(select(AuditEvent))}
+class Org(SweptOrg):
 
     def reachable(self) -> list[str]:
         """Ada's identifiers still readable through the API (query and queryAll), by object and id."""

@@ -11,19 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
 from fakes.salesforce import FakeSalesforce
-from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from gomme.state.db import make_engine
-from gomme.state.models import AuditEvent
+from tests.related.salesforce_org import Org
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
@@ -40,24 +37,6 @@ batch_size = 200
 IDENTIFIERS = ("ada.quill@example.org", "Ada", "Quill", "12 34 56 78", "612345678")
 DECOY = "Demo at the Clinique des Lilas, our customer, of the scheduling module."
 
-
-@dataclass
-class Org:
-    fake: FakeSalesforce
-    ids: dict[str, str]
-    config: Path
-    state_url: str
-
-    def sweep(self, *args: str) -> tuple[int, str]:
-        result = runner.invoke(app, ["--config", str(self.config), "sweep", *args])
-        return result.exit_code, result.output
-
-    def row(self, sobject: str, key: str) -> dict[str, Any] | None:
-        return self.fake.record(sobject, self.ids[key])
-
-    def audit(self) -> dict[str, AuditEvent]:
-        with Session(make_engine(self.state_url)) as db:
-            return {event.action: event for event in db.exec(select(AuditEvent))}
 
 
 def _seed(fake: FakeSalesforce) -> dict[str, str]:
