@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=2, help="activities per person (a Task, an Event, ...)")
     parser.add_argument("--emails", type=int, default=0, help="sent emails per person (EmailMessage)")
     parser.add_argument("--notes", type=int, default=0, help="notes per person (ContentNote: one blob get each)")
+    parser.add_argument("--bulk-read-threshold", type=int, default=None,
+                        help="bulk_read_threshold: related queries holding more rows are read as Bulk 2.0 query jobs")
     parser.add_argument("--related", default="", help='related_objects: "Task,Event,Case", "none"; default: gomme\'s')
     args = parser.parse_args()
 
@@ -169,7 +171,9 @@ def main() -> None:
         config = Path(work) / "config.toml"
         related = [name for name in args.related.split(",") if name not in ("", "none")]
         config.write_text(CONFIG.format(state=Path(work) / "state.db", batch=args.sweep_batch, url=served.url)
-                          + (f"related_objects = {related!r}\n".replace("'", '"') if args.related else ""))
+                          + (f"related_objects = {related!r}\n".replace("'", '"') if args.related else "")
+                          + (f"bulk_read_threshold = {args.bulk_read_threshold}\n"
+                             if args.bulk_read_threshold is not None else ""))
         sweeps = [sweep(org, config, "first sweep (no cursor)"),
                   sweep(org, config, "next sweep (re-reads what the first one changed)"),
                   sweep(org, config, "sweep with nothing changed")]  # fmt: skip

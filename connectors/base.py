@@ -32,8 +32,6 @@ class Capabilities:
     notes: bool = True
     # Changes per `apply` call the CRM writes best (Salesforce's Bulk API 2.0 jobs); 0: the run's batch size.
     write_batch: int = 0
-    # Records of the last pull the connector keeps, so a change is written without re-reading; 0: none.
-    remembers: int = 0
     # Whether `delete` leaves nothing the CRM's users could restore (no recycle bin, no 90-day restore).
     permanent_delete: bool = True
 

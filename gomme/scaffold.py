@@ -181,6 +181,7 @@ access_token_env = "SF_ACCESS_TOKEN"     # an existing session/access token (not
 # batch_size = 2000                      # records per query page (Sforce-Query-Options batchSize), 200..2000
 # bulk_threshold = 2000                  # from this many records of one object in a batch: Bulk API 2.0
 # bulk_poll_seconds = 5                  # how often a Bulk API 2.0 job is polled
+# bulk_read_threshold = 10000            # a related query holding more rows is read as a Bulk API 2.0 query job
 # requests_per_second = 10               # client-side rate limit
 # timeout_seconds = 120                  # of one HTTP call
 # reserve_percent = 10                   # stop before using the last 10% of the org's daily API allowance

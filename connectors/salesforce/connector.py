@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from gomme.model.changes import Action, ChangeResult, PlannedChange
 from gomme.model.conditions import PullQuery
 from gomme.model.records import PersonRecord
 
-_REMEMBERED = 100_000  # records just read, kept for the apply that follows them (ids, Individual, consent rows)
+# Records just re-read (`get`), kept for the `apply` that follows them (ids, Individual, consent rows). A pull does
+# not keep them: every apply re-reads its page first (jobs/apply.py), and 100,000 kept targets weighed 60 MB.
+_REMEMBERED = 100_000
 # Changes per write: a Bulk API 2.0 job costs about 5 calls whatever its size, so fewer, bigger jobs.
 _WRITE_BATCH = 10_000
 
@@ -88,7 +90,7 @@ class SalesforceConnector(ClosedOnExit):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             actions=frozenset(Action), incremental=True, pushdown=True, notes=bool(self.settings.note_fields),
-            write_batch=_WRITE_BATCH, remembers=_REMEMBERED,
+            write_batch=_WRITE_BATCH,
             permanent_delete=self.settings.hard_delete,  # else the recycle bin keeps deleted records 15 days
         )  # fmt: skip
 
@@ -107,23 +109,9 @@ class SalesforceConnector(ClosedOnExit):
         self.client.close()
 
     def pull(self, query: PullQuery) -> Pulled:
-        """Streams records; the most recent ones are remembered for an `apply` that follows, saving a query."""
+        """Streams records."""
         self._fit()
-        return Pulled(self._remembering(self._reader.pull(query)))
-
-    def _remembering(
-        self, records: Generator[PersonRecord, None, dict[str, str]]
-    ) -> Generator[PersonRecord, None, dict[str, str]]:
-        while True:
-            try:
-                record = next(records)
-            except StopIteration as done:
-                cursor: dict[str, str] = done.value
-                return cursor
-            self._recent[(record.object_type, record.id)] = Target.of(record, self.maps[record.object_type])
-            if len(self._recent) > _REMEMBERED:
-                self._recent.popitem(last=False)
-            yield record
+        return Pulled(self._reader.pull(query))
 
     def get(self, ids: Iterable[tuple[str, str]]) -> Iterator[PersonRecord]:
         """Re-reads records; they are remembered for the `apply` that usually follows, saving a query."""

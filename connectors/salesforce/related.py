@@ -21,7 +21,7 @@ import structlog
 from simple_salesforce.api import Salesforce
 
 from gomme.connectors.errors import ConnectorError
-from gomme.connectors.salesforce import bulk
+from gomme.connectors.salesforce import bulk, bulk_query
 from gomme.connectors.salesforce.client import SalesforceClient
 from gomme.connectors.salesforce.describe import OrgSchema
 from gomme.connectors.salesforce.reader import in_chunks
@@ -201,17 +201,20 @@ def info_fields(info: Any, fields: list[str]) -> list[str]:
 
 
 def query_rows(client: SalesforceClient, soql: str, *, all_rows: bool) -> Iterator[Mapping[str, Any]]:
-    """A query's rows, page by page; `all_rows`: through queryAll (archived and recycle-bin rows too)."""
-    if not all_rows:
-        for rows in client.pages(soql):
-            yield from rows
-        return
+    """A query's rows, page by page; `all_rows`: through queryAll (archived and recycle-bin rows too).
+
+    When the first answer says the query holds more than `bulk_read_threshold` rows, the rest is not paged through
+    REST (one call per `batch_size` rows) but read again as one Bulk API 2.0 query job (bulk_query.py); if that
+    job fails, REST is used after all."""
     headers = {"Sforce-Query-Options": f"batchSize={client.settings.batch_size}"}
-
-    def first(sf: Salesforce) -> Any:
-        return sf.query(soql, include_deleted=True, headers=headers)
-
-    page: Any = client.call("queryAll", first)
+    what = "queryAll" if all_rows else "query"
+    page: Any = client.call(what, lambda sf: sf.query(soql, include_deleted=all_rows, headers=headers))
+    if not page.get("done", True) and int(page.get("totalSize") or 0) > client.settings.bulk_read_threshold:
+        try:
+            yield from bulk_query.rows(client, soql, all_rows=all_rows)
+            return
+        except bulk_query.QueryJobFailed as exc:
+            log.warning("salesforce_query_job_failed", connector=client.name, error=str(exc))
     while True:
         yield from page.get("records", ())
         following = page.get("nextRecordsUrl")
@@ -221,7 +224,7 @@ def query_rows(client: SalesforceClient, soql: str, *, all_rows: bool) -> Iterat
         def more(sf: Salesforce, url: str = str(following)) -> Any:
             return sf.query_more(url, identifier_is_url=True, headers=headers)
 
-        page = client.call("queryAll page", more)
+        page = client.call(f"{what} page", more)
 
 
 class RelatedWriter:

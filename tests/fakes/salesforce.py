@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlparse
 import requests
 import responses
 from fakes.salesforce_bulk import BulkJobs
+from fakes.salesforce_bulk_query import QueryJobs
 from fakes.salesforce_content import (
     ARCHIVABLE,
     CONTENT_CASCADES,
@@ -156,6 +157,7 @@ class FakeSalesforce:
         self._cursors: dict[str, tuple[Query, list[str], int]] = {}
         self._texts: dict[str, str] = {}  # query locator → statement
         self.bulk = BulkJobs(self)
+        self.query_jobs = QueryJobs(self)
 
     # -- data -----------------------------------------------------------------------------------------
 
@@ -460,6 +462,7 @@ class FakeSalesforce:
         for method, pattern, handler in routes:
             mock.add_callback(method, re.compile(pattern), callback=self._api(handler), content_type=None)
         self.bulk.register(mock, base, self._api)
+        self.query_jobs.register(mock, base, self._api)
         login = r"https://[A-Za-z0-9.-]+\.salesforce\.com/services/"
         mock.add_callback("POST", re.compile(login + r"Soap/u/[0-9.]+$"), callback=self._soap_login, content_type=None)
         mock.add_callback("POST", re.compile(login + r"oauth2/token$"), callback=self._oauth_login, content_type=None)
@@ -583,6 +586,14 @@ class FakeSalesforce:
 
     def _query(self, request: Any, *, all_rows: bool = False) -> Response:
         text = parse_qs(urlparse(request.url).query)["q"][0]
+        query, ids = self.select(text, all_rows=all_rows)
+        if query.is_count:
+            return answer(200, {"totalSize": len(ids), "done": True, "records": []})
+        return self._page(query, ids, 0, batch_size(request), text=text, all_rows=all_rows)
+
+    def select(self, text: str, *, all_rows: bool = False) -> tuple[Query, list[str]]:
+        """A SOQL statement checked against the schema (SoqlError as Salesforce words it) and the ids of the rows
+        it selects, in order and within its LIMIT; shared by REST queries and Bulk API query jobs."""
         self.queries.append(text)
         query = parse(text)
         if query.sobject not in self.schema:
@@ -603,12 +614,14 @@ class FakeSalesforce:
             candidates = [row for row in candidates if not row.get("IsArchived")]
         rows = [row for row in candidates if self.visible(query.sobject, row)
                 and evaluate(query.where, lambda path, row=row: self._resolve(query.sobject, row, path))]  # fmt: skip
-        if query.is_count:
-            return answer(200, {"totalSize": len(rows), "done": True, "records": []})
         if query.order_by:
             rows.sort(key=lambda row: sort_key(query.order_by, lambda path: self._resolve(query.sobject, row, path)))
-        ids = [row["Id"] for row in rows][: query.limit]
-        return self._page(query, ids, 0, batch_size(request), text=text, all_rows=all_rows)
+        return query, [row["Id"] for row in rows][: query.limit]
+
+    def cell(self, sobject: str, record_id: str, path: str) -> Any:
+        """A selected field's value of a live or binned row (a relationship path followed), for a Bulk CSV."""
+        row = self.tables[sobject].get(record_id) or self.binned.get(sobject, {}).get(record_id) or {}
+        return render(self._resolve(sobject, row, path)[1])
 
     def _query_more(self, request: Any) -> Response:
         locator, _, offset = urlparse(request.url).path.rsplit("/", 1)[-1].rpartition("-")

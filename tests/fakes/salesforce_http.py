@@ -129,6 +129,8 @@ def kind_of(request: Any) -> str:
     path = urlparse(request.url).path
     if "/jobs/ingest" in path:
         return "bulk"
+    if "/jobs/query" in path:
+        return "bulk_query"
     if "/composite/" in path:
         return "composite"
     if "/query/" in path:
