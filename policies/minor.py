@@ -65,6 +65,9 @@ class MinorRule(RuleBase):
         """Given ages override entries of the §4 table; the other countries keep theirs."""
         return dict(sorted({**DIGITAL_CONSENT_AGES, **ages}.items()))
 
+    def prepare(self) -> None:
+        country_code("FR")  # builds the table of country names in every language (tenths of a second) at start
+
     def threshold(self, country: str | None) -> tuple[int, str]:
         """The age and the country it was taken for (`default` when the country is unknown or not listed)."""
         code = country_code(country)  # the record's country is normally a code already; a name is read too

@@ -16,8 +16,9 @@ import bisect
 import functools
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -70,8 +71,9 @@ class NoteMatch:
         return (self.start, self.end)
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+class _Hit(NamedTuple):
+    """An entry matched in a sentence: a named tuple, cheaper to build than a frozen dataclass (the hot path)."""
+
     entry: Entry
     first: int  # word indexes
     last: int
@@ -146,21 +148,24 @@ class Scanner:
         terms = self._hits(self._terms, folded, words, starts, texts, stems)
         if not terms:  # the prefilter's keys were parts of other words: no term, no need for contexts
             return []
-        # Only contexts that can matter are checked: negative phrases around a term, cues when a term needs one.
+        # Only contexts that can matter are checked: negative phrases around a term, then cues when a term they
+        # leave needs one ("marché allemand" clears "allemand": no cue, no language to look for).
         near = {index for hit in terms for index in range(hit.first - _REACH, hit.last + _REACH + 1)}
+        clearing = self._hits(self._negatives, folded, words, starts, texts, stems, near=near)
+        negative = [(hit.start, hit.end) for hit in clearing]
+        terms = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]
+        if not terms:
+            return []
         cued = any(hit.entry.needs for hit in terms)
-        hits = self._hits(self._negatives, folded, words, starts, texts, stems, accept=lambda _, at: at in near)
-        if cued:
-            hits += self._hits(self._cues, folded, words, starts, texts, stems)
-        negative = [(hit.start, hit.end) for hit in hits if hit.entry.role is Role.NEGATIVE]
+        hits = self._hits(self._cues, folded, words, starts, texts, stems) if cued else []
         spoken = self._languages_of(folded)
         heard = [hit for hit in hits if _spoken(hit.entry, spoken)]
-        cues = {hit.entry.cue for hit in heard if hit.entry.role is Role.CUE}
+        cues = {hit.entry.cue for hit in heard}
         things = [hit for hit in heard if hit.entry.cue is Cue.NOT_PERSON]
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
         for hit in terms:
-            if not _spoken(hit.entry, spoken) or any(a <= hit.start and hit.end <= b for a, b in negative):
+            if not _spoken(hit.entry, spoken):
                 continue
             if _surname(hit, texts, original, places, self._titles):
                 continue
@@ -198,10 +203,9 @@ class Scanner:
         texts: Sequence[str],
         stems: _Stems,
         *,
-        first_only: bool = False,
-        accept: Callable[[Entry, int], bool] | None = None,
+        near: Container[int] | None = None,
     ) -> list[_Hit]:
-        """Every entry of the automaton whose words match at some word of the sentence."""
+        """Every entry of the automaton whose words match at some word of the sentence (`near`: anchored there)."""
         seen: set[tuple[int, int]] = set()
         hits: list[_Hit] = []
         if len(automaton.anchors) == 0:
@@ -209,10 +213,11 @@ class Scanner:
         padded = " " + folded + " "
         present: frozenset[str] = frozenset()  # the keys of phrases' other words the sentence holds, when needed
         looked = False
+        entries, anchors, others_of = self._entries, self._anchors, self._others  # the loop below is the hot path
         for end, (length, anchored, alone, paired, second_keys) in automaton.anchors.iter(padded):
             position = end - length + 1 if anchored else end - length  # in `folded`, where the key starts
             at = bisect.bisect_right(starts, position) - 1
-            if at < 0 or (anchored and starts[at] != position):
+            if at < 0 or (anchored and starts[at] != position) or (near is not None and at not in near):
                 continue
             candidates = alone
             if paired:
@@ -222,19 +227,17 @@ class Scanner:
                 if held:
                     candidates = tuple(sorted({*alone, *(index for key in held for index in paired[key])}))
             for index in candidates:
-                entry = self._entries[index]
-                first = at - self._anchors[index]
-                if first < 0 or (index, first) in seen or (accept is not None and not accept(entry, at)):
+                first = at - anchors[index]
+                if first < 0 or (index, first) in seen:
                     continue
                 seen.add((index, first))
-                others = self._others[index]
-                if others and any(keys.isdisjoint(present) for keys in others):
+                others = others_of[index]
+                if others and any(map(present.isdisjoint, others)):
                     continue  # a word of the phrase is nowhere in the sentence: no need to stem anything
+                entry = entries[index]
                 last = _match_phrase(entry, first, texts, stems)
                 if last is not None:
                     hits.append(_Hit(entry, first, last, words[first][0], words[last][1]))
-                    if first_only:
-                        return hits
         return hits
 
     def _languages_of(self, folded: str) -> frozenset[str] | None:

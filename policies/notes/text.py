@@ -31,18 +31,13 @@ def _folding_table() -> bytes:
 FOLDING_TABLE = _folding_table()
 
 
-def fold_bytes(text: str) -> bytes:
-    """`Rue de l'Église !` → `rue de l eglise  `: one byte per character, so spans carry over as they are.
+def fold(text: str) -> str:
+    """`Rue de l'Église !` → `rue de l eglise  `: one character per character, so spans carry over as they are.
 
     Only letters and digits survive (lowered, accents removed); punctuation and anything outside Latin-1
     (œ, ł, emoji…) become spaces. The lexicons are Latin-1, and one C pass keeps the scanner fast.
     """
-    return text.encode("latin-1", "replace").translate(FOLDING_TABLE)
-
-
-def fold(text: str) -> str:
-    """`fold_bytes` as text."""
-    return fold_bytes(text).decode("ascii")
+    return text.encode("latin-1", "replace").translate(FOLDING_TABLE).decode("ascii")
 
 
 @functools.lru_cache(maxsize=64)  # a note is split when scanned, then again when redacted
