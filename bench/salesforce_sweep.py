@@ -82,8 +82,9 @@ _REREAD = "  of which during re-reads"
 
 
 def purpose(call: Call) -> str:
-    if call.kind in ("composite", "bulk", "login"):
-        return {"composite": "write (collections)", "bulk": "write (bulk 2.0)", "login": "login"}[call.kind]
+    if call.kind in ("composite", "bulk", "login", "bulk_query"):
+        return {"composite": "write (collections)", "bulk": "write (bulk 2.0)", "login": "login",
+                "bulk_query": "related query (bulk 2.0 job)"}[call.kind]  # fmt: skip
     text = call.soql
     if call.path.endswith("/Content"):
         return "note body (blob get)"

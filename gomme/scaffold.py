@@ -171,7 +171,7 @@ access_token_env = "SF_ACCESS_TOKEN"     # an existing session/access token (not
 # erase_individual = true                # anonymise/delete also clear the Individual and delete its consent rows
 # hard_delete = false                    # true: delete bypasses the recycle bin (Bulk API 2.0 hardDelete)
 # -- records about the person beside it (docs/related-records.md) --
-# related_objects = ["Task", "Event", "Case", "EmailMessage", "ContentNote"]   # read, exported, erased with
+# related_objects = ["Task", "Event", "Case", "EmailMessage", "ContentNote", "Note"]   # read, exported, erased with
 # the person; one the org lacks (no Enhanced Email, Notes off) or hides is skipped and named in the outcome.
 # When a person is erased, a Task, Event, draft email or note about them alone is deleted, or kept with their
 # identifiers cut out ("scrub"); one about other people too, and a Case, are always scrubbed; a sent email about
@@ -181,7 +181,7 @@ access_token_env = "SF_ACCESS_TOKEN"     # an existing session/access token (not
 # batch_size = 2000                      # records per query page (Sforce-Query-Options batchSize), 200..2000
 # bulk_threshold = 2000                  # from this many records of one object in a batch: Bulk API 2.0
 # bulk_poll_seconds = 5                  # how often a Bulk API 2.0 job is polled
-# bulk_read_threshold = 10000            # a related query holding more rows is read as a Bulk API 2.0 query job
+# bulk_read_threshold = 50000            # a related query holding more rows is read as a Bulk API 2.0 query job
 # requests_per_second = 10               # client-side rate limit
 # timeout_seconds = 120                  # of one HTTP call
 # reserve_percent = 10                   # stop before using the last 10% of the org's daily API allowance

@@ -1,8 +1,8 @@
 """Reading a large query as one Bulk API 2.0 query job, page by page of CSV results (docs/related-records.md).
 
 A REST query answers at most `batch_size` (≤2,000) rows a call; a query job answers `RESULTS_PAGE` rows a call
-after a create and a few polls, so it is cheaper once a query holds more than `bulk_read_threshold` rows (the
-first REST answer's `totalSize` says so). Bulk API 2.0 guide: "Create a Query Job" (`operation` query or queryAll,
+after a create and a few polls (each `bulk_poll_seconds` apart), so it costs fewer calls once a query holds more
+than `bulk_read_threshold` rows (the first REST answer's `totalSize` says so). Bulk API 2.0 guide: "Create a Query Job" (`operation` query or queryAll,
 which also returns archived and deleted rows), "Get Information About a Query Job" (`state` UploadComplete,
 InProgress, JobComplete, Failed, Aborted), "Get Results for a Query Job" (`maxRecords`, `locator`, the
 `Sforce-Locator` header, "null" on the last page; CSV with an empty cell for a null value).
@@ -23,7 +23,9 @@ from gomme.connectors.salesforce.client import SalesforceClient
 
 log = structlog.get_logger(__name__)
 
-RESULTS_PAGE = 10_000  # rows per results call: bounded memory (a Task's Description holds up to 32,000 chars)
+# Rows per results call (simple-salesforce's default too): a page is held as text while its rows are parsed, ~10 MB
+# for activities of a few hundred characters.
+RESULTS_PAGE = 50_000
 MAX_POLLS = 120  # with bulk_poll_seconds = 5, ten minutes before the job is given up and REST used instead
 _BOOLEAN = frozenset({"IsDeleted"})  # the only checkbox fields the related reads select
 _FINAL = ("JobComplete", "Failed", "Aborted")

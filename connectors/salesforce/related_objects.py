@@ -41,7 +41,7 @@ class RelatedObject:
 P = frozenset({"Contact", "Lead"})
 # Task and Event: WhoId lookups with cascadeDelete (deleting the Contact deletes them), archived after a while
 # (queryAll); Case: ContactId, no cascade; EmailMessage: through EmailMessageRelation (Enhanced Email);
-# ContentNote: through ContentDocumentLink (Notes).
+# ContentNote: through ContentDocumentLink (Notes); Note (classic notes): ParentId.
 RELATED_OBJECTS: Mapping[str, RelatedObject] = {
     "Task": RelatedObject("Task", "WhoId", P, ("Subject", "Description"), cascades=True, relation="TaskRelation",
                           relation_key="TaskId", relation_filter=(("IsWhat", False),), all_rows=True),
@@ -58,6 +58,8 @@ RELATED_OBJECTS: Mapping[str, RelatedObject] = {
     "ContentNote": RelatedObject("ContentNote", None, P, ("Title",), relation="ContentDocumentLink",
                                  relation_key="ContentDocumentId", relation_person="LinkedEntityId",
                                  blob="Content"),
+    # A classic note: on one parent (ParentId). Not assumed to cascade: deleted or scrubbed by gomme itself.
+    "Note": RelatedObject("Note", "ParentId", P, ("Title", "Body")),
 }  # fmt: skip
 
 

@@ -98,8 +98,10 @@ DEFAULT_ANONYMISE_FIELDS: dict[AnonymisedObject, list[str]] = {
 
 
 # connectors/salesforce/related_objects.py RELATED_OBJECTS; one the org lacks or hides is skipped and reported
-RelatedObjectName = Literal["Task", "Event", "Case", "EmailMessage", "ContentNote"]
-DEFAULT_RELATED_OBJECTS: tuple[RelatedObjectName, ...] = ("Task", "Event", "Case", "EmailMessage", "ContentNote")
+RelatedObjectName = Literal["Task", "Event", "Case", "EmailMessage", "ContentNote", "Note"]
+DEFAULT_RELATED_OBJECTS: tuple[RelatedObjectName, ...] = (
+    "Task", "Event", "Case", "EmailMessage", "ContentNote", "Note",
+)  # fmt: skip
 
 
 class SalesforceSettings(BaseModel):
@@ -155,9 +157,10 @@ class SalesforceSettings(BaseModel):
     batch_size: int = Field(default=2000, ge=200, le=2000)
     bulk_threshold: int = Field(default=2000, ge=200)
     bulk_poll_seconds: int = Field(default=5, ge=0)
-    # A related-record query holding more rows than this is read as one Bulk API 2.0 query job (10,000 rows a
-    # call) rather than paged through REST (batch_size rows a call): fewer calls past ~5 REST pages.
-    bulk_read_threshold: int = Field(default=10_000, ge=2_000)
+    # A related-record query holding more rows than this is read as one Bulk API 2.0 query job (50,000 rows a
+    # call after a create and polls) rather than paged through REST (batch_size rows a call): at 50,000 rows, 25
+    # REST calls against about 5 (docs/related-records.md).
+    bulk_read_threshold: int = Field(default=50_000, ge=2_000)
     requests_per_second: float = Field(default=10.0, gt=0, le=1000)
     timeout_seconds: float = Field(default=120.0, gt=0)
     reserve_percent: float = Field(default=10.0, ge=0, lt=100)

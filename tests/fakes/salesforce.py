@@ -62,7 +62,7 @@ from fakes.salesforce_soql import Query, SoqlError, evaluate, parse, sort_key
 
 URI_LIMIT = 16_384
 _LOOKUPS = frozenset({"WhoId", "RelationId", "TaskId", "EventId", "ContactId", "LeadId", "EmailMessageId",
-                      "LinkedEntityId", "ContentDocumentId"})  # indexed: field value → row ids, per object
+                      "LinkedEntityId", "ContentDocumentId", "ParentId"})  # indexed: field value → row ids, per object
 SCHEMA_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # when the org's objects last changed, unless a test changes one
 _FLS = ("Unable to create/update fields: {}. Please check the security settings of this field and verify that it is "
         "read/write for your profile or permission set.")  # fmt: skip
@@ -256,7 +256,10 @@ class FakeSalesforce:
         self.schema_changed_at[sobject] = self.clock()
 
     def visible(self, sobject: str, row: dict[str, Any]) -> bool:
-        """Whether sharing lets the integration user see the row (private contacts: no AccountId)."""
+        """Whether sharing lets the integration user see the row (private contacts: no AccountId; a private classic
+        note of another owner, object reference "Note", IsPrivate)."""
+        if sobject == "Note" and row.get("IsPrivate") and row.get("OwnerId") not in (None, self.user_id):
+            return False
         return self.private_contacts_visible or sobject != "Contact" or bool(row.get("AccountId"))
 
     def record(self, sobject: str, record_id: str) -> dict[str, Any] | None:

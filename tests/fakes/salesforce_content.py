@@ -43,16 +43,22 @@ CONTENT_SCHEMA: dict[str, dict[str, Field]] = {
         "LinkedEntityId": Field("reference", 18, target="Contact"), "ShareType": Field("picklist", 40),
         "Visibility": Field("picklist", 40),
     },
+    # A classic note (object reference "Note"): plain text on one parent record (ParentId: a Contact, a Lead, an
+    # Account...), in every org; Title is required, Body up to 32 KB; private notes of other owners are invisible.
+    "Note": {
+        **_SYSTEM, "ParentId": Field("reference", 18, target="Contact"), "Title": Field("string", 80),
+        "Body": Field("textarea", 32000), "IsPrivate": Field("boolean"), "OwnerId": Field("reference", 18),
+    },
 }  # fmt: skip
 CONTENT_PREFIX = {"EmailMessage": "02s", "EmailMessageRelation": "0EZ", "ContentNote": "069",
-                  "ContentDocumentLink": "06A"}  # fmt: skip
+                  "ContentDocumentLink": "06A", "Note": "002"}  # fmt: skip
 CONTENT_READ_ONLY = {"ContentNote": {"TextPreview", "FileType", "OwnerId"}, "Task": {"IsArchived"},
                      "Event": {"IsArchived"}}  # fmt: skip
 ARCHIVABLE = ("Task", "Event")  # query() leaves out IsArchived rows; queryAll() returns them
 # Children removed with a record: an email's relations, a note's links (lookup field on the child).
 CONTENT_CASCADES = {"EmailMessageRelation": "EmailMessageId", "ContentDocumentLink": "ContentDocumentId"}
-# What a person's deletion removes beside it (unverified): the links sharing documents with them.
-PERSON_CASCADES = {"ContentDocumentLink": "LinkedEntityId"}
+# What a person's deletion removes beside it (unverified): the links sharing documents with them, their notes.
+PERSON_CASCADES = {"ContentDocumentLink": "LinkedEntityId", "Note": "ParentId"}
 EDITABLE_WHEN_SENT = frozenset({"IsExternallyVisible"})
 DRAFT = "5"  # EmailMessage.Status: 0 New, 1 Read, 2 Replied, 3 Sent, 4 Forwarded, 5 Draft
 _TAG = re.compile(r"<[^>]+>")

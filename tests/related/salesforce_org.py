@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import responses
 from fakes.salesforce import FakeSalesforce
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -38,3 +41,27 @@ class Org:
                 return {event.action: event for event in db.exec(select(AuditEvent))}
         finally:
             engine.dispose()
+
+
+Seed = Callable[[FakeSalesforce], dict[str, str]]
+
+
+@contextmanager
+def org_builder(tmp_path: Path, state_url: str) -> Iterator[Callable[..., Any]]:
+    """`build(fake, seed, config_text, cls=Org)`: seeds the fake org, writes the config, serves the org's API
+    (`responses`) until the block ends."""
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mock.start()
+
+    def build(fake: FakeSalesforce, seed: Seed, config_text: str, cls: type[Org] = Org) -> Org:
+        ids = seed(fake)
+        config = tmp_path / "config.toml"
+        config.write_text(config_text)
+        fake.register(mock)
+        return cls(fake, ids, config, state_url)
+
+    try:
+        yield build
+    finally:
+        mock.stop()
+        mock.reset()

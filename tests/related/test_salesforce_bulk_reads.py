@@ -20,7 +20,7 @@ from fakes.salesforce import FakeSalesforce
 from gomme.connectors.salesforce import bulk_query
 from gomme.connectors.salesforce.client import Credentials, SalesforceClient
 from gomme.connectors.salesforce.settings import SalesforceSettings
-from tests.related.salesforce_org import Org
+from tests.related.salesforce_org import Org, org_builder
 
 CONFIG = """
 [state]
@@ -63,20 +63,11 @@ def _seed(fake: FakeSalesforce) -> dict[str, str]:
 @pytest.fixture
 def make_org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SF_BULK_READ_TOKEN", "fake-token")
-    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-    mock.start()
-
-    def build(threshold: int, batch: int = 2000, **org: Any) -> Org:
-        fake = FakeSalesforce(shared_activities=False, **org)
-        ids = _seed(fake)
-        config = tmp_path / "config.toml"
-        config.write_text(CONFIG.format(state_url=state_url, threshold=threshold, batch=batch))
-        fake.register(mock)
-        return Org(fake, ids, config, state_url)
-
-    yield build
-    mock.stop()
-    mock.reset()
+    with org_builder(tmp_path, state_url) as build:
+        yield lambda threshold, batch=2000, **org: build(
+            FakeSalesforce(shared_activities=False, **org), _seed,
+            CONFIG.format(state_url=state_url, threshold=threshold, batch=batch),
+        )
 
 
 def _assert_swept_right(org: Org) -> None:

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from fakes.salesforce import FakeSalesforce
 from typer.testing import CliRunner
 
 from gomme.cli import app
 from tests.related.salesforce_org import Org as SweptOrg
+from tests.related.salesforce_org import Seed, org_builder
 
 runner = CliRunner()
 CONFIG = """
@@ -114,20 +114,15 @@ def _seed(fake: FakeSalesforce, *, shared_sent: bool, binned: bool) -> dict[str,
 @pytest.fixture
 def make_org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SF_CONTENT_TOKEN", "fake-token")
-    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-    mock.start()
 
-    def build(*, hard_delete: bool = False, shared_sent: bool = False, binned: bool = False, **org: Any) -> Org:
-        fake = FakeSalesforce(**org)
-        ids = _seed(fake, shared_sent=shared_sent, binned=binned)
-        config = tmp_path / "config.toml"
-        config.write_text(CONFIG.format(state_url=state_url, hard_delete=str(hard_delete).lower()))
-        fake.register(mock)
-        return Org(fake, ids, config, state_url)
+    def seeded(shared_sent: bool, binned: bool) -> Seed:
+        return lambda fake: _seed(fake, shared_sent=shared_sent, binned=binned)
 
-    yield build
-    mock.stop()
-    mock.reset()
+    with org_builder(tmp_path, state_url) as build:
+        yield lambda hard_delete=False, shared_sent=False, binned=False, **org: build(
+            FakeSalesforce(**org), seeded(shared_sent, binned),
+            CONFIG.format(state_url=state_url, hard_delete=str(hard_delete).lower()), Org,
+        )
 
 
 def test_with_hard_delete_nothing_of_the_erased_person_stays_reachable_and_the_audit_says_erased(

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from fakes.salesforce import FakeSalesforce
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from tests.related.salesforce_org import Org
+from tests.related.salesforce_org import org_builder
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
@@ -67,20 +66,8 @@ def _seed(fake: FakeSalesforce) -> dict[str, str]:
 @pytest.fixture
 def make_org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SF_RELATED_TOKEN", "fake-token")
-    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-    mock.start()
-
-    def build(**org: Any) -> Org:
-        fake = FakeSalesforce(**org)
-        ids = _seed(fake)
-        config = tmp_path / "config.toml"
-        config.write_text(CONFIG.format(state_url=state_url))
-        fake.register(mock)
-        return Org(fake, ids, config, state_url)
-
-    yield build
-    mock.stop()
-    mock.reset()
+    with org_builder(tmp_path, state_url) as build:
+        yield lambda **org: build(FakeSalesforce(**org), _seed, CONFIG.format(state_url=state_url))
 
 
 def _reachable(row: dict[str, Any] | None) -> list[str]:
