@@ -2,10 +2,10 @@
 
 A REST query answers at most `batch_size` (≤2,000) rows a call; a query job answers `RESULTS_PAGE` rows a call
 after a create and a few polls (each `bulk_poll_seconds` apart), so it costs fewer calls once a query holds more
-than `bulk_read_threshold` rows (the first REST answer's `totalSize` says so). Bulk API 2.0 guide: "Create a Query Job" (`operation` query or queryAll,
-which also returns archived and deleted rows), "Get Information About a Query Job" (`state` UploadComplete,
-InProgress, JobComplete, Failed, Aborted), "Get Results for a Query Job" (`maxRecords`, `locator`, the
-`Sforce-Locator` header, "null" on the last page; CSV with an empty cell for a null value).
+than `bulk_read_threshold` rows (the first REST answer's `totalSize` says so). Bulk API 2.0 guide: "Create a Query
+Job" (`operation` query or queryAll, which also returns archived and deleted rows), "Get Information About a Query
+Job" (`state` UploadComplete, InProgress, JobComplete, Failed, Aborted), "Get Results for a Query Job"
+(`maxRecords`, `locator`, the `Sforce-Locator` header, "null" on the last page; CSV, an empty cell for a null).
 """
 
 from __future__ import annotations

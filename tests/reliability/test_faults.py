@@ -103,9 +103,9 @@ def _salesforce_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults: F
 
 
 # A sweep makes ~30 API calls (describes, the people, their related records, re-reads before writing, writes).
-# Seeds chosen so that the answer to a write is lost, with (81) and without (7) a session expiring on the way
-# (re-drawn when the calls change; last with issue #19's emails, notes and queryAll: seeds 0-109 all end right).
-@pytest.mark.parametrize(("fault_seed", "expired"), [(81, 1), (7, 0)])
+# Seeds chosen so that the answer to a write is lost, with (51) and without (0) a session expiring on the way
+# (re-drawn when the calls change; last with issue #19's classic Notes: seeds 0-59 all end right).
+@pytest.mark.parametrize(("fault_seed", "expired"), [(51, 1), (0, 0)])
 def test_salesforce_sweep_with_ten_percent_faults_ends_right(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_seed: int, expired: int
 ) -> None:
@@ -117,7 +117,7 @@ def test_salesforce_sweep_with_ten_percent_faults_ends_right(
     assert org.logins == 1 + faults.expired, "each expired session is renewed by one login"
 
 
-SEED_TIMING_OUT_A_WRITE = 4  # seeds 4, 5, 6, 9, 25, 26 (of 0-29, all ending right) time out a PATCH or DELETE too
+SEED_TIMING_OUT_A_WRITE = 0  # seeds 0, 1, 9, 10, 11, 14, 16, 19 (of 0-29, all ending right) time out a write too
 
 
 def test_salesforce_sweep_whose_calls_time_out_after_being_carried_out_ends_right(
