@@ -6,6 +6,8 @@ An entry is a phrase in natural spelling. Each of its words becomes one `WordPat
   "hospitalisée", "hospitalisees", "hospitalisation";
 - `mot*` matches any word starting with "mot", `*teil` any word ending with it (German endings allowed),
   `*teil*` any word containing it: German compounds (Krankenhausaufenthalt, Gewerkschaftsbeitrag);
+- `=mot` matches the folded word itself, not its stem: French agreement tells "venue" from "venu", which
+  stem alike, and "=achete" is not "acheteuse";
 - entity names (parties, unions) are matched word for word, folded but not stemmed.
 
 Every pattern also yields a search key: a piece of folded text that any word it matches must contain (a word
@@ -23,10 +25,12 @@ from gomme.policies.notes.stems import normalise, stemmer
 from gomme.policies.notes.text import fold
 
 STAR = "*"
+EXACT = "="  # before a word: that word as written (folded), not its stem
 # German inflection after the head of a compound: "Brustkrebses", "Gewerkschaftsmitgliedern".
 GERMAN_ENDINGS = ("", "e", "en", "es", "s", "n", "er", "em", "ern")
 _MIN_KEY = 2
 _STAR_WORD = "qqstarqq"  # a `*` while folding, which would turn it into a space
+_EXACT_WORD = "qqexactqq"  # a leading `=` while folding
 _SHORT = 4  # a stem key shorter than this is searched as the whole word (the words stemmed alike are missed)
 # Spellings without umlauts or ß (Gewerkschaftsfuehrer, Strasse): both find the folded umlaut word.
 _GERMAN_SPELLINGS = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
@@ -88,7 +92,7 @@ def compile_phrase(entry: str, language: str | None) -> Phrase:
     patterns = tuple(
         _word_pattern(tuple(words[index] for words in words_per_variant), language) for index in range(len(folded))
     )
-    lemma = " ".join(word.replace(_STAR_WORD, "") for word in folded)  # the entry folded, stars removed
+    lemma = " ".join(word.replace(_STAR_WORD, "").removeprefix(_EXACT_WORD) for word in folded)  # marks removed
     return Phrase(patterns, language, lemma)
 
 
@@ -124,7 +128,8 @@ def _spellings(entry: str, language: str | None) -> list[str]:
 
 def _protect_stars(entry: str) -> str:
     # `fold` turns `*` into a space, as it would any mark outside [a-z0-9]: stars travel as letters.
-    return entry.replace(STAR, _STAR_WORD)
+    marked = " ".join(_EXACT_WORD + word[1:] if word.startswith(EXACT) else word for word in entry.split())
+    return marked.replace(STAR, _STAR_WORD)
 
 
 @functools.cache  # lexicons repeat their words across thousands of phrases: each is compiled once
@@ -141,8 +146,9 @@ def _word_pattern(spellings: tuple[str, ...], language: str | None) -> WordPatte
         return WordPattern(Shape.SUFFIX, text, _keys(plain, anchored=False))
     if word.endswith(star):
         return WordPattern(Shape.PREFIX, text, _keys(plain, anchored=True))
-    if language is None:
-        return WordPattern(Shape.EXACT, text, _keys([part + " " for part in plain], anchored=True))
+    if language is None or word.startswith(_EXACT_WORD):
+        plain = [spelling.removeprefix(_EXACT_WORD) for spelling in plain]
+        return WordPattern(Shape.EXACT, plain[0], _keys([part + " " for part in plain], anchored=True))
     stem = stemmer(language)([text])[0]
     keys = [_stem_key(spelling, language) for spelling in plain]
     if min(len(key) for key in keys) < _SHORT:  # "con", "op": as a prefix, every "contrat" would be a suspect

@@ -282,13 +282,20 @@ def _surname(
     hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]], titles: frozenset[str]
 ) -> bool:
     """A capitalised word right after a title is a surname ("Mme Prêtre", "Frau Krank", "Mr Church"), except an
-    insult: a mock title is a nickname ("Mr Baldy")."""
-    return (
-        hit.first > 0
-        and texts[hit.first - 1] in titles
-        and original[places[hit.first][0]].isupper()
-        and hit.entry.category is not Category.INSULTING
-    )
+    insult: a mock title is a nickname ("Mr Baldy"). In French, so is one word right after a first name
+    ("Sylvie Prêtre", "Marie Chrétien"), French writing creeds, origins and conditions in lower case."""
+    if hit.first == 0 or hit.entry.category is Category.INSULTING or not original[places[hit.first][0]].isupper():
+        return False
+    if texts[hit.first - 1] in titles:
+        return True
+    return hit.entry.phrase.language == "fr" and hit.first == hit.last and _first_name(hit.first - 1, original, places)
+
+
+def _first_name(index: int, original: str, places: Sequence[tuple[int, int]]) -> bool:
+    """Word `index` is written like a first name (capital, then lower case) one space before the next word."""
+    start, end = places[index]
+    word = original[start:end]
+    return word.istitle() and word.isalpha() and original[end : places[index + 1][0]] == " "
 
 
 def typos_of(entries: Sequence[Entry], *, real: bool = True) -> Typos:

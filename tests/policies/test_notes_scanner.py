@@ -9,6 +9,7 @@ from policy_testkit import NOW, person
 
 from gomme.model.changes import Action
 from gomme.policies.notes.lexicon import Category, Cue, Role, entities, load_lexicon
+from gomme.policies.notes.patterns import Shape, compile_phrase
 from gomme.policies.notes.scanner import scanner
 from gomme.policies.notes.text import fold, redact_note, sentences
 from gomme.policies.sensitive import SensitiveNoteRule
@@ -70,6 +71,9 @@ def test_ordinary_business_text_is_not_flagged(text: str) -> None:
         ("Mr Baldy strikes again.", {"insulting"}),  # a mock title: an insulting nickname stays one
         ("Mme est malade depuis lundi.", {"health"}),  # the term is not right after the title
         ("Frau krank, Termin verschoben.", {"health"}),  # not capitalised: a word, not a name
+        ("Nadine Prêtre reprend le dossier compta.", set()),  # French: a capitalised word after a first name
+        ("Paul Chrétien, acheteur, signe lundi.", set()),
+        ("Paul est chrétien pratiquant, absent le dimanche.", {"religious_beliefs"}),  # lower case: a word
     ],
 )
 def test_titled_surnames_are_names_not_terms(text: str, categories: set[str]) -> None:
@@ -111,10 +115,74 @@ def test_a_typo_keeps_its_span_in_the_note() -> None:
         ("Mme Leroy viendra avec son mari.", set()),
         ("Mme Roy a reçu M. Petit et sa femme.", set()),  # a woman and a man: whose wife is unclear
         ("Elle a embauché sa femme de ménage.", set()),
+        ("Jérôme Petit venu au salon avec son mari.", {"sex_life"}),  # the participle agrees: a man
+        ("Claire Petit venue au salon avec sa femme.", {"sex_life"}),
+        ("Claire Petit venue au salon avec son mari.", set()),  # "venue" and "venu" stem alike: read exactly
+        ("Jérôme Petit venu au salon avec sa femme.", set()),
+        ("Ms Reid is married to a woman from Leeds", {"sex_life"}),  # English: a relationship verb and a gender
+        ("Mr Reid is married to a woman from Leeds", set()),
+        ("she met with a woman from HR about the renewal", set()),  # no relationship verb
     ],
 )
 def test_a_partner_is_read_against_the_persons_gender(text: str, categories: set[str]) -> None:
     assert flagged(text) == categories
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("120h de TIG à faire, condamné l'an dernier.", {"criminal"}),  # slang and allusions as data
+        ("Poste à souder TIG livré lundi.", set()),
+        ("did 2 years, still on licence till spring", {"criminal"}),
+        ("caught nicking tools from the depot", {"criminal"}),
+        ("wurde mit Kokain erwischt, Verfahren offen", {"criminal"}),
+        ("Kokswerk bestellt 3 Pumpen.", set()),
+        ("what a POS, shouted at the intern", {"insulting"}),
+        ("POS terminals shipped to all 12 stores", set()),
+        ("Hr. Lenz ist ein Lauch, keine Ahnung", {"insulting"}),
+        ("Lauchsuppe beim Mittagessen, Termin danach", set()),
+        ("il est kabyle, très fier de ses racines", {"racial_ethnic_origin"}),
+        ("elle est d'origine calabraise", {"racial_ethnic_origin"}),
+        ("sa famille a toujours voté dem", set()),  # the English phrase, not in a French sentence
+        ("has always voted Dem, hates the GOP", {"political_opinions"}),
+        ("CA: Mr Roy volunteers with the NDP", {"political_opinions"}),
+        ("kosher meals for Mr Levy at the kickoff", {"religious_beliefs"}),
+        ("came out last year, told the team himself", {"sex_life"}),
+        ("the new version came out last year", set()),  # a thing came out: a negative phrase
+        ("elle est bi d'après sa collègue", {"sex_life"}),
+        ("le reporting est bi-mensuel", set()),
+    ],
+)
+def test_slang_and_allusions_are_found_and_their_look_alikes_are_not(text: str, categories: set[str]) -> None:
+    assert flagged(text) == categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ce projet est un cancer pour l'équipe",  # medical idioms about a project
+        "il faut une thérapie de choc sur le pipe",
+        "le PO est aveugle sur les risques",
+        "this delay is making me sick",
+        "the deal's on life support, sponsor unsure",
+        "the board is blind to the risk",
+        "die Krankheit des Unternehmens ist der Vertrieb",
+        "der Vertrag liegt auf der Intensivstation",
+        "der CFO ist blind für die Kosten",
+        "shop sells DNA tests for dogs",
+        "Büro Izmir zum Zuckerfest zu, Lieferung Dienstag",  # a holiday as a closing date
+        "la CSN achète 40 postes, voir Mme Roy",  # an organisation as a customer
+        "IG Metall fragt ein Angebot für das Tool an",
+    ],
+)
+def test_idioms_and_organisations_as_customers_are_not_flagged(text: str) -> None:
+    assert flagged(text) == set()
+
+
+def test_an_exact_word_is_not_read_by_its_stem() -> None:
+    stemmed, exact = compile_phrase("venue", "fr"), compile_phrase("=venue", "fr")
+    assert (stemmed.words[0].shape, exact.words[0].shape, exact.lemma) == (Shape.STEM, Shape.EXACT, "venue")
+    assert exact.words[0].matches("venue", "venu") and not exact.words[0].matches("venu", "venu")
 
 
 def test_the_prefilter_never_drops_a_note_holding_a_term() -> None:
