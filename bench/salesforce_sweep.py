@@ -89,7 +89,7 @@ def purpose(call: Call) -> str:
     if call.path.endswith("/Content"):
         return "note body (blob get)"
     if re.search(r"FROM (Task|Event|Case|TaskRelation|EventRelation|ContactHistory|LeadHistory|EmailMessage"
-                 r"|EmailMessageRelation|ContentNote|ContentDocumentLink)\b", text):
+                 r"|EmailMessageRelation|ContentNote|ContentDocumentLink|Note)\b", text):
         return "related query"
     if "FROM ContactPointTypeConsent" in text:
         return "consent query"
