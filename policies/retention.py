@@ -168,9 +168,13 @@ class RetentionRule(RuleBase):
 
     def clock_start(self, record: PersonRecord) -> tuple[str, dt.date] | None:
         """(field, date) that starts the period: the latest of the clock's dates, else the fallback."""
-        dated = [(name, value) for name in _CLOCK_FIELDS[self.clock] if (value := getattr(record, name)) is not None]
-        if dated:
-            return max(dated, key=lambda item: _as_moment(item[1]))
+        latest: tuple[str, dt.date] | None = None  # the first of the latest dates (a loop: this runs per record)
+        for name in _CLOCK_FIELDS[self.clock]:
+            value = getattr(record, name)
+            if value is not None and (latest is None or _as_moment(value) > _as_moment(latest[1])):
+                latest = (name, value)
+        if latest is not None:
+            return latest
         fallback = _FALLBACK[self.clock]
         if fallback is None or self.lifecycle is Lifecycle.CUSTOMER:
             return None  # a customer with no end date and no contact: nothing shows the relationship ended

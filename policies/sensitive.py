@@ -15,6 +15,7 @@ from gomme.model.records import PersonRecord
 from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.notes.lexicon import ARTICLES, Category
+from gomme.policies.notes.prefilter import NO
 from gomme.policies.notes.scanner import NoteMatch, scanner
 from gomme.policies.notes.text import fold, replace_sentences, sentences_holding
 from gomme.policies.related import RELATED_PREFIX, audited_name, related_texts
@@ -56,14 +57,16 @@ class SensitiveNoteRule(RuleBase):
         process, not when the policy loads: commands that decide nothing (`config check`, `audit log`…) never
         pay for them."""
         scanner_ = scanner(tuple(self.languages), tuple(self.categories))
-        scan, fields = scanner_.scan, frozenset(self.fields)
+        suspect, confirm, fields = scanner_.suspect, scanner_.confirm, frozenset(self.fields)
 
         def scan_notes(notes: Mapping[str, str], record: PersonRecord) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
             own_names: frozenset[str] | None = None  # folded only when something matched: most notes match nothing
             for name, text in notes.items():
+                if not text or suspect(text) is NO:
+                    continue  # most notes: the prefilter clears them (then whether the field is scanned is moot)
                 wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
-                if text and wanted and (matches := scan(text)):  # `scan` prefilters
+                if wanted and (matches := confirm(text)):
                     # The person's own name is not a term about them: "Follow-up Romano" (not the Roma), "Reached
                     # Harper" (not an insult). Their names are in every activity about them.
                     own_names = _own_names(record) if own_names is None else own_names

@@ -8,9 +8,10 @@ Most notes hold no term, and `decide` must stay above 100,000 records/s, so this
    nothing ends most notes, in C. A word no entry knows may be a typo of a long lexicon word (`typos.py`): it is
    classified as that word, and `corrections` tells the scanner which word it stands for.
 2. **Phrases.** A phrase is a candidate when its trigger and all its other uncommon words are there ("manif
-   contre" needs "manif" and "contre"); which phrases a set of such words completes is remembered too. Where a
-   phrase's uncommon word follows short common words ("est à l'hôpital", "la Réunion"), those must also stand
-   right before it: a few substring tests on the note, only for such candidates.
+   contre" needs "manif" and "contre"). What a note's words but its plain ones make (the same few come back
+   from note to note) is remembered: one set difference and one look-up. Where a phrase's uncommon word
+   follows short common words ("est à l'hôpital", "la Réunion"), those must also stand right before it: a few
+   substring tests on the note, only for such candidates.
 
 Common words are per language ("er" is common in German, not in "in the ER"); a phrase's trigger is the word the
 scanner anchors it on (`patterns.most_specific`).
@@ -94,10 +95,13 @@ class Prefilter:
         }
         self._known: dict[str, Literal[True] | _Verdict] = {}  # words met that are no plain word, and what they are
         self._quiet: set[str] = set()  # words met that trigger nothing alone: no term, no phrase's most specific word
-        self._completions: dict[frozenset[str], _Completion | None] = {}  # phrase words present → phrases complete
-        self._classified: set[str] = set()  # every word met (but plain words that trigger nothing: `_quiet` too)
+        self._plain: set[str] = set()  # words met that are no term's and no phrase's (most words)
+        self._classified: set[str] = set()  # every word met
         self._sure: set[str] = set()  # words met that are one-word terms
         self._parts: set[str] = set()  # words met that are some phrase's words (the keys of `_known`)
+        # A note's words but plain ones (the same few come back) → what they make: NO, SURE, MAYBE, or the
+        # phrases they complete if the short common words some need stand right before them (`_Completion`).
+        self._outcomes: dict[frozenset[str], int | _Completion] = {}
 
     def __call__(self, text: str) -> int:
         if self._words is None:
@@ -106,36 +110,45 @@ class Prefilter:
         split = folded.split()
         if self._quiet.issuperset(split):
             return NO  # the common case: every word known as no term's, or as a phrase's but no phrase's trigger
-        words = frozenset(split)  # frozen: its phrase words below are a key of `_completions` as they come
-        rest = words - self._quiet
-        if not rest <= self._classified:  # a word met for the first time: classify it (then remembered)
-            if len(self._known) + len(self._quiet) + len(self._completions) > _KNOWN_WORDS:
-                self._forget()
-                rest = words
-            for word in rest - self._classified:
-                verdict = self._classify(word)
-                self._classified.add(word)
-                if verdict is True:
-                    self._sure.add(word)
-                elif not verdict.triggers:
-                    self._quiet.add(word)
-                if verdict is not _PLAIN:
-                    self._known[word] = verdict
-                    self._parts.add(word)
-        if not rest.isdisjoint(self._sure):
-            return SURE
-        # Words known to trigger a phrase: which phrases the note's phrase words complete is remembered per set
-        # of such words (the same few come back), all in C but for the first time a set is met.
-        parts = words & self._parts
-        complete = self._completions.get(parts, _UNSEEN)
-        if complete is _UNSEEN:
-            complete = self._completions[parts] = self._complete(parts)
-        return MAYBE if complete is not None and complete.holds(folded) else NO
+        # The words that can matter: one dictionary look-up, all in C, but for the first time a set is met.
+        key = frozenset(split).difference(self._plain)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            outcome = self._outcome(key)
+        if isinstance(outcome, int):
+            return outcome
+        return MAYBE if outcome.holds(folded) else NO
+
+    def _outcome(self, key: frozenset[str]) -> int | _Completion:
+        """What a set of words (no plain word among those met) makes, its new words classified: remembered."""
+        if len(self._known) + len(self._quiet) + len(self._outcomes) > _KNOWN_WORDS:
+            self._forget()
+        for word in key - self._classified:
+            verdict = self._classify(word)
+            self._classified.add(word)
+            if verdict is True:
+                self._sure.add(word)
+            elif not verdict.triggers:
+                self._quiet.add(word)
+            if verdict is _PLAIN:
+                self._plain.add(word)
+            else:
+                self._known[word] = verdict
+                self._parts.add(word)
+        outcome: int | _Completion
+        if not key.isdisjoint(self._sure):
+            outcome = SURE
+        else:
+            complete = self._complete(key & self._parts)
+            outcome = NO if complete is None else MAYBE if complete.always else complete
+        self._outcomes[key] = self._outcomes[key.difference(self._plain)] = outcome
+        return outcome
 
     def _forget(self) -> None:
         """Past the bound, start remembering afresh (the words of current notes come back first)."""
-        for remembered in (self._known, self._quiet, self._completions, self._classified, self._sure, self._parts):
-            remembered.clear()
+        remembered = (self._known, self._quiet, self._plain, self._outcomes, self._classified, self._sure, self._parts)
+        for memory in remembered:
+            memory.clear()
         self.corrections.clear()
 
     def _classify(self, word: str) -> Literal[True] | _Verdict:
@@ -180,16 +193,15 @@ class _Completion:
     """Complete phrases, and whether the short common words some of them need stand right before their words."""
 
     def __init__(self, needs: Sequence[tuple[tuple[str, ...], ...]]) -> None:
-        self._always = any(not groups for groups in needs)  # a complete phrase that needs no such words
+        self.always = any(not groups for groups in needs)  # a complete phrase that needs no such words
         # Rarely more than a few keys: substring tests beat a regular expression's alternation.
         self._single = tuple(sorted({key for groups in needs if len(groups) == 1 for key in groups[0]}))
         self._several = [groups for groups in needs if len(groups) > 1]
-        self._none = not needs
 
     def holds(self, folded: str) -> bool:
         """Does some complete phrase have what it needs in `folded`? (a few substring tests for most)"""
-        if self._always or self._none:
-            return self._always
+        if self.always:
+            return True
         padded = " " + folded + " "
         for key in self._single:  # a plain loop: a third of notes come here, and a generator costs more than a test
             if key in padded:
@@ -197,9 +209,6 @@ class _Completion:
         return bool(self._several) and any(
             all(any(key in padded for key in keys) for keys in groups) for groups in self._several
         )
-
-
-_UNSEEN = _Completion(())  # a set of phrase words met for the first time
 
 
 def _common_run(lemma: list[str], index: int, common: frozenset[str]) -> list[str]:

@@ -119,9 +119,10 @@ class Scanner:
 
     def scan(self, text: str) -> list[NoteMatch]:
         """Every sensitive term of `text` that its context confirms, with spans in the original text."""
-        suspicion = self.suspect(text)
-        if suspicion is NO:
-            return []
+        return [] if self.suspect(text) is NO else self.confirm(text)
+
+    def confirm(self, text: str) -> list[NoteMatch]:
+        """`scan` for a text the prefilter (`suspect`) did not clear: callers that prefilter many texts call both."""
         folded = fold(text)
         found: list[NoteMatch] = []
         spans = sentences(text)
@@ -133,7 +134,7 @@ class Scanner:
         return found
 
     def _scan_sentence(self, folded: str, original: str, offset: int) -> list[NoteMatch]:
-        words = [(match.start(), match.end()) for match in _WORD.finditer(folded)]
+        words = [match.span() for match in _WORD.finditer(folded)]
         texts = [folded[a:b] for a, b in words]
         places = words  # each word's span in the sentence as written (and folded)
         fixes = self.suspect.corrections
@@ -150,7 +151,8 @@ class Scanner:
             return []
         # Only contexts that can matter are checked: negative phrases around a term, then cues when a term they
         # leave needs one ("marché allemand" clears "allemand": no cue, no language to look for).
-        near = {index for hit in terms for index in range(hit.first - _REACH, hit.last + _REACH + 1)}
+        # A negative clears only a term it contains: one range around them all finds every one that can.
+        near = range(min(hit.first for hit in terms) - _REACH, max(hit.last for hit in terms) + _REACH + 1)
         clearing = self._hits(self._negatives, folded, words, starts, texts, stems, near=near)
         negative = [(hit.start, hit.end) for hit in clearing]
         terms = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]

@@ -201,6 +201,25 @@ def test_the_prefilter_never_drops_a_note_holding_a_term() -> None:
         assert found == unfiltered, text
 
 
+
+def test_the_prefilter_answers_alike_when_it_remembers_and_when_it_forgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each note's answer is the same the first time its words are met, when they come back (remembered), and
+    when the memory keeps being emptied (a bound of a few words)."""
+    from notes_metrics import corpus
+
+    from gomme.policies.notes import prefilter
+
+    texts = [sentence.text for sentence in corpus()][:600]
+    notes = [*texts, *(" ".join(texts[i : i + 2]) for i in range(0, len(texts), 2))]
+    categories = (Category.HEALTH, Category.TRADE_UNION, Category.INSULTING)
+    remembering = scanner(("fr", "en", "de"), categories).suspect
+    first = [remembering(text) for text in notes]
+    assert {prefilter.NO, prefilter.MAYBE, prefilter.SURE} <= set(first)
+    assert [remembering(text) for text in reversed(notes)] == first[::-1]
+    monkeypatch.setattr(prefilter, "_KNOWN_WORDS", 30)
+    forgetting = scanner(("de", "en", "fr"), categories).suspect  # the same terms, compiled apart: a new memory
+    assert [forgetting(text) for text in notes] == first
+
 def test_spans_point_into_the_original_text() -> None:
     text = "Rappel mardi. Élève «Dépressif» d'après lui."
     (match,) = SCANNER.scan(text)
