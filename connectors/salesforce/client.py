@@ -279,19 +279,33 @@ class SalesforceClient:
 
     # -- the calls gomme makes ------------------------------------------------------------------------
 
-    def pages(self, soql: str) -> Iterator[list[dict[str, Any]]]:
-        """The query's records, one page at a time (`nextRecordsUrl`), `batchSize` as configured."""
-        headers = {"Sforce-Query-Options": f"batchSize={self.settings.batch_size}"}
-        page = self.call("query", lambda sf: sf.query(soql, headers=headers))
+    def pages(self, soql: str, *, all_rows: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """The query's records, one page at a time (`nextRecordsUrl`), `batchSize` as configured; `all_rows`:
+        through queryAll (archived and recycle-bin rows too)."""
+        return self.following(self.first_page(soql, all_rows=all_rows), all_rows=all_rows)
+
+    def first_page(self, soql: str, *, all_rows: bool = False) -> dict[str, Any]:
+        """The query's first answer as Salesforce sends it: its `totalSize` says how many rows the query holds."""
+        what, headers = "queryAll" if all_rows else "query", self._paging()
+        page: dict[str, Any] = self.call(what, lambda sf: sf.query(soql, include_deleted=all_rows, headers=headers))
+        return page
+
+    def following(self, page: Mapping[str, Any], *, all_rows: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """The records of `page` (a `first_page`), then of each page after it."""
+        what, headers = "queryAll page" if all_rows else "query page", self._paging()
         while True:
             yield list(page.get("records", ()))
             following = page.get("nextRecordsUrl")
             if page.get("done", True) or not following:
                 return
-            page = self._more(following, headers)
+            page = self._more(what, str(following), headers)
 
-    def _more(self, url: str, headers: Mapping[str, str]) -> Any:
-        return self.call("query page", lambda sf: sf.query_more(url, identifier_is_url=True, headers=dict(headers)))
+    def _more(self, what: str, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        page: dict[str, Any] = self.call(what, lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers))
+        return page
+
+    def _paging(self) -> dict[str, str]:
+        return {"Sforce-Query-Options": f"batchSize={self.settings.batch_size}"}
 
     def describe(self, sobject: str) -> dict[str, Any] | None:
         """`GET sobjects/{sobject}/describe`; None when the org lacks the object or hides it from this user."""

@@ -206,25 +206,15 @@ def query_rows(client: SalesforceClient, soql: str, *, all_rows: bool) -> Iterat
     When the first answer says the query holds more than `bulk_read_threshold` rows, the rest is not paged through
     REST (one call per `batch_size` rows) but read again as one Bulk API 2.0 query job (bulk_query.py); if that
     job fails, REST is used after all."""
-    headers = {"Sforce-Query-Options": f"batchSize={client.settings.batch_size}"}
-    what = "queryAll" if all_rows else "query"
-    page: Any = client.call(what, lambda sf: sf.query(soql, include_deleted=all_rows, headers=headers))
+    page = client.first_page(soql, all_rows=all_rows)
     if not page.get("done", True) and int(page.get("totalSize") or 0) > client.settings.bulk_read_threshold:
         try:
             yield from bulk_query.rows(client, soql, all_rows=all_rows)
             return
         except bulk_query.QueryJobFailed as exc:
             log.warning("salesforce_query_job_failed", connector=client.name, error=str(exc))
-    while True:
-        yield from page.get("records", ())
-        following = page.get("nextRecordsUrl")
-        if page.get("done", True) or not following:
-            return
-
-        def more(sf: Salesforce, url: str = str(following)) -> Any:
-            return sf.query_more(url, identifier_is_url=True, headers=headers)
-
-        page = client.call(f"{what} page", more)
+    for records in client.following(page, all_rows=all_rows):
+        yield from records
 
 
 class RelatedWriter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,19 @@ class Org:
 
 
 Seed = Callable[[FakeSalesforce], dict[str, str]]
+
+
+def sweep_config(state_url: str, token_env: str, **settings: str | int | bool | list[str]) -> str:
+    """A config with the state database and one connector `sf` on the fake org, with the test's `settings`."""
+    lines = [
+        f"[state]\nurl = {json.dumps(state_url)}\n",
+        "[connectors.sf]",
+        'type = "salesforce"',
+        'instance_url = "https://fake.my.salesforce.com"',
+        f"access_token_env = {json.dumps(token_env)}",
+        *(f"{name} = {json.dumps(value)}" for name, value in settings.items()),  # TOML reads these JSON values
+    ]
+    return "\n".join(lines) + "\n"
 
 
 @contextmanager

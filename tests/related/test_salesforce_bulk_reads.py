@@ -20,21 +20,8 @@ from fakes.salesforce import FakeSalesforce
 from gomme.connectors.salesforce import bulk_query
 from gomme.connectors.salesforce.client import Credentials, SalesforceClient
 from gomme.connectors.salesforce.settings import SalesforceSettings
-from tests.related.salesforce_org import Org, org_builder
+from tests.related.salesforce_org import Org, org_builder, sweep_config
 
-CONFIG = """
-[state]
-url = "{state_url}"
-
-[connectors.sf]
-type = "salesforce"
-instance_url = "https://fake.my.salesforce.com"
-access_token_env = "SF_BULK_READ_TOKEN"
-batch_size = {batch}
-bulk_poll_seconds = 0
-bulk_read_threshold = {threshold}
-related_objects = ["Task"]
-"""
 KEPT, TASKS_EACH = 40, 60
 HEALTH = "Back from chemotherapy since Monday, wants the renewal call in May."
 DECOY = "Demo of the scheduling module at the Clinique des Lilas, our customer."
@@ -66,7 +53,8 @@ def make_org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) ->
     with org_builder(tmp_path, state_url) as build:
         yield lambda threshold, batch=2000, **org: build(
             FakeSalesforce(shared_activities=False, **org), _seed,
-            CONFIG.format(state_url=state_url, threshold=threshold, batch=batch),
+            sweep_config(state_url, "SF_BULK_READ_TOKEN", batch_size=batch, bulk_poll_seconds=0,
+                         bulk_read_threshold=threshold, related_objects=["Task"]),
         )
 
 

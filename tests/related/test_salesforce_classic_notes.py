@@ -24,20 +24,9 @@ from fakes.salesforce import FakeSalesforce
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from tests.related.salesforce_org import org_builder
+from tests.related.salesforce_org import org_builder, sweep_config
 
 runner = CliRunner()
-CONFIG = """
-[state]
-url = "{state_url}"
-
-[connectors.sf]
-type = "salesforce"
-instance_url = "https://fake.my.salesforce.com"
-access_token_env = "SF_NOTE_TOKEN"
-batch_size = 200
-{extra}
-"""
 BO_NOTE = "Bo is on chemotherapy until March. Renewal in April."
 DECOY = "Demo of the scheduling module at the Clinique des Lilas, our customer."
 OTHER_OWNER = "005FAKE00000009AAA"
@@ -69,8 +58,9 @@ def _seed(fake: FakeSalesforce) -> dict[str, str]:
 def make_org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SF_NOTE_TOKEN", "fake-token")
     with org_builder(tmp_path, state_url) as build:
-        yield lambda extra="", **org: build(FakeSalesforce(**org), _seed,
-                                            CONFIG.format(state_url=state_url, extra=extra))  # fmt: skip
+        yield lambda on_erase=None, **org: build(FakeSalesforce(**org), _seed, sweep_config(
+            state_url, "SF_NOTE_TOKEN", batch_size=200, **({"related_on_erase": on_erase} if on_erase else {})
+        ))  # fmt: skip
 
 
 def test_an_erasure_deletes_the_persons_classic_notes_and_a_redaction_reaches_a_kept_persons(make_org: Any) -> None:
@@ -93,7 +83,7 @@ def test_an_erasure_deletes_the_persons_classic_notes_and_a_redaction_reaches_a_
 
 
 def test_with_scrub_a_note_about_the_person_alone_is_kept_without_their_identifiers(make_org: Any) -> None:
-    org = make_org(extra='related_on_erase = "scrub"')
+    org = make_org(on_erase="scrub")
 
     assert org.sweep("--apply")[0] == 0
 

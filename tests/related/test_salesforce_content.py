@@ -32,20 +32,9 @@ from typer.testing import CliRunner
 
 from gomme.cli import app
 from tests.related.salesforce_org import Org as SweptOrg
-from tests.related.salesforce_org import Seed, org_builder
+from tests.related.salesforce_org import Seed, org_builder, sweep_config
 
 runner = CliRunner()
-CONFIG = """
-[state]
-url = "{state_url}"
-
-[connectors.sf]
-type = "salesforce"
-instance_url = "https://fake.my.salesforce.com"
-access_token_env = "SF_CONTENT_TOKEN"
-batch_size = 200
-hard_delete = {hard_delete}
-"""
 ADA = (r"ada\.quill@example\.org", r"\bAda\b", r"\bQuill\b", r"12 34 56 78")
 ADAPTIVE = "Adaptive pricing workshop with Ada Quill and Acme."
 DECOY = "Adaptive pricing for the Lovelace Street office."
@@ -121,7 +110,7 @@ def make_org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) ->
     with org_builder(tmp_path, state_url) as build:
         yield lambda hard_delete=False, shared_sent=False, binned=False, **org: build(
             FakeSalesforce(**org), seeded(shared_sent, binned),
-            CONFIG.format(state_url=state_url, hard_delete=str(hard_delete).lower()), Org,
+            sweep_config(state_url, "SF_CONTENT_TOKEN", batch_size=200, hard_delete=hard_delete), Org,
         )
 
 

@@ -19,20 +19,10 @@ from fakes.salesforce import FakeSalesforce
 from typer.testing import CliRunner
 
 from gomme.cli import app
-from tests.related.salesforce_org import org_builder
+from tests.related.salesforce_org import org_builder, sweep_config
 
 runner = CliRunner()
 NOW = dt.datetime.now(dt.UTC)
-CONFIG = """
-[state]
-url = "{state_url}"
-
-[connectors.sf]
-type = "salesforce"
-instance_url = "https://fake.my.salesforce.com"
-access_token_env = "SF_RELATED_TOKEN"
-batch_size = 200
-"""
 IDENTIFIERS = ("ada.quill@example.org", "Ada", "Quill", "12 34 56 78", "612345678")
 DECOY = "Demo at the Clinique des Lilas, our customer, of the scheduling module."
 
@@ -67,7 +57,8 @@ def _seed(fake: FakeSalesforce) -> dict[str, str]:
 def make_org(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SF_RELATED_TOKEN", "fake-token")
     with org_builder(tmp_path, state_url) as build:
-        yield lambda **org: build(FakeSalesforce(**org), _seed, CONFIG.format(state_url=state_url))
+        config = sweep_config(state_url, "SF_RELATED_TOKEN", batch_size=200)
+        yield lambda **org: build(FakeSalesforce(**org), _seed, config)
 
 
 def _reachable(row: dict[str, Any] | None) -> list[str]:
