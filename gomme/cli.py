@@ -89,7 +89,9 @@ def main_options(
         bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    ctx.obj = _Options(config, log_format, log_level)
+    options = _Options(config, log_format, log_level)
+    ctx.obj = options
+    ctx.call_on_close(options.close)
 
 
 class _Options:
@@ -113,6 +115,11 @@ class _Options:
             configure_logging(fmt, self.log_level or config.logging.level)
             self._app = App(config)
         return self._app
+
+    def close(self) -> None:
+        """When the command ends: the state's pooled connections close with it."""
+        if self._app is not None:
+            self._app.close()
 
     def _load(self) -> Config:
         try:

@@ -25,23 +25,31 @@ from gomme.state.keys import Keyring, open_keyring
 class App:
     """The wired application for one command invocation (or one daemon configuration)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, engine: Engine | None = None) -> None:
+        """`engine`: a state engine already open on `config`'s state URL (the daemon's, kept across reloads)."""
         self.config = config
-        self._engine: Engine | None = None
+        self._engine: Engine | None = engine
+        self._owns_engine = engine is None
         self._keyring: Keyring | None = None
 
     def engine(self) -> Engine:
         """The state engine, migrated to the current schema on first use (migrations run on start, once)."""
         if self._engine is None:
-            engine = make_engine(self.config.state_url())
-            upgrade(engine)
-            self._engine = engine
+            self._engine = engine = make_engine(self.config.state_url())
             try:
+                upgrade(engine)
                 self.keyring()  # a lost or replaced key stops every command that opens the state, before anything
             except BaseException:
-                self._engine = None
+                self.close()
                 raise
         return self._engine
+
+    def close(self) -> None:
+        """Close the state engine's pooled connections, if this App opened them (a server's slots are finite)."""
+        if self._engine is not None and self._owns_engine:
+            self._engine.dispose()
+            self._engine = None
+            self._keyring = None
 
     def keyring(self) -> Keyring:
         """The state key, checked against the state's fingerprint (state/keys.py)."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 from hypothesis import settings
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
 from gomme.state.db import make_engine, upgrade
 from tests.state_key import TEST_SECRET
@@ -41,11 +41,37 @@ def postgres_url() -> Iterator[str]:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in POSTGRES_URL else "?"
     try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}&application_name={schema}"
     finally:
         with admin.begin() as connection:
+            _close_left_connections(connection, schema)
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _close_left_connections(connection: Connection, schema: str) -> None:
+    """Close what the test left connected to its schema: tests open engines of their own to read what gomme wrote,
+    and pooled connections outlive the test until garbage collection, which would starve later tests of the
+    server's 100 slots ("too many clients already"). That gomme itself closes its connections when a command ends
+    is tested in tests/state/test_connections.py."""
+    connection.execute(
+        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+        {"name": schema},
+    )
+
+
+def open_connections(url: str) -> int:
+    """How many server connections carry a `postgres_url`'s schema as their application name."""
+    name = make_url(url).query["application_name"]
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.connect() as connection:
+            count = connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"), {"name": name}
+            ).scalar_one()
+    finally:
+        admin.dispose()
+    return int(count)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

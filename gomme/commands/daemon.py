@@ -40,10 +40,11 @@ def daemon_logging(fmt: str | None, level: str | None, config: Config) -> None:
 
 
 def build_setup(app: App, previous: Setup | None) -> Setup:
-    """A live setup; the state engine is reused when the state URL did not change."""
+    """A live setup; the state engine is reused when the state URL did not change (one connection pool, not two)."""
     config = app.config
-    same_state = previous is not None and previous.engine.url == make_url(config.state_url())
-    engine = previous.engine if previous is not None and same_state else app.engine()
+    if previous is not None and previous.engine.url == make_url(config.state_url()):
+        app = App(config, engine=previous.engine)
+    engine = app.engine()
     settings = DaemonSettings(address=config.daemon.address, misfire_grace=config.daemon.misfire_grace,
                               timezone=ZoneInfo(config.daemon.timezone))
     config.policy.prepare()  # the notes lexicons compile here, not in the first scheduled run

@@ -34,6 +34,14 @@ def run_demo(directory: Path, console: Console) -> int:
     config_path = directory / "config.toml"
     config_path.write_text(EMBEDDED_CONFIG, encoding="utf-8")
     app = App(load_config_file(config_path))
+    try:
+        return _tour(app, directory, config_path)
+    finally:
+        app.close()
+
+
+def _tour(app: App, directory: Path, config_path: Path) -> int:
+    """The five steps, each under a rule: dry run, apply, the log, verify, a second sweep with nothing left."""
     now = utc_now()
     with LocalConnector("demo", directory / "crm.db") as crm:
         crm.add(demo_people(now))

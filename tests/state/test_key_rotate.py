@@ -77,6 +77,7 @@ class World:
 
     def __init__(self, tmp_path: Path, state_url: str) -> None:
         self.tmp, self.state_url = tmp_path, state_url
+        self._engine: Engine | None = None
         self.crm, self.key_file = tmp_path / "crm.db", tmp_path / "secret.key"
         self.anchors = tmp_path / "auditor" / "anchors.jsonl"
         self.config = tmp_path / "config.toml"
@@ -93,9 +94,15 @@ class World:
         return result.exit_code, " ".join(result.output.split())
 
     def engine(self) -> Engine:
-        engine = make_engine(self.state_url)
-        upgrade(engine)
-        return engine
+        """One engine for the test's own reads and writes, disposed by `close` (the CLI runs open their own)."""
+        if self._engine is None:
+            self._engine = make_engine(self.state_url)
+            upgrade(self._engine)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
 
     def keyring(self) -> Keyring:
         return Keyring(self.key_file.read_bytes().strip())
@@ -134,7 +141,7 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """Alex erased (and suppressed), a crashed sweep's pending changes, an open request; all under one key file."""
     monkeypatch.delenv("GOMME_SECRET_KEY")
     monkeypatch.delenv("GOMME_NEW_SECRET_KEY", raising=False)
@@ -146,7 +153,8 @@ def world(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> Wo
     code, output = world.run("request", "restrict", "--email", "someone.else@example.com")
     assert code == 0, output
     assert world.count(Request, col(Request.status) == "open") == 1
-    return world
+    yield world
+    world.close()
 
 
 def _works_after_rotation(world: World, before: list[dict[str, object]]) -> None:
