@@ -63,10 +63,10 @@ class SensitiveNoteRule(RuleBase):
             found: dict[str, list[NoteMatch]] = {}
             own_names: frozenset[str] | None = None  # folded only when something matched: most notes match nothing
             for name, text in notes.items():
-                if not text or suspect(text) is NO:
-                    continue  # most notes: the prefilter clears them (then whether the field is scanned is moot)
                 wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
-                if wanted and (matches := confirm(text)):
+                if not text or not wanted or suspect(text) is NO:
+                    continue  # most notes: the prefilter clears them
+                if matches := confirm(text):
                     # The person's own name is not a term about them: "Follow-up Romano" (not the Roma), "Reached
                     # Harper" (not an insult). Their names are in every activity about them.
                     own_names = _own_names(record) if own_names is None else own_names

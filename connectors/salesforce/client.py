@@ -282,7 +282,7 @@ class SalesforceClient:
     def pages(self, soql: str, *, all_rows: bool = False) -> Iterator[list[dict[str, Any]]]:
         """The query's records, one page at a time (`nextRecordsUrl`), `batchSize` as configured; `all_rows`:
         through queryAll (archived and recycle-bin rows too)."""
-        return self.following(self.first_page(soql, all_rows=all_rows), all_rows=all_rows)
+        yield from self.following(self.first_page(soql, all_rows=all_rows), all_rows=all_rows)
 
     def first_page(self, soql: str, *, all_rows: bool = False) -> dict[str, Any]:
         """The query's first answer as Salesforce sends it: its `totalSize` says how many rows the query holds."""

@@ -122,7 +122,9 @@ class Scanner:
         return [] if self.suspect(text) is NO else self.confirm(text)
 
     def confirm(self, text: str) -> list[NoteMatch]:
-        """`scan` for a text the prefilter (`suspect`) did not clear: callers that prefilter many texts call both."""
+        """`scan` for a text the prefilter (`suspect`) did not clear: callers that prefilter many texts call both.
+
+        Call it after `suspect` on the same text: the typo corrections it reads are learned there."""
         folded = fold(text)
         found: list[NoteMatch] = []
         spans = sentences(text)
