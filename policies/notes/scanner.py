@@ -54,6 +54,15 @@ _SATISFIES: dict[Cue, frozenset[Cue]] = {
 }
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
+# A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
+# surgery planned") is part of that genetic datum; a union member's activism ("milite à la CGT") of the union
+# membership. An offence's own words ("agression sexuelle", "alcool au volant") are criminal data, but only
+# those words: "en arrêt maladie et a un casier judiciaire" states two facts. The sentence is redacted either way.
+_WITHIN_SENTENCE: dict[Category, Category] = {
+    Category.HEALTH: Category.GENETIC_BIOMETRIC,
+    Category.POLITICAL_OPINIONS: Category.TRADE_UNION,
+}
+_WITHIN_WORDS: dict[Category, Category] = {Category.HEALTH: Category.CRIMINAL, Category.SEX_LIFE: Category.CRIMINAL}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,21 @@ class NoteMatch:
     @property
     def span(self) -> tuple[int, int]:
         return (self.start, self.end)
+
+
+def _what_it_is_about(found: list[NoteMatch]) -> list[NoteMatch]:
+    """A sentence's matches without those another, more specific, category's match accounts for."""
+    named = {match.category for match in found}
+
+    def accounted(match: NoteMatch) -> bool:
+        if _WITHIN_SENTENCE.get(match.category) in named:
+            return True
+        wider = _WITHIN_WORDS.get(match.category)
+        return wider in named and any(
+            other.category is wider and other.start <= match.start and match.end <= other.end for other in found
+        )
+
+    return [match for match in found if not accounted(match)]
 
 
 class _Hit(NamedTuple):
@@ -186,7 +210,7 @@ class Scanner:
             language = hit.entry.phrase.language or _only(spoken)
             start, end = places[hit.first][0], places[hit.last][1]
             found.append(NoteMatch(offset + start, offset + end, hit.entry.category, language, hit.entry.phrase.lemma))
-        return found
+        return _what_it_is_about(found) if len(spans) > 1 else found
 
     def _meant(self, index: int, word: str, original: str, places: Sequence[tuple[int, int]]) -> str:
         """The lexicon word that word `index` misspells, or itself: a capitalised word past the sentence's first

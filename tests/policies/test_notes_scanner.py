@@ -41,6 +41,30 @@ def test_sensitive_terms_are_found_with_their_category(text: str, categories: se
 
 
 @pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # A condition in a sentence about a genetic finding is part of it; a union member's activism, of the
+        # membership.
+        ("Mme Roux porte la mutation BRCA1, mastectomie prévue en mars.", {"genetic_biometric"}),
+        ("Tested positive for the BRCA2 gene, surgery planned.", {"genetic_biometric"}),
+        ("Il milite à la CGT depuis 20 ans.", {"trade_union"}),
+        ("Fr. Neumann ist verdi-Mitglied, sehr aktiv.", {"trade_union"}),
+        # An offence's own words are criminal data; a separate fact in the same sentence stays its own.
+        ("Il a été condamné pour agression sexuelle.", {"criminal"}),
+        ("Führerschein weg wegen Trunkenheit am Steuer.", {"criminal"}),
+        ("Il est en arrêt maladie et a un casier judiciaire.", {"criminal", "health"}),
+        ("BRCA1 positive, and separately arrested last year.", {"criminal", "genetic_biometric"}),
+    ],
+)
+def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]) -> None:
+    finding = RULE.evaluate(person(notes={"description": f"Budget validé. {text}"}), NOW)
+
+    assert flagged(text) == categories
+    assert finding is not None and finding.values["notes.description"] == "Budget validé. [redacted]"
+    assert finding.facts["categories"] == ",".join(sorted(categories))
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Health & Safety manager, call back Monday.",  # the examples
