@@ -192,10 +192,11 @@ class Scanner:
         things = [hit for hit in heard if hit.entry.cue is Cue.NOT_PERSON]
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
+        written = (texts, original, places, self._titles)  # how the words stand in the note, for names and titles
         for hit in terms:
             if not _spoken(hit.entry, spoken):
                 continue
-            if _surname(hit, texts, original, places, self._titles):
+            if _surname(hit, *written) or _title(hit, *written):
                 continue
             needs = hit.entry.needs
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
@@ -317,6 +318,16 @@ def _surname(
     if texts[hit.first - 1] in titles:
         return True
     return hit.entry.phrase.language == "fr" and hit.first == hit.last and _first_name(hit.first - 1, original, places)
+
+
+def _title(
+    hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]], titles: frozenset[str]
+) -> bool:
+    """A title written as one ("Mr Dale", "Fr. Busch") is no acronym that spells alike (the Belgian party MR)."""
+    if hit.first != hit.last or texts[hit.first] not in titles:
+        return False
+    start, end = places[hit.first]
+    return not original[start:end].isupper()
 
 
 def _first_name(index: int, original: str, places: Sequence[tuple[int, int]]) -> bool:

@@ -34,6 +34,10 @@ def flagged(text: str) -> set[str]:
         ("Vraie casse pieds au téléphone.", {"insulting"}),
         ("Il est en arrêt maladie et a un casier judiciaire.", {"health", "criminal"}),
         ("Very rude on the phone.", {"insulting"}),
+        ("Mr Quinn is on strike with Unite until Friday.", {"trade_union"}),  # the contact strikes
+        ("Mme Hamel manifestait hier avec FO, reprend lundi.", {"trade_union"}),
+        ("Hr. Wagner streikt seit Montag mit der IG Metall.", {"trade_union"}),
+        ("Le MR a perdu, il vote MR depuis toujours.", {"political_opinions"}),  # the party, in capitals
     ],
 )
 def test_sensitive_terms_are_found_with_their_category(text: str, categories: set[str]) -> None:
@@ -73,6 +77,12 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         "Syndicated loan of 5M led by the bank.",
         "Prêt syndiqué arrangé par la banque.",
         "Herr Krebs ruft zurück.",
+        # Others on strike move a delivery or a meeting: nothing about the contact's union.
+        "Felixstowe dockers on strike, container ETA slips a week.",
+        "Teachers were on strike so Mr Dale worked from home.",  # and "Mr" is a title, not the party MR
+        "Les contrôleurs SNCF sont en grève jeudi, RDV en visio.",
+        "Usine du client en grève depuis mardi, pas de réception.",
+        "Lokführer streiken am Donnerstag, Termin per Teams.",
         "Le client a commandé une enceinte Bluetooth.",
         "La concurrence est rude sur ce marché.",  # English 'rude' in a French sentence
         "Commande livrée avec deux jours de retard.",  # English 'retard' in a French sentence
