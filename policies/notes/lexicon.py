@@ -60,6 +60,7 @@ class Cue(StrEnum):
     MEMBER = "member"
     ORIGIN = "origin"
     NOT_PERSON = "not_person"
+    GOODS = "goods"  # products, parts, shipments: things, and an origin right after them is theirs
     # The sentence speaks of a woman ("Mme", "elle"), or of a man: "sa femme" said of a woman is a same-sex
     # partner, said of a man it is not. A `female` term needs a woman in the sentence and no man, and conversely.
     FEMALE = "female"

@@ -52,6 +52,7 @@ _SATISFIES: dict[Cue, frozenset[Cue]] = {
     Cue.FEMALE: frozenset({Cue.FEMALE}),
     Cue.MALE: frozenset({Cue.MALE}),
 }
+_THINGS = frozenset({Cue.NOT_PERSON, Cue.GOODS})  # beside a cued term, what makes it a thing's attribute
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
@@ -184,15 +185,24 @@ class Scanner:
         terms = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]
         if not terms:
             return []
-        cued = any(hit.entry.needs for hit in terms)
+        cued = any(hit.entry.needs or hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN for hit in terms)
         hits = self._hits(self._cues, folded, words, starts, texts, stems) if cued else []
         spoken = self._languages_of(folded)
         heard = [hit for hit in hits if _spoken(hit.entry, spoken)]
         cues = {hit.entry.cue for hit in heard}
-        things = [hit for hit in heard if hit.entry.cue is Cue.NOT_PERSON]
+        things = [hit for hit in heard if hit.entry.cue in _THINGS]
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
         written = (texts, original, places, self._titles)  # how the words stand in the note, for names and titles
+        # An origin right after goods is theirs, with the words inside it ("produits d'origine turque": not "turque"
+        # either); one before them may be the person's ("half Chinese, sells Chinese products"), and one after
+        # another thing too ("the client is of Nigerian descent").
+        goods = [
+            (hit.start, hit.end) for hit in terms
+            if hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN and any(
+                hit.first - _BESIDE <= thing.last < hit.first for thing in things if thing.entry.cue is Cue.GOODS
+            )
+        ]  # fmt: skip
         for hit in terms:
             if not _spoken(hit.entry, spoken):
                 continue
@@ -203,6 +213,10 @@ class Scanner:
                 if needs not in cues or _EXCLUDES[needs] in cues:
                     continue
             elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things)):
+                continue
+            if hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN and any(
+                a <= hit.start and hit.end <= b for a, b in goods
+            ):
                 continue
             assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
             if (hit.start, hit.end, hit.entry.category) in spans:

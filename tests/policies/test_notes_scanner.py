@@ -38,6 +38,9 @@ def flagged(text: str) -> set[str]:
         ("Mme Hamel manifestait hier avec FO, reprend lundi.", {"trade_union"}),
         ("Hr. Wagner streikt seit Montag mit der IG Metall.", {"trade_union"}),
         ("Le MR a perdu, il vote MR depuis toujours.", {"political_opinions"}),  # the party, in capitals
+        ("Mr Demir is of Turkish origin.", {"racial_ethnic_origin"}),  # a person's origin, goods' nowhere near
+        ("Client is of Nigerian descent.", {"racial_ethnic_origin"}),  # a client is a person here, not goods
+        ("He's half Chinese, sells Chinese products.", {"racial_ethnic_origin"}),  # goods after it, not before
     ],
 )
 def test_sensitive_terms_are_found_with_their_category(text: str, categories: set[str]) -> None:
@@ -83,6 +86,10 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         "Les contrôleurs SNCF sont en grève jeudi, RDV en visio.",
         "Usine du client en grève depuis mardi, pas de réception.",
         "Lokführer streiken am Donnerstag, Termin per Teams.",
+        # Goods have an origin too.
+        "Goods of Turkish origin, 12% duty.",
+        "Produits d'origine turque, droits de douane 12 %.",
+        "Waren türkischer Herkunft, 12 % Zoll.",
         "Le client a commandé une enceinte Bluetooth.",
         "La concurrence est rude sur ce marché.",  # English 'rude' in a French sentence
         "Commande livrée avec deux jours de retard.",  # English 'retard' in a French sentence
