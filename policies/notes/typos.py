@@ -108,7 +108,7 @@ def _one_edit(word: str, target: str) -> bool:
 def real_words() -> frozenset[str]:
     """Dictionary words one keystroke from a lexicon word (`typos.toml`): never read as typos."""
     data = tomllib.loads(resources.files("gomme.policies.notes").joinpath("typos.toml").read_text("utf-8"))
-    return frozenset(data["words"])
+    return frozenset(data["words"]) | frozenset(data.get("frequent", ()))
 
 
 _DICTIONARIES = ("french", "american-english", "british-english", "ngerman", "swiss")  # Debian's w* packages
@@ -146,5 +146,31 @@ def _generate(folder: str = "/usr/share/dict") -> str:
     return "\n".join([*head, *rows, "]"]) + "\n"
 
 
-if __name__ == "__main__":  # `python -m gomme.policies.notes.typos > policies/notes/typos.toml`
-    print(_generate(), end="")
+def _generate_frequent(size: int = 100_000) -> str:
+    """The `frequent` list of `typos.toml`: words among the `size` most frequent of French, English and German
+    (wordfreq, a maintenance tool, not a dependency) that the typo reading would take for a lexicon word:
+    names of places and people ("Villeurbanne", "Meurthe", "Dassault"), and words the dictionaries lack."""
+    import json
+
+    from wordfreq import top_n_list  # type: ignore[import-not-found]  # maintenance only: pip install wordfreq
+
+    from gomme.policies.notes.scanner import scanner
+    from gomme.policies.notes.text import fold
+
+    typos = scanner()._typos  # a maintenance script: the typo index as shipped, dictionary words excluded
+    words: set[str] = set()
+    for language in ("fr", "en", "de"):
+        for word in top_n_list(language, size):
+            folded = fold(word).strip()
+            meant = typos.correct(folded) if folded.isalpha() else None
+            # An inflection of the word meant ("adventisten", "acadiens") is that word, whatever wordfreq counts.
+            if meant is not None and not (meant.startswith(folded) or folded.startswith(meant)):
+                words.add(folded)
+    rows = [", ".join(json.dumps(word) for word in sorted(words)[i : i + 8]) + "," for i in range(0, len(words), 8)]
+    return "\n".join(["frequent = [", *("    " + row for row in rows), "]"]) + "\n"
+
+
+if __name__ == "__main__":  # `python -m gomme.policies.notes.typos > policies/notes/typos.toml`, then `frequent`
+    import sys
+
+    print(_generate_frequent() if sys.argv[1:] == ["frequent"] else _generate(), end="")
