@@ -51,6 +51,9 @@ class WordPattern:
     shape: Shape
     text: str  # the stem, the exact word, or the folded part around the stars
     keys: tuple[str, ...]  # search keys: every word the pattern matches contains one of them
+    # A stem the stemmer cut two letters or more from ("säufer" → "sauf", "davidstern" → "david", "sectioned" →
+    # "section") is another word, whole ("sauf", "David", "section"): the bare stem is no form of the entry.
+    shortest: int = 0
     # Keys of anchored patterns start at a word start (a space before them in the searched text).
     anchored: bool = field(init=False)
     # How specific the keys are: a whole-word key ("op ") is as specific as a longer prefix.
@@ -63,7 +66,7 @@ class WordPattern:
     def matches(self, word: str, stem: str) -> bool:
         """Does the folded `word` (whose stem is `stem` in the entry's language) match?"""
         if self.shape is Shape.STEM:
-            return stem == self.text
+            return stem == self.text and len(word) >= self.shortest
         if self.shape is Shape.EXACT:
             return word == self.text
         if self.shape is Shape.PREFIX:
@@ -132,6 +135,9 @@ def _protect_stars(entry: str) -> str:
     return marked.replace(STAR, _STAR_WORD)
 
 
+_CUT = 2  # letters a stemmer cuts from an entry beyond which the bare stem is another word
+
+
 @functools.cache  # lexicons repeat their words across thousands of phrases: each is compiled once
 def _word_pattern(spellings: tuple[str, ...], language: str | None) -> WordPattern:
     star = _STAR_WORD
@@ -150,10 +156,11 @@ def _word_pattern(spellings: tuple[str, ...], language: str | None) -> WordPatte
         plain = [spelling.removeprefix(_EXACT_WORD) for spelling in plain]
         return WordPattern(Shape.EXACT, plain[0], _keys([part + " " for part in plain], anchored=True))
     stem = stemmer(language)([text])[0]
+    shortest = len(stem) + 1 if len(text) - len(stem) >= _CUT else 0
     keys = [_stem_key(spelling, language) for spelling in plain]
     if min(len(key) for key in keys) < _SHORT:  # "con", "op": as a prefix, every "contrat" would be a suspect
-        return WordPattern(Shape.STEM, stem, _keys([spelling + " " for spelling in plain], anchored=True))
-    return WordPattern(Shape.STEM, stem, _keys(keys, anchored=True))
+        return WordPattern(Shape.STEM, stem, _keys([spelling + " " for spelling in plain], anchored=True), shortest)
+    return WordPattern(Shape.STEM, stem, _keys(keys, anchored=True), shortest)
 
 
 def _stem_key(word: str, language: str) -> str:
