@@ -43,6 +43,7 @@ _CLEARLY_OTHER = 2  # stopwords of another language, none of the term's: the sen
 _REACH = 8  # words a negative phrase can reach around the term it clears
 _BESIDE = 2  # words between a cued term and a `not_person` cue that still make it a thing's attribute
 _WORD = re.compile(r"[a-z0-9]+")
+_CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
 _VALUE = operator.itemgetter(1)
 _WHOLE = (Shape.STEM, Shape.EXACT)  # word patterns a typo can stand for: whole words, not `mot*` or `*teil`
 _SATISFIES: dict[Cue, frozenset[Cue]] = {
@@ -212,7 +213,7 @@ class Scanner:
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
                 if needs not in cues or _EXCLUDES[needs] in cues:
                     continue
-            elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things)):
+            elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things, original, places)):
                 continue
             if hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN and any(
                 a <= hit.start and hit.end <= b for a, b in goods
@@ -391,11 +392,19 @@ def _only(spoken: frozenset[str] | None) -> str:
     return next(iter(spoken)) if spoken is not None and len(spoken) == 1 else ANY_LANGUAGE
 
 
-def _beside(hit: _Hit, things: Sequence[_Hit]) -> bool:
-    return any(
-        hit.first - _BESIDE <= thing.last < hit.first or hit.last < thing.first <= hit.last + _BESIDE
-        for thing in things  # a cue inside the term itself ("rail" in "SUD Rail") does not count
-    )
+def _beside(hit: _Hit, things: Sequence[_Hit], original: str, places: Sequence[tuple[int, int]]) -> bool:
+    """A thing's cue within two words of the term, in the same clause: "est libanais, parle arabe" is a person's
+    origin, then a language; "parle libanais" is a language."""
+    for thing in things:  # a cue inside the term itself ("rail" in "SUD Rail") does not count
+        if hit.first - _BESIDE <= thing.last < hit.first:
+            between = original[places[thing.last][1] : places[hit.first][0]]
+        elif hit.last < thing.first <= hit.last + _BESIDE:
+            between = original[places[hit.last][1] : places[thing.first][0]]
+        else:
+            continue
+        if not _CLAUSE_BREAK.search(between):
+            return True
+    return False
 
 
 class _Index:

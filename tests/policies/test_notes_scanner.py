@@ -40,6 +40,7 @@ def flagged(text: str) -> set[str]:
         ("Le MR a perdu, il vote MR depuis toujours.", {"political_opinions"}),  # the party, in capitals
         ("Er ist ein Säufer, vormittags anrufen.", {"health"}),  # the entry's own forms still match
         ("He was sectioned last year.", {"health"}),
+        ("M. Haddad est libanais, parle arabe.", {"racial_ethnic_origin"}),  # a language, but past a comma
         ("Mr Demir is of Turkish origin.", {"racial_ethnic_origin"}),  # a person's origin, goods' nowhere near
         ("Client is of Nigerian descent.", {"racial_ethnic_origin"}),  # a client is a person here, not goods
         ("He's half Chinese, sells Chinese products.", {"racial_ethnic_origin"}),  # goods after it, not before
@@ -105,6 +106,9 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         "David from procurement called back.",
         "Basket size grew 10% after the promo.",
         "Rupture de stock sur le modèle X.",
+        # A language or a market right beside a nationality, in the same clause.
+        "Il parle libanais couramment.",
+        "Marché allemand, M. Koch y croit.",
         # Goods have an origin too.
         "Goods of Turkish origin, 12% duty.",
         "Produits d'origine turque, droits de douane 12 %.",
