@@ -41,6 +41,7 @@ def flagged(text: str) -> set[str]:
         ("Er ist ein Säufer, vormittags anrufen.", {"health"}),  # the entry's own forms still match
         ("He was sectioned last year.", {"health"}),
         ("M. Haddad est libanais, parle arabe.", {"racial_ethnic_origin"}),  # a language, but past a comma
+        ("Mr Haddad is Lebanese, speaks Arabic.", {"racial_ethnic_origin"}),  # no "is Lebanese speaking"
         ("Mr Demir is of Turkish origin.", {"racial_ethnic_origin"}),  # a person's origin, goods' nowhere near
         ("Client is of Nigerian descent.", {"racial_ethnic_origin"}),  # a client is a person here, not goods
         ("He's half Chinese, sells Chinese products.", {"racial_ethnic_origin"}),  # goods after it, not before
