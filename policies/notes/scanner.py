@@ -211,7 +211,9 @@ class Scanner:
                 continue
             needs = hit.entry.needs
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
-                if needs not in cues or _EXCLUDES[needs] in cues:
+                # The person's gender is read outside the term: "mit einer Frau" says nothing of who is with her.
+                theirs = {cue.entry.cue for cue in heard if not (hit.start <= cue.start and cue.end <= hit.end)}
+                if needs not in theirs or _EXCLUDES[needs] in theirs:
                     continue
             elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things, original, places)):
                 continue

@@ -42,6 +42,7 @@ def flagged(text: str) -> set[str]:
         ("He was sectioned last year.", {"health"}),
         ("M. Haddad est libanais, parle arabe.", {"racial_ethnic_origin"}),  # a language, but past a comma
         ("Mr Haddad is Lebanese, speaks Arabic.", {"racial_ethnic_origin"}),  # no "is Lebanese speaking"
+        ("Fr. Jung ist seit Jahren mit einer Frau zusammen.", {"sex_life"}),  # a woman with a woman
         ("Mr Demir is of Turkish origin.", {"racial_ethnic_origin"}),  # a person's origin, goods' nowhere near
         ("Client is of Nigerian descent.", {"racial_ethnic_origin"}),  # a client is a person here, not goods
         ("He's half Chinese, sells Chinese products.", {"racial_ethnic_origin"}),  # goods after it, not before
@@ -107,6 +108,10 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         "David from procurement called back.",
         "Basket size grew 10% after the promo.",
         "Rupture de stock sur le modèle X.",
+        # A man with a woman; a friend (the partner's own "Frau" says nothing of who is with her).
+        "Hr. Weber ist mit einer Frau zusammen.",
+        "Ist mit einer Frau zusammen.",
+        "Hr. Kurz hat einen Freund, der Anwalt ist.",
         # A language or a market right beside a nationality, in the same clause.
         "Il parle libanais couramment.",
         "Marché allemand, M. Koch y croit.",
