@@ -14,7 +14,7 @@ from gomme.jobs.access_bundle import CrmExport, ProcessingNotice, write_bundle
 from gomme.model.records import Lifecycle, PersonRecord
 from gomme.policies.period import Period
 from gomme.policies.policy import Policy, load_pack, load_policy
-from tests.reasons_crm import gomme, local_crm
+from tests.reasons_crm import RECENT, gomme, local_crm
 
 NOW = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
 CNIL = load_pack("cnil")
@@ -102,5 +102,5 @@ def test_the_access_request_summary_states_the_rules_in_words(tmp_path: Path, st
 def test_the_access_request_summary_says_until_when_the_persons_record_is_kept(tmp_path: Path, state_url: str) -> None:
     text = _bundle_text(tmp_path, state_url)
 
-    recent = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=30)).isoformat()
-    assert f"Kept until 3 years after your last contact with us on {recent}" in text
+    # The CRM's own date, not today's: a run that crosses midnight must not move it.
+    assert f"Kept until 3 years after your last contact with us on {RECENT.date().isoformat()}" in text
