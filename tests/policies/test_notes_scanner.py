@@ -170,6 +170,19 @@ def test_typos_of_long_lexicon_words_are_read_as_them_real_words_and_names_are_n
     assert flagged(text) == categories
 
 
+def test_typos_toml_is_as_its_generators_write_it() -> None:
+    # Each generator rewrites the whole file, keeping the other block as shipped; a hand edit out of order or
+    # format would be undone (and its words possibly lost) by the next regeneration.
+    from importlib import resources
+
+    from gomme.policies.notes import typos
+
+    shipped = typos._shipped()
+    text = resources.files("gomme.policies.notes").joinpath("typos.toml").read_text("utf-8")
+    assert typos._file(shipped["words"], shipped["frequent"]) == text
+    assert {"villeurbanne", "dassault"} <= set(shipped["frequent"]) and "message" in shipped["words"]
+
+
 def test_a_typo_keeps_its_span_in_the_note() -> None:
     text = "Rückruf am Montag. Fr. Engel hatte eine Fehlgebrt, bitte sensibel sein."
     (match,) = SCANNER.scan(text)
