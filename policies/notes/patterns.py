@@ -8,7 +8,8 @@ An entry is a phrase in natural spelling. Each of its words becomes one `WordPat
   `*teil*` any word containing it: German compounds (Krankenhausaufenthalt, Gewerkschaftsbeitrag);
 - `=mot` matches the folded word itself, not its stem: French agreement tells "venue" from "venu", which
   stem alike, and "=achete" is not "acheteuse";
-- entity names (parties, unions) are matched word for word, folded but not stemmed.
+- entity names (parties, unions) are matched word for word, folded but not stemmed;
+- `{female}` and `{male}` match a first name of that gender (first_names.py): "his partner {male}".
 
 Every pattern also yields a search key: a piece of folded text that any word it matches must contain (a word
 start for anchored patterns: " hospitali"), so one Aho-Corasick pass over a note finds every candidate.
@@ -21,6 +22,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gomme.policies.notes.first_names import GENDERS, first_names
 from gomme.policies.notes.stems import normalise, stemmer
 from gomme.policies.notes.text import fold
 
@@ -31,6 +33,8 @@ GERMAN_ENDINGS = ("", "e", "en", "es", "s", "n", "er", "em", "ern")
 _MIN_KEY = 2
 _STAR_WORD = "qqstarqq"  # a `*` while folding, which would turn it into a space
 _EXACT_WORD = "qqexactqq"  # a leading `=` while folding
+_NAME_WORDS = {f"qq{gender}qq": gender for gender in GENDERS}  # `{female}`, `{male}` while folding
+_NAME_LEMMA = "name"  # what a lemma says for a first name: never the name
 _SHORT = 4  # a stem key shorter than this is searched as the whole word (the words stemmed alike are missed)
 # Spellings without umlauts or ß (Gewerkschaftsfuehrer, Strasse): both find the folded umlaut word.
 _GERMAN_SPELLINGS = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
@@ -44,6 +48,7 @@ class Shape(enum.Enum):
     PREFIX = "prefix"  # `mot*`
     SUFFIX = "suffix"  # `*teil`: the word ends with it (German endings allowed)
     INFIX = "infix"  # `*teil*`: anywhere inside the word
+    NAME = "name"  # `{female}`, `{male}`: a first name of that gender
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +65,10 @@ class WordPattern:
     weight: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "anchored", self.shape in (Shape.STEM, Shape.EXACT, Shape.PREFIX))
-        object.__setattr__(self, "weight", min(len(key.strip()) + 3 * key.endswith(" ") for key in self.keys))
+        object.__setattr__(self, "anchored", self.shape in (Shape.STEM, Shape.EXACT, Shape.PREFIX, Shape.NAME))
+        # A name slot is never how a phrase is searched for: its partner word is ("his partner {male}").
+        weight = 0 if self.shape is Shape.NAME else min(len(key.strip()) + 3 * key.endswith(" ") for key in self.keys)
+        object.__setattr__(self, "weight", weight)
 
     def matches(self, word: str, stem: str) -> bool:
         """Does the folded `word` (whose stem is `stem` in the entry's language) match?"""
@@ -73,6 +80,8 @@ class WordPattern:
             return word.startswith(self.text)
         if self.shape is Shape.SUFFIX:
             return any(word.endswith(self.text + ending) for ending in GERMAN_ENDINGS)
+        if self.shape is Shape.NAME:
+            return word in first_names(self.text)
         return self.text in word
 
 
@@ -95,8 +104,13 @@ def compile_phrase(entry: str, language: str | None) -> Phrase:
     patterns = tuple(
         _word_pattern(tuple(words[index] for words in words_per_variant), language) for index in range(len(folded))
     )
-    lemma = " ".join(word.replace(_STAR_WORD, "").removeprefix(_EXACT_WORD) for word in folded)  # marks removed
+    lemma = " ".join(_lemma_word(word) for word in folded)
     return Phrase(patterns, language, lemma)
+
+
+def _lemma_word(word: str) -> str:
+    """A folded entry word without its marks; a name slot is said "name", never a name."""
+    return _NAME_LEMMA if word in _NAME_WORDS else word.replace(_STAR_WORD, "").removeprefix(_EXACT_WORD)
 
 
 def most_specific(phrase: Phrase, common: frozenset[str], besides: int | None = None) -> int:
@@ -132,6 +146,8 @@ def _spellings(entry: str, language: str | None) -> list[str]:
 def _protect_stars(entry: str) -> str:
     # `fold` turns `*` into a space, as it would any mark outside [a-z0-9]: stars travel as letters.
     marked = " ".join(_EXACT_WORD + word[1:] if word.startswith(EXACT) else word for word in entry.split())
+    for marker, gender in _NAME_WORDS.items():
+        marked = marked.replace("{" + gender + "}", marker)
     return marked.replace(STAR, _STAR_WORD)
 
 
@@ -142,6 +158,10 @@ _CUT = 2  # letters a stemmer cuts from an entry beyond which the bare stem is a
 def _word_pattern(spellings: tuple[str, ...], language: str | None) -> WordPattern:
     star = _STAR_WORD
     word = spellings[0]
+    if word in _NAME_WORDS:
+        gender = _NAME_WORDS[word]
+        names = sorted(first_names(gender))
+        return WordPattern(Shape.NAME, gender, _keys([name + " " for name in names], anchored=True))
     text = word.replace(star, "")
     if not text:
         raise ValueError("a lexicon word is only a `*`")

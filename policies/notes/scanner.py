@@ -7,7 +7,9 @@
    phrases around it and, if a term needs one, the cues.
 3. Contexts decide: a term inside a negative phrase is cleared; a term of a language the sentence is clearly
    not in is ignored; a cued term needs its cue in the sentence and no `not_person` cue within two words; a
-   `female` or `male` one (a partner) needs that gender's cue and none of the other's.
+   `female` or `male` one (a partner) needs that gender's cue and none of the other's. A first name
+   (first_names.py) is a cue that a person, of that gender, is spoken of, unless a title or "Saint" stands
+   before it ("Mme Laurent", "St. Martin").
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
+from gomme.policies.notes.first_names import GENDERS, first_names
 from gomme.policies.notes.lexicon import (
     LANGUAGES,
     Category,
@@ -55,6 +58,7 @@ _SATISFIES: dict[Cue, frozenset[Cue]] = {
 }
 _THINGS = frozenset({Cue.NOT_PERSON, Cue.GOODS})  # beside a cued term, what makes it a thing's attribute
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
+_SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
 # surgery planned") is part of that genetic datum; a union member's activism ("milite à la CGT") of the union
@@ -189,7 +193,7 @@ class Scanner:
         cued = any(hit.entry.needs or hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN for hit in terms)
         hits = self._hits(self._cues, folded, words, starts, texts, stems) if cued else []
         spoken = self._languages_of(folded)
-        heard = [hit for hit in hits if _spoken(hit.entry, spoken)]
+        heard = [hit for hit in hits if _spoken(hit.entry, spoken) and not _not_a_name(hit, texts, self._titles)]
         cues = {hit.entry.cue for hit in heard}
         things = [hit for hit in heard if hit.entry.cue in _THINGS]
         found: list[NoteMatch] = []
@@ -334,7 +338,23 @@ def _surname(
         return False
     if texts[hit.first - 1] in titles:
         return True
-    return hit.entry.phrase.language == "fr" and hit.first == hit.last and _first_name(hit.first - 1, original, places)
+    if hit.first != hit.last or not _first_name(hit.first - 1, original, places):
+        return False
+    # Right after a known first name, in any language ("Joe Black", "Tom Crook"); in French after any word written
+    # like one.
+    return hit.entry.phrase.language == "fr" or any(texts[hit.first - 1] in first_names(g) for g in GENDERS)
+
+
+def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool:
+    """A first name right after a title is a surname ("Mme Laurent", "Hr. Martin"), after "Saint" a place or a
+    parish ("St. Martin", "paroisse Saint-Vincent"): no cue that a person, or which gender, is spoken of."""
+    words = hit.entry.phrase.words
+    return (
+        len(words) == 1
+        and words[0].shape is Shape.NAME
+        and hit.first > 0
+        and (texts[hit.first - 1] in titles or texts[hit.first - 1] in _SAINTS)
+    )
 
 
 def _title(

@@ -214,6 +214,30 @@ def test_a_partner_is_read_against_the_persons_gender(text: str, categories: set
 @pytest.mark.parametrize(
     ("text", "categories"),
     [
+        ("Marco Villani brought his partner Steven to the drinks.", {"sex_life"}),  # the name tells the partner's
+        ("Marco Villani brought his partner Sophie to the drinks.", set()),
+        ("Fr. Schuster verheiratet mit Sandra, 2 Kinder", {"sex_life"}),
+        ("Hr. Schuster verheiratet mit Sandra, 2 Kinder", set()),
+        ("Mme Bertignac fête son mariage avec Sophie en juin", {"sex_life"}),
+        ("M. Bertignac fête son mariage avec Sophie en juin", set()),
+        ("pacsé avec Thomas", {"sex_life"}),  # the participle tells the person's gender
+        ("pacsée avec Thomas", set()),
+        ("Sandra's wife picked her up after the meeting", {"sex_life"}),
+        ("Steven's wife picked him up after the meeting", set()),
+        ("Mme Laurent viendra avec sa femme au séminaire", {"sex_life"}),  # after a title, a surname: no man here
+        ("Jim Kowalczyk is UAW Local 600.", {"trade_union"}),  # a first name: a person is spoken of
+        ("Rose is UAW Local 600.", set()),  # a first name that is also a word tells nothing
+        ("Pfarrei St. Martin bestellt 120 Stühle", set()),  # after "St.", a parish
+        ("Joe Black is leaving the company", set()),  # after a first name, a surname
+    ],
+)
+def test_a_first_name_tells_a_person_and_their_gender(text: str, categories: set[str]) -> None:
+    assert flagged(text) == categories
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
         ("120h de TIG à faire, condamné l'an dernier.", {"criminal"}),  # slang and allusions as data
         ("Poste à souder TIG livré lundi.", set()),
         ("did 2 years, still on licence till spring", {"criminal"}),
