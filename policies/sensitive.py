@@ -57,20 +57,23 @@ class SensitiveNoteRule(RuleBase):
         process, not when the policy loads: commands that decide nothing (`config check`, `audit log`…) never
         pay for them."""
         scanner_ = scanner(tuple(self.languages), tuple(self.categories))
-        suspect, confirm, fields = scanner_.suspect, scanner_.confirm, frozenset(self.fields)
+        suspect, confirm, masked, fields = scanner_.suspect, scanner_.confirm, scanner_.masked, frozenset(self.fields)
 
         def scan_notes(notes: Mapping[str, str], record: PersonRecord) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
             own_names: frozenset[str] | None = None  # folded only when something matched: most notes match nothing
             for name, text in notes.items():
                 wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
-                if not text or not wanted or suspect(text) is NO:
-                    continue  # most notes: the prefilter clears them
-                if matches := confirm(text):
+                if not text or not wanted:
+                    continue
+                matches = [] if suspect(text) is NO else confirm(text)  # most notes: the prefilter clears them
+                if "*" in text or "@" in text:  # an insult written with marks ("w*nker"): masks.py
+                    matches += masked(text)
+                if matches:
                     # The person's own name is not a term about them: "Follow-up Romano" (not the Roma), "Reached
                     # Harper" (not an insult). Their names are in every activity about them.
                     own_names = _own_names(record) if own_names is None else own_names
-                    kept = [m for m in matches if fold(text[m.start:m.end]).strip() not in own_names]
+                    kept = [m for m in matches if fold(text[m.start : m.end]).strip() not in own_names]
                     if kept:
                         found[name] = kept
             return found

@@ -36,6 +36,7 @@ from gomme.policies.notes.lexicon import (
     lexicon,
     titles,
 )
+from gomme.policies.notes.masks import Masks
 from gomme.policies.notes.patterns import Shape, most_specific
 from gomme.policies.notes.prefilter import NO, Prefilter
 from gomme.policies.notes.stems import stem_of
@@ -146,10 +147,23 @@ class Scanner:
         )
         self._stopwords = {language: lexicon(language).stopwords for language in LANGUAGES}
         self._titles = titles()
+        self._masks = Masks(entries[index] for index in terms)
 
     def scan(self, text: str) -> list[NoteMatch]:
         """Every sensitive term of `text` that its context confirms, with spans in the original text."""
-        return [] if self.suspect(text) is NO else self.confirm(text)
+        found = [] if self.suspect(text) is NO else self.confirm(text)
+        if "*" in text or "@" in text:
+            found += self.masked(text)
+        return found
+
+    def masked(self, text: str) -> list[NoteMatch]:
+        """The insults of `text` written with marks in them ("w*nker", "tw@t"): masks.py. Callers that prefilter
+        call it on texts holding a `*` or an `@`, whatever the prefilter says."""
+        return [
+            NoteMatch(word.start, word.end, Category.INSULTING, word.entry.phrase.language or ANY_LANGUAGE,
+                      word.entry.phrase.lemma)
+            for word in self._masks.find(text)
+        ]  # fmt: skip
 
     def confirm(self, text: str) -> list[NoteMatch]:
         """`scan` for a text the prefilter (`suspect`) did not clear: callers that prefilter many texts call both.
