@@ -254,7 +254,7 @@ class Scanner:
         meant = self.suspect.corrections.get(word)
         if meant is None:
             return word
-        if index and original[places[index][0]].isupper() and meant not in self._typos.nouns:
+        if index and original[places[index][0]].isupper() and not self._typos.is_noun(meant):
             return word
         return meant
 
@@ -402,6 +402,8 @@ def typos_of(entries: Sequence[Entry], *, real: bool = True) -> Typos:
         for index, pattern in enumerate(entry.phrase.words):
             if pattern.shape is Shape.PREFIX:
                 prefixes.add(pattern.text)
+                if entry.phrase.language == "de":  # "vollidiot*": a German noun, whatever follows it
+                    nouns.add(pattern.text)
             elif aligned and pattern.shape in _WHOLE and len(lemma[index]) >= MIN_LENGTH:
                 targets.add(lemma[index])
                 if entry.phrase.language in ("de", None):  # German nouns, entity names: written capitalised

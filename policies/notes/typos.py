@@ -54,6 +54,11 @@ class Typos:
         self._starts = {key: tuple(sorted(found)) for key, found in starts.items()}
         self._longest = max(map(len, self._starts), default=0) + 1
 
+    def is_noun(self, meant: str) -> bool:
+        """May a capitalised word stand for `meant`: a German noun or an entity's name, or a German `mot*` entry's
+        word ("Vollidiod" as "vollidiot")."""
+        return meant in self.nouns or any(meant.startswith(noun) for noun in self.nouns if len(noun) < len(meant))
+
     def correct(self, word: str) -> str | None:
         """The one lexicon word `word` misspells as written ("fehlgebrt"), or None.
 
@@ -65,11 +70,17 @@ class Typos:
         if meant is not None or not self._starts:
             return meant
         readings = {
-            prefix + word[length:]
+            length: (prefix, prefix + word[length:])
             for length in range(_MIN_PREFIX - 1, min(len(word), self._longest) + 1)
             if (prefix := _closest(word[:length], self._starts, lambda target: target)) is not None
         }
-        return readings.pop() if len(readings) == 1 else None
+        if len({reading for _, reading in readings.values()}) == 1:
+            return next(iter(readings.values()))[1]
+        # One entry read at several cuts ("vollidiod": "vollidio|d" as "vollidiot" + "d", "vollidiod" as
+        # "vollidiot"): the cut that explains the most of the word. Two entries: no guess.
+        if len({prefix for prefix, _ in readings.values()}) == 1:
+            return readings[max(readings)][1]
+        return None
 
 
 def _closest(word: str, index: dict[str, tuple[str, ...]], key: Callable[[str], str]) -> str | None:
