@@ -4,7 +4,7 @@ A lexicon (`lexicons/<language>.toml`, docs/notes-scanner.md) holds:
 - `stopwords`: words that tell the sentence's language;
 - `[cues]`: words that show a sentence speaks of a person (`person`), of membership or a vote (`member`), of
   someone's origin (`origin`), or that a term beside them qualifies a thing (`not_person`: a company, a market,
-  a language);
+  a language), or that a term before them names a topic (`topic`: a webinar, a kit, road closures);
 - `negative`: phrases inside which nothing is a hit (street and company names, idioms, IT jargon);
 - `[terms]`: per category, entries that are sensitive wherever they stand;
 - `[cued.<cue>]`: per category, entries sensitive only with that cue in the sentence and no `not_person` cue
@@ -65,6 +65,10 @@ class Cue(StrEnum):
     # partner, said of a man it is not. A `female` term needs a woman in the sentence and no man, and conversely.
     FEMALE = "female"
     MALE = "male"
+    # What a term names when a course, a kit, a role or a closure follows it ("Mental Health at Work webinar",
+    # "HIV self test kits", "pride parade road closures"), or a phrase ending in a preposition precedes it ("head
+    # of criminal litigation"): a topic, a product or an event, no person's trait.
+    TOPIC = "topic"
 
 
 class Role(enum.Enum):

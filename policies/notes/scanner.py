@@ -58,6 +58,15 @@ _SATISFIES: dict[Cue, frozenset[Cue]] = {
     Cue.MALE: frozenset({Cue.MALE}),
 }
 _THINGS = frozenset({Cue.NOT_PERSON, Cue.GOODS})  # beside a cued term, what makes it a thing's attribute
+_TOPIC_AFTER = 3  # words from a term to a `topic` cue after it ("HIV self test kits")
+_TOPIC_BEFORE = 2  # words from a `topic` phrase before a term ("head of criminal litigation")
+# A topic names no person's trait in these; an origin or an insult before a course or a role is still one's
+# ("our Muslim officer" is a person's creed, which no topic word clears: roles are not topics).
+_TOPICAL = frozenset(Category) - {Category.RACIAL_ETHNIC_ORIGIN, Category.INSULTING}
+_ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "un", "une", "des", "der", "die", "das", "den", "dem"})
+# Between a term and a topic word, these make no compound title: "on grindr at the conference", "au séminaire".
+_ARTICLES |= {"ein", "eine", "einer", "einem", "einen", "au", "aux", "du", "zum", "zur", "im", "beim"}
+_UNCUED = frozenset({Category.INSULTING})  # an uncued term of another category still needs the cue pass: topics
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
@@ -204,12 +213,13 @@ class Scanner:
         terms = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]
         if not terms:
             return []
-        cued = any(hit.entry.needs or hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN for hit in terms)
+        cued = any(hit.entry.needs or hit.entry.category not in _UNCUED for hit in terms)
         hits = self._hits(self._cues, folded, words, starts, texts, stems) if cued else []
         spoken = self._languages_of(folded)
         heard = [hit for hit in hits if _spoken(hit.entry, spoken) and not _not_a_name(hit, texts, self._titles)]
         cues = {hit.entry.cue for hit in heard}
         things = [hit for hit in heard if hit.entry.cue in _THINGS]
+        topics = [hit for hit in heard if hit.entry.cue is Cue.TOPIC]
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
         written = (texts, original, places, self._titles)  # how the words stand in the note, for names and titles
@@ -226,6 +236,8 @@ class Scanner:
             if not _spoken(hit.entry, spoken):
                 continue
             if _surname(hit, *written) or _title(hit, *written):
+                continue
+            if topics and hit.entry.category in _TOPICAL and _on_topic(hit, topics, texts, original, places):
                 continue
             needs = hit.entry.needs
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
@@ -443,6 +455,41 @@ def _beside(hit: _Hit, things: Sequence[_Hit], original: str, places: Sequence[t
         if not _CLAUSE_BREAK.search(between):
             return True
     return False
+
+
+def _on_topic(
+    hit: _Hit, topics: Sequence[_Hit], texts: Sequence[str], original: str, places: Sequence[tuple[int, int]]
+) -> bool:
+    """A `topic` cue right after the term ("Mental Health at Work webinar"), or a topic phrase right before it
+    ("head of criminal litigation"), in the same clause: the term names a topic, a product or an event."""
+    quoted = _quoted(original, places[hit.first][0])
+    for topic in topics:
+        if quoted is not None and topic.last < hit.first and not original[places[topic.last][1] : quoted].strip(" :"):
+            return True  # the term is in the quoted title of a course or a report: « formation "Religion et …" »
+        if hit.last < topic.first <= hit.last + _TOPIC_AFTER:
+            if any(word in _ARTICLES for word in texts[hit.last + 1 : topic.first]):
+                continue  # "on grindr at the conference": a place the person was, not what the term names
+            between = original[places[hit.last][1] : places[topic.first][0]]
+        elif topic.first < topic.last and hit.first - _TOPIC_BEFORE <= topic.last < hit.first:
+            between = original[places[topic.last][1] : places[hit.first][0]]
+        else:
+            continue
+        if not _CLAUSE_BREAK.search(between):
+            return True
+    return False
+
+
+_OPENING = {'"': '"', "«": "»", "“": "”", "„": "“"}  # quotation marks, opening → closing
+
+
+def _quoted(original: str, at: int) -> int | None:
+    """Where the quotation holding position `at` of the sentence opens, or None: a mark opens one when another
+    closes it after `at` (single quotes are apostrophes too often to count)."""
+    for index in range(at - 1, -1, -1):
+        closing = _OPENING.get(original[index])
+        if closing is not None and closing in original[at:]:
+            return index
+    return None
 
 
 class _Index:

@@ -409,6 +409,27 @@ def test_a_masked_insult_is_redacted_though_the_prefilter_sees_no_term() -> None
     assert finding.values["notes.description"] == "Devis envoyé. [redacted] Rappeler lundi."
 
 
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("sent cust the link to our Mental Health at Work webinar recording", set()),  # a course's topic
+        ("HIV self test kits back in stock, tell the pharmacy accounts", set()),  # a product
+        ("Tom Reid - Head of Criminal Litigation, prefers email", set()),  # a role's field
+        ("pride parade road closures in toronto, courier late", set()),  # an event
+        ("Inscrit le cli à la formation « Diversité, religion et laïcité en entreprise »", set()),  # a quoted title
+        ('Einladung zum Webinar "Psychische Gesundheit am Arbeitsplatz" an Kd. verschickt', set()),
+        ("lol caught Ian on grindr at the conference hotel", {"sex_life"}),  # where he was, not a title
+        ("Mme Laurent viendra avec sa femme au séminaire de juin", {"sex_life"}),
+        ("Jen Ashby was sectioned last month, acct handed over", {"health"}),
+        ("il est en chimio, formation reportée", {"health"}),  # another clause
+    ],
+)
+def test_a_term_that_names_a_course_a_product_or_an_event_is_no_persons_trait(
+    text: str, categories: set[str]
+) -> None:
+    assert flagged(text) == categories
+
+
 def test_finding_evidence_names_categories_and_counts_never_the_text() -> None:
     notes = {"description": "Il est musulman. Devis OK.", "comment": "Quel radin! Il a été condamné."}
 
