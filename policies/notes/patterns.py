@@ -59,6 +59,9 @@ class WordPattern:
     # A stem the stemmer cut two letters or more from ("säufer" → "sauf", "davidstern" → "david", "sectioned" →
     # "section") is another word, whole ("sauf", "David", "section"): the bare stem is no form of the entry.
     shortest: int = 0
+    # Other spellings an exact word is written in (German without umlauts: "=gefängnisseelsorgerin" is also
+    # "gefaengnisseelsorgerin").
+    alternatives: tuple[str, ...] = ()
     # Keys of anchored patterns start at a word start (a space before them in the searched text).
     anchored: bool = field(init=False)
     # How specific the keys are: a whole-word key ("op ") is as specific as a longer prefix.
@@ -75,7 +78,7 @@ class WordPattern:
         if self.shape is Shape.STEM:
             return stem == self.text and len(word) >= self.shortest
         if self.shape is Shape.EXACT:
-            return word == self.text
+            return word == self.text or word in self.alternatives
         if self.shape is Shape.PREFIX:
             return word.startswith(self.text)
         if self.shape is Shape.SUFFIX:
@@ -174,7 +177,9 @@ def _word_pattern(spellings: tuple[str, ...], language: str | None) -> WordPatte
         return WordPattern(Shape.PREFIX, text, _keys(plain, anchored=True))
     if language is None or word.startswith(_EXACT_WORD):
         plain = [spelling.removeprefix(_EXACT_WORD) for spelling in plain]
-        return WordPattern(Shape.EXACT, plain[0], _keys([part + " " for part in plain], anchored=True))
+        others = tuple(dict.fromkeys(part for part in plain[1:] if part != plain[0]))
+        keys = _keys([part + " " for part in plain], anchored=True)
+        return WordPattern(Shape.EXACT, plain[0], keys, alternatives=others)
     stem = stemmer(language)([text])[0]
     shortest = len(stem) + 1 if len(text) - len(stem) >= _CUT else 0
     keys = [_stem_key(spelling, language) for spelling in plain]
