@@ -178,8 +178,8 @@ def _word_pattern(spellings: tuple[str, ...], language: str | None) -> WordPatte
     if language is None or word.startswith(_EXACT_WORD):
         plain = [spelling.removeprefix(_EXACT_WORD) for spelling in plain]
         others = tuple(dict.fromkeys(part for part in plain[1:] if part != plain[0]))
-        keys = _keys([part + " " for part in plain], anchored=True)
-        return WordPattern(Shape.EXACT, plain[0], keys, alternatives=others)
+        exact_keys = _keys([part + " " for part in plain], anchored=True)
+        return WordPattern(Shape.EXACT, plain[0], exact_keys, alternatives=others)
     stem = stemmer(language)([text])[0]
     shortest = len(stem) + 1 if len(text) - len(stem) >= _CUT else 0
     keys = [_stem_key(spelling, language) for spelling in plain]
