@@ -117,7 +117,10 @@ class Prefilter:
             outcome = self._outcome(key)
         if isinstance(outcome, int):
             return outcome
-        return MAYBE if outcome.holds(folded) else NO
+        # Words as the scanner reads them: one space apart (punctuation between them, as in 'des "aventures"', is
+        # none) and typos read as the word they misspell ("on probabtion").
+        fixes = self.corrections
+        return MAYBE if outcome.holds(" ".join([fixes.get(word, word) for word in split] if fixes else split)) else NO
 
     def _outcome(self, key: frozenset[str]) -> int | _Completion:
         """What a set of words (no plain word among those met) makes, its new words classified: remembered."""

@@ -66,6 +66,9 @@ _TOPICAL = frozenset(Category) - {Category.RACIAL_ETHNIC_ORIGIN, Category.INSULT
 _ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "un", "une", "des", "der", "die", "das", "den", "dem"})
 # Between a term and a topic word, these make no compound title: "on grindr at the conference", "au séminaire".
 _ARTICLES |= {"ein", "eine", "einer", "einem", "einen", "au", "aux", "du", "zum", "zur", "im", "beim"}
+# Nor these, which place the topic in time: "prend un Xanax avant chaque présentation".
+_WHEN = frozenset({"avant", "apres", "pendant", "chaque", "before", "after", "during", "each", "every", "vor", "nach"})
+_WHEN |= {"wahrend", "jede", "jeden", "jeder", "pour", "for", "fur", "since", "depuis", "seit", "until", "jusqu"}
 _UNCUED = frozenset({Category.INSULTING})  # an uncued term of another category still needs the cue pass: topics
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
@@ -467,8 +470,8 @@ def _on_topic(
         if quoted is not None and topic.last < hit.first and not original[places[topic.last][1] : quoted].strip(" :"):
             return True  # the term is in the quoted title of a course or a report: « formation "Religion et …" »
         if hit.last < topic.first <= hit.last + _TOPIC_AFTER:
-            if any(word in _ARTICLES for word in texts[hit.last + 1 : topic.first]):
-                continue  # "on grindr at the conference": a place the person was, not what the term names
+            if any(word in _ARTICLES or word in _WHEN for word in texts[hit.last + 1 : topic.first]):
+                continue  # "on grindr at the conference", "un Xanax avant chaque présentation": not what it names
             between = original[places[hit.last][1] : places[topic.first][0]]
         elif topic.first < topic.last and hit.first - _TOPIC_BEFORE <= topic.last < hit.first:
             between = original[places[topic.last][1] : places[hit.first][0]]
