@@ -69,6 +69,7 @@ _ARTICLES |= {"ein", "eine", "einer", "einem", "einen", "au", "aux", "du", "zum"
 # Nor these, which place the topic in time: "prend un Xanax avant chaque présentation".
 _WHEN = frozenset({"avant", "apres", "pendant", "chaque", "before", "after", "during", "each", "every", "vor", "nach"})
 _WHEN |= {"wahrend", "jede", "jeden", "jeder", "pour", "for", "fur", "since", "depuis", "seit", "until", "jusqu"}
+_UNTITLED = _ARTICLES | _WHEN  # between a term and a topic word after it: no title of the topic
 _UNCUED = frozenset({Category.INSULTING})  # an uncued term of another category still needs the cue pass: topics
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
@@ -448,16 +449,11 @@ def _only(spoken: frozenset[str] | None) -> str:
 def _beside(hit: _Hit, things: Sequence[_Hit], original: str, places: Sequence[tuple[int, int]]) -> bool:
     """A thing's cue within two words of the term, in the same clause: "est libanais, parle arabe" is a person's
     origin, then a language; "parle libanais" is a language."""
-    for thing in things:  # a cue inside the term itself ("rail" in "SUD Rail") does not count
-        if hit.first - _BESIDE <= thing.last < hit.first:
-            between = original[places[thing.last][1] : places[hit.first][0]]
-        elif hit.last < thing.first <= hit.last + _BESIDE:
-            between = original[places[hit.last][1] : places[thing.first][0]]
-        else:
-            continue
-        if not _CLAUSE_BREAK.search(between):
-            return True
-    return False
+    return any(  # a cue inside the term itself ("rail" in "SUD Rail") does not count
+        (hit.first - _BESIDE <= thing.last < hit.first and _one_clause(original, places, thing.last, hit.first))
+        or (hit.last < thing.first <= hit.last + _BESIDE and _one_clause(original, places, hit.last, thing.first))
+        for thing in things
+    )
 
 
 def _on_topic(
@@ -469,17 +465,20 @@ def _on_topic(
     for topic in topics:
         if quoted is not None and topic.last < hit.first and not original[places[topic.last][1] : quoted].strip(" :"):
             return True  # the term is in the quoted title of a course or a report: « formation "Religion et …" »
-        if hit.last < topic.first <= hit.last + _TOPIC_AFTER:
-            if any(word in _ARTICLES or word in _WHEN for word in texts[hit.last + 1 : topic.first]):
-                continue  # "on grindr at the conference", "un Xanax avant chaque présentation": not what it names
-            between = original[places[hit.last][1] : places[topic.first][0]]
-        elif topic.first < topic.last and hit.first - _TOPIC_BEFORE <= topic.last < hit.first:
-            between = original[places[topic.last][1] : places[hit.first][0]]
-        else:
-            continue
-        if not _CLAUSE_BREAK.search(between):
+        # "on grindr at the conference", "un Xanax avant chaque présentation": not what the term names
+        between = texts[hit.last + 1 : topic.first]
+        after = hit.last < topic.first <= hit.last + _TOPIC_AFTER
+        if after and _one_clause(original, places, hit.last, topic.first) and _UNTITLED.isdisjoint(between):
+            return True
+        before = topic.first < topic.last and hit.first - _TOPIC_BEFORE <= topic.last < hit.first
+        if before and _one_clause(original, places, topic.last, hit.first):
             return True
     return False
+
+
+def _one_clause(original: str, places: Sequence[tuple[int, int]], left: int, right: int) -> bool:
+    """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written."""
+    return not _CLAUSE_BREAK.search(original[places[left][1] : places[right][0]])
 
 
 _OPENING = {'"': '"', "«": "»", "“": "”", "„": "“"}  # quotation marks, opening → closing
