@@ -14,6 +14,7 @@ _BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”»)\]]*\s+|\s*\n\s*")
 _ABBREVIATIONS = frozenset(
     {"m", "mr", "mrs", "ms", "dr", "st", "mme", "mlle", "me", "pr", "prof", "hr", "fr", "z.b", "bzw", "ca", "vs"}
     | {"e.g", "i.e", "approx", "tel", "n°", "no", "nr", "inc", "ltd", "co", "corp", "dept", "ggf", "usw", "vgl"}
+    | {"orig", "cf", "bzgl", "evtl", "lt"}  # "d'orig. antillaise", "bzgl. des Angebots", "lt. Kollegin"
 )
 _LAST_WORD = re.compile(r"([\w.°]+)[.]$")
 
