@@ -45,6 +45,8 @@ class Masks:
             self._by_length.setdefault(len(word), []).append((word, entry))
 
     def find(self, text: str) -> Iterator[MaskedWord]:
+        if not any(mark in text for mark in MARKS):
+            return  # most notes
         for masked in _MASKED.finditer(text):
             written = masked.group()
             word = fold(written).replace(" ", ".")  # a folded mark is a space: here, any one letter

@@ -165,13 +165,11 @@ class Scanner:
     def scan(self, text: str) -> list[NoteMatch]:
         """Every sensitive term of `text` that its context confirms, with spans in the original text."""
         found = [] if self.suspect(text) is NO else self.confirm(text)
-        if "*" in text or "@" in text:
-            found += self.masked(text)
-        return found
+        return found + self.masked(text)
 
     def masked(self, text: str) -> list[NoteMatch]:
         """The insults of `text` written with marks in them ("w*nker", "tw@t"): masks.py. Callers that prefilter
-        call it on texts holding a `*` or an `@`, whatever the prefilter says."""
+        call it on every text, whatever the prefilter says: it returns at once when the text holds no mark."""
         return [
             NoteMatch(word.start, word.end, Category.INSULTING, word.entry.phrase.language or ANY_LANGUAGE,
                       word.entry.phrase.lemma)
@@ -466,9 +464,9 @@ def _on_topic(
         if quoted is not None and topic.last < hit.first and not original[places[topic.last][1] : quoted].strip(" :"):
             return True  # the term is in the quoted title of a course or a report: « formation "Religion et …" »
         # "on grindr at the conference", "un Xanax avant chaque présentation": not what the term names
-        between = texts[hit.last + 1 : topic.first]
         after = hit.last < topic.first <= hit.last + _TOPIC_AFTER
-        if after and _one_clause(original, places, hit.last, topic.first) and _UNTITLED.isdisjoint(between):
+        untitled = after and _UNTITLED.isdisjoint(texts[hit.last + 1 : topic.first])  # sliced only when after
+        if untitled and _one_clause(original, places, hit.last, topic.first):
             return True
         before = topic.first < topic.last and hit.first - _TOPIC_BEFORE <= topic.last < hit.first
         if before and _one_clause(original, places, topic.last, hit.first):
