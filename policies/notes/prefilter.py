@@ -36,20 +36,22 @@ _KNOWN_WORDS = 50_000  # words whose verdict is remembered: bounded, since names
 _ATTACHED = 3  # common words this short, right before an uncommon one, are part of its key ("l", "la", "est")
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
-    phrase: int  # the phrase's number
-    bit: int  # the word's bit among the phrase's uncommon words
-    full: int  # the mask of all of them
-    sure: bool  # a one-word phrase
-    trigger: bool  # the phrase's most specific uncommon word: without it, the phrase's other words are not looked at
+# A phrase's word is one int, not an object: the lexicons hold some 200,000 of them, and ints cost a third of the
+# memory of a small object and nothing to the garbage collector. `(phrase << _PHRASE) | (bit index << 1) | trigger`,
+# trigger meaning the phrase's most specific uncommon word: without it, the phrase's other words are not looked at.
+_PHRASE = 6  # bits below the phrase's number: a trigger flag and the word's index among the uncommon ones (< 32)
+_MAX_WORDS = 1 << (_PHRASE - 1)
+
+
+def _part(phrase: int, position: int, trigger: bool) -> int:
+    return (phrase << _PHRASE) | (position << 1) | trigger
 
 
 @dataclass(frozen=True, slots=True)
 class _Verdict:
     """What a word can be: parts of phrases, and the phrases it triggers (most words: none)."""
 
-    parts: tuple[_Part, ...]
+    parts: tuple[int, ...]  # `_part`s
     triggers: frozenset[int]
 
 
@@ -66,26 +68,31 @@ class Prefilter:
         word no phrase knows as the lexicon word it misspells (typos.py)."""
         self._typos = typos
         self.corrections: dict[str, str] = {}  # words met that are typos of a lexicon word: what they stand for
-        by_key: dict[str, dict[tuple[str, str], list[_Part]]] = {}
-        attached: dict[int, dict[int, list[str]]] = {}  # phrase → its word's bit → keys with the words before it
+        by_key: dict[str, dict[tuple[str, str], list[int]]] = {}
+        self._full: list[int] = []  # per phrase, the mask of all its uncommon words' bits
+        self._single = bytearray(len(phrases))  # per phrase, 1 for a one-word phrase (a term: SURE)
+        attached: dict[int, dict[int, list[str]]] = {}  # phrase → its word's position → keys with the words before it
         for number, phrase in enumerate(phrases):
             lemma = phrase.lemma.split()
             aligned = len(lemma) == len(phrase.words)
             common = common_words(phrase.language)
             needed = [i for i, word in enumerate(lemma) if word not in common] if aligned else []
             needed = needed or list(range(len(phrase.words)))  # only common words ("in the ER"): all of them
-            full = (1 << len(needed)) - 1
+            if len(needed) > _MAX_WORDS:
+                raise ValueError(f"lexicon entry {phrase.lemma!r} has more than {_MAX_WORDS} uncommon words")
+            self._full.append((1 << len(needed)) - 1)
+            self._single[number] = len(phrase.words) == 1
             trigger = most_specific(phrase, common) if triggers is None else triggers[number]
             trigger = trigger if trigger in needed else needed[-1]
             for position, index in enumerate(needed):
-                part = _Part(number, 1 << position, full, len(phrase.words) == 1, index == trigger)
+                part = _part(number, position, index == trigger)
                 pattern = phrase.words[index]
                 stem = pattern.text if pattern.shape is Shape.STEM and phrase.language else ""
                 for key in pattern.keys:
                     by_key.setdefault(key, {}).setdefault((stem, phrase.language or ""), []).append(part)
                 before = _common_run(lemma, index, common) if aligned and pattern.anchored else []
                 if before and len(phrase.words) > 1:
-                    keys = attached.setdefault(number, {}).setdefault(part.bit, [])
+                    keys = attached.setdefault(number, {}).setdefault(position, [])
                     keys += (" " + " ".join(before) + key for key in pattern.keys)
         self._words = _automaton(
             {key: tuple((*agree, tuple(parts)) for agree, parts in groups.items()) for key, groups in by_key.items()}
@@ -164,18 +171,19 @@ class Prefilter:
         return verdict
 
     def _verdict(self, word: str) -> Literal[True] | _Verdict:
-        parts: list[_Part] = []
+        parts: list[int] = []
+        single = self._single
         for _, groups in self._words.iter(" " + word + " "):  # type: ignore[union-attr]  # built when called
             for stem, language, found in groups:
                 if stem and stem_of(language)(word) != stem:  # a stemmed word: its stem must agree
                     continue
                 for part in found:
-                    if part.sure:
+                    if single[part >> _PHRASE]:
                         return True
                     parts.append(part)
         if not parts:
             return _PLAIN
-        return _Verdict(tuple(parts), frozenset(part.phrase for part in parts if part.trigger))
+        return _Verdict(tuple(parts), frozenset(part >> _PHRASE for part in parts if part & 1))
 
     def _complete(self, words: frozenset[str]) -> _Completion | None:
         """The phrases whose trigger and other uncommon words are all among `words` (known phrase words)."""
@@ -183,12 +191,14 @@ class Prefilter:
         triggered = frozenset().union(*(verdict.triggers for verdict in verdicts))
         masks: dict[int, int] = {}
         complete: list[int] = []
+        full = self._full
         for verdict in verdicts:
             for part in verdict.parts:
-                if part.phrase in triggered:
-                    mask = masks[part.phrase] = masks.get(part.phrase, 0) | part.bit
-                    if mask == part.full:
-                        complete.append(part.phrase)
+                phrase = part >> _PHRASE
+                if phrase in triggered:
+                    mask = masks[phrase] = masks.get(phrase, 0) | (1 << ((part >> 1) & (_MAX_WORDS - 1)))
+                    if mask == full[phrase]:
+                        complete.append(phrase)
         return _Completion([self._attached.get(number, ()) for number in complete]) if complete else None
 
 

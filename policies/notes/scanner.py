@@ -49,6 +49,7 @@ _BESIDE = 2  # words between a cued term and a `not_person` cue that still make 
 _WORD = re.compile(r"[a-z0-9]+")
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
 _VALUE = operator.itemgetter(1)
+_EMPTY: dict[str, tuple[int, ...]] = {}  # the phrases paired with an anchor key that anchors one-word entries only
 _WHOLE = (Shape.STEM, Shape.EXACT)  # word patterns a typo can stand for: whole words, not `mot*` or `*teil`
 _SATISFIES: dict[Cue, frozenset[Cue]] = {
     Cue.PERSON: frozenset({Cue.PERSON, Cue.MEMBER, Cue.ORIGIN}),
@@ -140,13 +141,17 @@ class Scanner:
         self._anchors = tuple(most_specific(entry.phrase, common_words(entry.phrase.language)) for entry in entries)
         # Each word of a phrase besides its anchor, as the keys one of which the sentence must hold.
         keys: dict[tuple[str, ...], frozenset[str]] = {}  # lexicon words recur across phrases: one set each
+        shared: dict[tuple[frozenset[str], ...], tuple[frozenset[str], ...]] = {}  # and so do their other words
         self._others = tuple(
-            tuple(
-                keys.get(word.keys) or keys.setdefault(word.keys, frozenset(word.keys))
-                for i, word in enumerate(entry.phrase.words)
-                if i != anchor
+            shared.setdefault(others, others)
+            for others in (
+                tuple(
+                    keys.get(word.keys) or keys.setdefault(word.keys, frozenset(word.keys))
+                    for i, word in enumerate(entry.phrase.words)
+                    if i != anchor
+                )
+                for entry, anchor in zip(entries, self._anchors, strict=True)
             )
-            for entry, anchor in zip(entries, self._anchors, strict=True)
         )
         terms = [index for index, entry in enumerate(entries) if entry.role is Role.TERM]
         negatives = [index for index, entry in enumerate(entries) if entry.role is Role.NEGATIVE]
@@ -292,7 +297,7 @@ class Scanner:
         present: frozenset[str] = frozenset()  # the keys of phrases' other words the sentence holds, when needed
         looked = False
         entries, anchors, others_of = self._entries, self._anchors, self._others  # the loop below is the hot path
-        for end, (length, anchored, alone, paired, second_keys) in automaton.anchors.iter(padded):
+        for end, (length, anchored, alone, paired) in automaton.anchors.iter(padded):
             position = end - length + 1 if anchored else end - length  # in `folded`, where the key starts
             at = bisect.bisect_right(starts, position) - 1
             if at < 0 or (anchored and starts[at] != position) or (near is not None and at not in near):
@@ -301,7 +306,7 @@ class Scanner:
             if paired:
                 if not looked:
                     present, looked = automaton.others_in(padded), True
-                held = second_keys & present
+                held = [key for key in present if key in paired]  # `present` holds a few keys, `paired` up to hundreds
                 if held:
                     candidates = tuple(sorted({*alone, *(index for key in held for index in paired[key])}))
             for index in candidates:
@@ -515,8 +520,9 @@ class _Index:
                     paired.setdefault(second_key, []).append(index)
         self.anchors = ahocorasick.Automaton()
         for key, (anchored, alone, paired) in by_key.items():
-            frozen = {second: tuple(found) for second, found in paired.items()}
-            self.anchors.add_word(key, (len(key), anchored, tuple(alone), frozen, frozenset(frozen)))
+            # Most keys anchor no phrase, or a few: one shared empty dict for the former (memory: see _EMPTY).
+            frozen = {second: tuple(found) for second, found in paired.items()} if paired else _EMPTY
+            self.anchors.add_word(key, (len(key), anchored, tuple(alone), frozen))
         self.anchors.make_automaton()
         # The keys of every word of a phrase besides its anchor (its second word's among them): one pass finds
         # which a sentence holds, and a phrase with a word none of whose keys is there is never looked at.

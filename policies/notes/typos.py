@@ -44,14 +44,14 @@ class Typos:
             if len(target) >= _MIN_TARGET and target.isalpha():
                 for key in (target, *_deletions(target)):
                     words.setdefault(key, set()).add(target)
-        self._words = {key: tuple(sorted(found)) for key, found in words.items()}
+        self._words = _index(words)
         # `mot*` entries ("imbecil*", "hospitali*"): a word whose start is one keystroke from one reads as it.
         starts: dict[str, set[str]] = {}
         for prefix in prefixes:
             if len(prefix) >= _MIN_PREFIX and prefix.isalpha():
                 for key in (prefix, *_deletions(prefix)):
                     starts.setdefault(key, set()).add(prefix)
-        self._starts = {key: tuple(sorted(found)) for key, found in starts.items()}
+        self._starts = _index(starts)
         self._longest = max(map(len, self._starts), default=0) + 1
 
     def is_noun(self, meant: str) -> bool:
@@ -83,11 +83,20 @@ class Typos:
         return None
 
 
-def _closest(word: str, index: dict[str, tuple[str, ...]], key: Callable[[str], str]) -> str | None:
+def _index(targets: dict[str, set[str]]) -> dict[str, str | tuple[str, ...]]:
+    """Each key's targets: the one word itself (nearly every key: a tuple each would cost some 5 MB), or a tuple."""
+    return {key: next(iter(found)) if len(found) == 1 else tuple(sorted(found)) for key, found in targets.items()}
+
+
+def _closest(word: str, index: dict[str, str | tuple[str, ...]], key: Callable[[str], str]) -> str | None:
     """The one target whose `key` is one keystroke from `word`, or None (none, or two readings: no guess)."""
     found: set[str] = set()
     for probe in (word, *_deletions(word)):
-        found.update(index.get(probe, ()))
+        targets = index.get(probe)
+        if isinstance(targets, str):
+            found.add(targets)
+        elif targets is not None:
+            found.update(targets)
     # Within one keystroke: the probes above also meet words two apart (one letter dropped on each side, at
     # different places), which are kept only when they are a swap of two neighbours.
     close = {target for target in found if key(target) != word and _one_edit(word, key(target))}
