@@ -69,6 +69,13 @@ class Cue(StrEnum):
     # "HIV self test kits", "pride parade road closures"), or a phrase ending in a preposition precedes it ("head
     # of criminal litigation"): a topic, a product or an event, no person's trait.
     TOPIC = "topic"
+    # Whose a term is when no person is: a pet's or a herd's ("le chien de Mme Martin a le diabète", "the stallion
+    # tested positive for the HYPP marker"), a machine's or a deal's said as a figure of speech ("le serveur est
+    # malade", "Projekt wird künstlich beatmet", "ce logiciel est débile"), an institution's that buys or is
+    # visited ("Suchtklinik Haus Lindenhof bestellt", "mosque committee wants a quote"). contexts.py reads them.
+    ANIMAL = "animal"
+    THING = "thing"
+    INSTITUTION = "institution"
 
 
 class Role(enum.Enum):

@@ -24,6 +24,15 @@ from typing import NamedTuple
 
 import ahocorasick
 
+from gomme.policies.notes.contexts import (
+    Written,
+    a_dose,
+    in_a_title,
+    of_a_thing,
+    of_an_animal,
+    of_an_institution,
+    one_clause,
+)
 from gomme.policies.notes.first_names import GENDERS, first_names
 from gomme.policies.notes.lexicon import (
     LANGUAGES,
@@ -47,7 +56,6 @@ _CLEARLY_OTHER = 2  # stopwords of another language, none of the term's: the sen
 _REACH = 8  # words a negative phrase can reach around the term it clears
 _BESIDE = 2  # words between a cued term and a `not_person` cue that still make it a thing's attribute
 _WORD = re.compile(r"[a-z0-9]+")
-_CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
 _VALUE = operator.itemgetter(1)
 _EMPTY: dict[str, tuple[int, ...]] = {}  # the phrases paired with an anchor key that anchors one-word entries only
 _WHOLE = (Shape.STEM, Shape.EXACT)  # word patterns a typo can stand for: whole words, not `mot*` or `*teil`
@@ -59,6 +67,7 @@ _SATISFIES: dict[Cue, frozenset[Cue]] = {
     Cue.MALE: frozenset({Cue.MALE}),
 }
 _THINGS = frozenset({Cue.NOT_PERSON, Cue.GOODS})  # beside a cued term, what makes it a thing's attribute
+_ROLES = frozenset({Cue.PERSON, Cue.MEMBER})  # phrases naming a person's role, which may hold a thing's word
 _TOPIC_AFTER = 3  # words from a term to a `topic` cue after it ("HIV self test kits")
 _TOPIC_BEFORE = 2  # words from a `topic` phrase before a term ("head of criminal litigation")
 # A topic names no person's trait in these; an origin or an insult before a course or a role is still one's
@@ -71,9 +80,14 @@ _ARTICLES |= {"ein", "eine", "einer", "einem", "einen", "au", "aux", "du", "zum"
 _WHEN = frozenset({"avant", "apres", "pendant", "chaque", "before", "after", "during", "each", "every", "vor", "nach"})
 _WHEN |= {"wahrend", "jede", "jeden", "jeder", "pour", "for", "fur", "since", "depuis", "seit", "until", "jusqu"}
 _UNTITLED = _ARTICLES | _WHEN  # between a term and a topic word after it: no title of the topic
-_UNCUED = frozenset({Category.INSULTING})  # an uncued term of another category still needs the cue pass: topics
+_PEOPLE = frozenset({Cue.PERSON, Cue.FEMALE, Cue.MALE})  # a person spoken of (contexts.py)
+# Person cues that are a bare verb ("Pierre est", "est venue"): "le serveur est malade" speaks of no one.
+_BARE_VERBS = frozenset({"est", "etait", "ist", "war", "is", "was", "has", "hat", "a"})
+_OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.INSULTING})  # an animal's, too
+_OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING})  # figures of speech about things
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
+_AT_A_PLACE = frozenset({"in", "at", "near", "a", "nach"})  # before a first name: a town ("in Bradford", "à Florence")
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
 # surgery planned") is part of that genetic datum; a union member's activism ("milite à la CGT") of the union
@@ -220,13 +234,23 @@ class Scanner:
         terms = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]
         if not terms:
             return []
-        cued = any(hit.entry.needs or hit.entry.category not in _UNCUED for hit in terms)
-        hits = self._hits(self._cues, folded, words, starts, texts, stems) if cued else []
+        hits = self._hits(self._cues, folded, words, starts, texts, stems)
         spoken = self._languages_of(folded)
         heard = [hit for hit in hits if _spoken(hit.entry, spoken) and not _not_a_name(hit, texts, self._titles)]
         cues = {hit.entry.cue for hit in heard}
-        things = [hit for hit in heard if hit.entry.cue in _THINGS]
+        # A thing's word inside a person's or a member's phrase is neither: "NEA building rep", "ANC branch secretary".
+        roles = [(hit.first, hit.last) for hit in heard if hit.entry.cue in _ROLES and hit.last > hit.first]
+        things = [
+            hit for hit in heard
+            if hit.entry.cue in _THINGS and not any(a <= hit.first and hit.last <= b for a, b in roles)
+        ]  # fmt: skip
         topics = [hit for hit in heard if hit.entry.cue is Cue.TOPIC]
+        people = [hit for hit in heard if hit.entry.cue in _PEOPLE and hit.entry.phrase.lemma not in _BARE_VERBS]
+        animals = [hit for hit in heard if hit.entry.cue is Cue.ANIMAL]
+        machines = [hit for hit in heard if hit.entry.cue is Cue.THING]
+        institutions = [hit for hit in heard if hit.entry.cue is Cue.INSTITUTION]
+        heads = [hit for hit in institutions if hit.entry.phrase.words[-1].shape is Shape.SUFFIX]
+        sentence = Written(texts, original, places)
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
         written = (texts, original, places, self._titles)  # how the words stand in the note, for names and titles
@@ -244,7 +268,20 @@ class Scanner:
                 continue
             if _surname(hit, *written) or _title(hit, *written):
                 continue
-            if topics and hit.entry.category in _TOPICAL and _on_topic(hit, topics, texts, original, places):
+            category = hit.entry.category
+            titled = topics and in_a_title(hit, topics, sentence)
+            if titled or (topics and category in _TOPICAL and _on_topic(hit, topics, sentence)):
+                continue
+            apart = category is Category.INSULTING
+            if animals and category in _OF_ANIMALS and of_an_animal(hit, animals, people, sentence, apart=apart):
+                continue
+            if machines and category in _OF_THINGS and of_a_thing(hit, machines, people, sentence):
+                continue
+            if institutions and category is not Category.INSULTING and of_an_institution(
+                hit, institutions, heads, people, sentence
+            ):
+                continue
+            if category is Category.HEALTH and a_dose(hit, texts):
                 continue
             needs = hit.entry.needs
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
@@ -380,13 +417,14 @@ def _surname(
 
 def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool:
     """A first name right after a title is a surname ("Mme Laurent", "Hr. Martin"), after "Saint" a place or a
-    parish ("St. Martin", "paroisse Saint-Vincent"): no cue that a person, or which gender, is spoken of."""
+    parish ("St. Martin", "paroisse Saint-Vincent"), after "in" or "à" a town ("in Bradford", "à Florence"): no cue
+    that a person, or which gender, is spoken of."""
     words = hit.entry.phrase.words
     return (
         len(words) == 1
         and words[0].shape is Shape.NAME
         and hit.first > 0
-        and (texts[hit.first - 1] in titles or texts[hit.first - 1] in _SAINTS)
+        and (texts[hit.first - 1] in titles or texts[hit.first - 1] in _SAINTS or texts[hit.first - 1] in _AT_A_PLACE)
     )
 
 
@@ -453,48 +491,25 @@ def _beside(hit: _Hit, things: Sequence[_Hit], original: str, places: Sequence[t
     """A thing's cue within two words of the term, in the same clause: "est libanais, parle arabe" is a person's
     origin, then a language; "parle libanais" is a language."""
     return any(  # a cue inside the term itself ("rail" in "SUD Rail") does not count
-        (hit.first - _BESIDE <= thing.last < hit.first and _one_clause(original, places, thing.last, hit.first))
-        or (hit.last < thing.first <= hit.last + _BESIDE and _one_clause(original, places, hit.last, thing.first))
+        (hit.first - _BESIDE <= thing.last < hit.first and one_clause(original, places, thing.last, hit.first))
+        or (hit.last < thing.first <= hit.last + _BESIDE and one_clause(original, places, hit.last, thing.first))
         for thing in things
     )
 
 
-def _on_topic(
-    hit: _Hit, topics: Sequence[_Hit], texts: Sequence[str], original: str, places: Sequence[tuple[int, int]]
-) -> bool:
+def _on_topic(hit: _Hit, topics: Sequence[_Hit], sentence: Written) -> bool:
     """A `topic` cue right after the term ("Mental Health at Work webinar"), or a topic phrase right before it
     ("head of criminal litigation"), in the same clause: the term names a topic, a product or an event."""
-    quoted = _quoted(original, places[hit.first][0])
     for topic in topics:
-        if quoted is not None and topic.last < hit.first and not original[places[topic.last][1] : quoted].strip(" :"):
-            return True  # the term is in the quoted title of a course or a report: « formation "Religion et …" »
         # "on grindr at the conference", "un Xanax avant chaque présentation": not what the term names
         after = hit.last < topic.first <= hit.last + _TOPIC_AFTER
-        untitled = after and _UNTITLED.isdisjoint(texts[hit.last + 1 : topic.first])  # sliced only when after
-        if untitled and _one_clause(original, places, hit.last, topic.first):
+        untitled = after and _UNTITLED.isdisjoint(sentence.texts[hit.last + 1 : topic.first])  # sliced only when after
+        if untitled and sentence.one_clause(hit.last, topic.first):
             return True
         before = topic.first < topic.last and hit.first - _TOPIC_BEFORE <= topic.last < hit.first
-        if before and _one_clause(original, places, topic.last, hit.first):
+        if before and sentence.one_clause(topic.last, hit.first):
             return True
     return False
-
-
-def _one_clause(original: str, places: Sequence[tuple[int, int]], left: int, right: int) -> bool:
-    """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written."""
-    return not _CLAUSE_BREAK.search(original[places[left][1] : places[right][0]])
-
-
-_OPENING = {'"': '"', "«": "»", "“": "”", "„": "“"}  # quotation marks, opening → closing
-
-
-def _quoted(original: str, at: int) -> int | None:
-    """Where the quotation holding position `at` of the sentence opens, or None: a mark opens one when another
-    closes it after `at` (single quotes are apostrophes too often to count)."""
-    for index in range(at - 1, -1, -1):
-        closing = _OPENING.get(original[index])
-        if closing is not None and closing in original[at:]:
-            return index
-    return None
 
 
 class _Index:

@@ -32,13 +32,35 @@ def _folding_table() -> bytes:
 FOLDING_TABLE = _folding_table()
 
 
+def _latin_extended() -> dict[int, str]:
+    """Latin Extended-A letters (ā, ł, ş, č, ő…) → their Latin-1 base letter, one character for one: "Māori",
+    "Ngāti", "Łódź" keep their words whole. Those with no one-letter base (œ, ĳ) are left out."""
+    table: dict[int, str] = {}
+    for code in range(0x100, 0x180):
+        base = unicodedata.normalize("NFD", chr(code))[0]
+        base = {"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H", "\u0131": "i", "ŧ": "t", "Ŧ": "T"}.get(
+            chr(code), base
+        )
+        if len(base) == 1 and ord(base) < 0x100:
+            table[code] = base
+    return table
+
+
+_LATIN_EXTENDED = _latin_extended()
+
+
 def fold(text: str) -> str:
     """`Rue de l'Église !` → `rue de l eglise  `: one character per character, so spans carry over as they are.
 
-    Only letters and digits survive (lowered, accents removed); punctuation and anything outside Latin-1
-    (œ, ł, emoji…) become spaces. The lexicons are Latin-1, and one C pass keeps the scanner fast.
+    Only letters and digits survive (lowered, accents removed); punctuation and anything else outside Latin-1
+    and Latin Extended-A (œ, emoji…) become spaces. The lexicons are Latin-1, and one C pass keeps the scanner
+    fast: the extended letters are read only in a text that holds one.
     """
-    return text.encode("latin-1", "replace").translate(FOLDING_TABLE).decode("ascii")
+    try:
+        encoded = text.encode("latin-1")
+    except UnicodeEncodeError:
+        encoded = text.translate(_LATIN_EXTENDED).encode("latin-1", "replace")
+    return encoded.translate(FOLDING_TABLE).decode("ascii")
 
 
 @functools.lru_cache(maxsize=64)  # a note is split when scanned, then again when redacted

@@ -341,7 +341,9 @@ def test_spans_point_into_the_original_text() -> None:
         ("Straße", "strase"),
         ("l\u2019été!", "l ete "),  # punctuation becomes a space
         ("ÀÉÎÕÜ Ç Ñ", "aeiou c n"),
-        ("İstanbul", " stanbul"),  # outside Latin-1: a space, so one character stays one character
+        ("İstanbul", "istanbul"),  # Latin Extended-A: its base letter, one character for one
+        ("Māori, Ngāti Porou", "maori  ngati porou"),
+        ("œuvre ✓", " uvre  "),  # outside both: a space, so one character stays one character
         ("œuvre 😀", " uvre  "),
     ],
 )

@@ -1,0 +1,197 @@
+"""Whose a term is: contexts in which a sensitive word names no person's trait.
+
+The scanner (scanner.py) finds a term, then asks these questions about the sentence's words around it. Each takes
+the term's word span and the cues the sentence holds (lexicon `[cues]` lists, `Cue`), and answers from their
+places alone: which comes first, how many words apart, whether a clause break (a comma, a colon, a bracket) or a
+person stands between. Nothing here reads the lexicons.
+
+- **An animal's** condition (`of_an_animal`): a pet, a horse, a herd before the term, opening the sentence or in
+  its clause, with no person between but its owner ("le chien de Mme Martin a le diabète", "Katze der Kundin seit
+  Umzug depressiv"); or an animal just after it, in a sentence that names no person before the term ("le diabète
+  du chien", "DNA parentage test for the litter").
+- **A thing's** figure of speech (`of_a_thing`): a machine, a piece of software, a deal or a price a few words
+  before a condition or an insult, in the same clause, with no person between or inside it ("le serveur de prod
+  est malade", "Opportunity liegt seit Q3 im Koma", "ce logiciel est complètement débile"); "the account manager
+  is sick" has a person in it.
+- **An institution's** (`of_an_institution`): the term is part of an institution's name or right beside it ("Such-
+  tklinik", "mosque committee", "HIV testing clinic", "AfD-Fraktion"), or the institution opens the sentence, and
+  no person is named before the term or in its clause ("Psychiatrisches Zentrum Nord: Rahmenvertrag, AP Hr. Lauer"
+  names its buyer in another clause); a customer or a venue, not a patient or a believer.
+- **A title's** (`in_a_title`): the term is inside a quotation ('…' or "…", « … », „…“) that a topic word (a course,
+  a show, a talk) introduces or follows ("Schulung 'Psychische Gesundheit am Arbeitsplatz'", "'Criminal Minds'
+  trivia night"), whatever its category: a title is quoted, a person's words are not introduced by a course.
+- **A product's** dose (`a_dose`): a quantity before the term or a dose after it ("80 x sertraline 50mg", "200 Pck
+  Metformin"): an order line, not a patient's treatment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+_CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
+# A dash set apart (hyphen, en or em dash) or a slash ends one too where a figure of speech is read: "deal on hold -
+# on chemo".
+_DASH = re.compile("\\s[-\u2013\u2014/]\\s")
+_OPENS = 2  # an animal or an institution among the first words of a sentence is what it is about
+_OF = frozenset({"de", "du", "des", "d", "of", "von", "vom", "der"})  # "le chien de Mme Martin", "Katze der Kundin"
+_OWNER = 3  # words after "of" that name an animal's owner ("de Mme Martin", "of the Smiths")
+_AFTER_ANIMAL = 4  # words from a term to an animal after it ("le diabète du chien")
+_THING_BEFORE = 5  # words from a thing to a condition or an insult after it ("Kaffeemaschine im Showroom hatte nen …")
+_INSTITUTION_AFTER = 3  # words from a term to an institution after it ("HIV testing clinic")
+_INSTITUTION_BEFORE = 2  # and before it ("centre de désintox", "Klinik für Psychiatrie")
+# Between a term and an institution after it, these make the institution where someone is ("prayers at the mosque").
+_LINKS = frozenset({
+    "the", "a", "an", "at", "in", "to", "from", "le", "la", "les", "l", "un", "une", "des", "du", "au", "aux",
+    "en", "dans", "chez", "der", "die", "das", "den", "dem", "ein", "eine", "einer", "einem", "im", "am", "auf",
+    "zu", "zur", "zum", "bei", "beim", "aus",
+})  # fmt: skip
+_TITLE_AFTER = 3  # words from a quotation's end to the topic word that follows it ("'Prison Break' escape room")
+_QUANTITY = frozenset({"x", "pck", "pckg", "pkg", "packs", "stk", "boites", "bte", "btes", "cartons", "units", "vials"})
+_DOSE = re.compile(r"\d+(?:[.,]\d+)?(?:mg|mcg|ug|ml|g|ui|iu|ie)")
+_DOSE_UNITS = frozenset({"mg", "mcg", "ml", "ui", "iu", "ie"})
+_SINGLE_OPENING, _SINGLE_CLOSING = "'\u2018", "'\u2019"  # straight and curly single quotes: apostrophes too
+_QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“", "'": "'", "\u2018": "\u2019"}  # opening → closing
+
+
+class Span(Protocol):
+    """A term's or a cue's words in the sentence (word indexes, both included)."""
+
+    @property
+    def first(self) -> int: ...
+
+    @property
+    def last(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A sentence as the scanner reads it: its folded words, the sentence as written, each word's span in it."""
+
+    texts: Sequence[str]
+    original: str
+    places: Sequence[tuple[int, int]]
+
+    def one_clause(self, left: int, right: int) -> bool:
+        return one_clause(self.original, self.places, left, right)
+
+    def one_phrase(self, left: int, right: int) -> bool:
+        """One clause, and no dash set apart between the two words either."""
+        between = self.original[self.places[left][1] : self.places[right][0]]
+        return self.one_clause(left, right) and not _DASH.search(between)
+
+
+def one_clause(original: str, places: Sequence[tuple[int, int]], left: int, right: int) -> bool:
+    """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written."""
+    return not _CLAUSE_BREAK.search(original[places[left][1] : places[right][0]])
+
+
+def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Span], written: Written, *, apart: bool) -> bool:
+    """The term says something of an animal the sentence names, and of no person. `apart`: the animal must not
+    stand right before the term (an insult: "dopey cow", "dumme Kuh" call a person an animal)."""
+    for animal in animals:
+        if animal.last < term.first:
+            if (apart and animal.last + 1 == term.first) or (
+                animal.first > _OPENS and not written.one_clause(animal.last, term.first)
+            ):
+                continue
+            owner = animal.last + 1 < len(written.texts) and written.texts[animal.last + 1] in _OF
+            named_from = animal.last + _OWNER + 1 if owner else animal.last + 1
+            if not any(named_from <= person.first and person.last < term.first for person in people):
+                return True
+        elif (
+            term.last + apart < animal.first <= term.last + _AFTER_ANIMAL
+            and written.one_clause(term.last, animal.first)
+            and not any(person.first < term.first for person in people)
+        ):
+            return True
+    return False
+
+
+def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Span], written: Written) -> bool:
+    """The term is a figure of speech about a machine, a piece of software, a deal or a price before it, in a
+    clause that names no person before the term ("Ms Price is deaf" names one; "CFO got cold feet, deal
+    paralysed" names one in another clause)."""
+    if any(person.first < term.first and written.one_clause(person.last, term.first) for person in people):
+        return False
+    return any(
+        thing.last < term.first <= thing.last + _THING_BEFORE and written.one_phrase(thing.last, term.first)
+        for thing in things
+    )
+
+
+def of_an_institution(
+    term: Span, places: Sequence[Span], heads: Sequence[Span], people: Sequence[Span], written: Written
+) -> bool:
+    """The term is part of an institution's name that opens its clause, in a sentence that names no person before
+    the term or in its clause: "Suchtklinik Haus Lindenhof bestellt", "mosque committee wants a quote", "CGT
+    section cheminots commande". Not "in hospital w/ covid", "sitzt in der JVA", "Freitagsgebet in der Moschee":
+    there the institution is where someone is. `heads`: institutions that end a compound ("*klinik")."""
+    if any(person.first <= term.last or written.one_clause(term.last, person.first) for person in people):
+        return False
+    texts = written.texts
+    for place in places:
+        if place.first <= term.last and term.first <= place.last:
+            start = term.first if place in heads and place.first == place.last == term.first else -1
+        elif term.last < place.first <= term.last + _INSTITUTION_AFTER and written.one_clause(term.last, place.first):
+            start = term.first if _LINKS.isdisjoint(texts[term.last + 1 : place.first]) else -1
+        elif term.first - _INSTITUTION_BEFORE <= place.last < term.first and written.one_clause(place.last, term.first):
+            start = place.first
+        else:
+            start = -1
+        if start >= 0 and sum(written.one_clause(index, start) for index in range(start)) <= 1:
+            return True
+    return False
+
+
+def in_a_title(term: Span, topics: Sequence[Span], written: Written) -> bool:
+    """The term is inside a quoted title that a topic word introduces or follows."""
+    quotation = _quotation(written.original, written.places[term.first][0], written.places[term.last][1])
+    if quotation is None:
+        return False
+    opens, closes = quotation
+    for topic in topics:
+        start, end = written.places[topic.first][0], written.places[topic.last][1]
+        if end <= opens and not written.original[end:opens].strip(" :"):
+            return True  # « formation "Religion et laïcité" », "Schulung 'Psychische Gesundheit…'"
+        if start > closes and _words_between(written, closes, start) < _TITLE_AFTER and not _CLAUSE_BREAK.search(
+            written.original[closes + 1 : start]
+        ):
+            return True  # "'Criminal Minds' trivia night", "'Born Again' renovation series"
+    return False
+
+
+def a_dose(term: Span, texts: Sequence[str]) -> bool:
+    """A quantity right before the term or a dose right after it: an order line ("80 x sertraline 50mg")."""
+    before = texts[term.first - 1] if term.first else ""
+    after = texts[term.last + 1] if term.last + 1 < len(texts) else ""
+    if before in _QUANTITY and term.first >= 2 and texts[term.first - 2].isdigit():
+        return True
+    if _DOSE.fullmatch(after):
+        return True
+    return after.isdigit() and term.last + 2 < len(texts) and texts[term.last + 2] in _DOSE_UNITS
+
+
+def _words_between(written: Written, start: int, end: int) -> int:
+    return sum(1 for a, _ in written.places if start < a < end)
+
+
+def _quotation(original: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the quotation around `original[start:end]` opens and closes, or None. A straight or curly single
+    quote counts only at a word's edge: "Jo'burg", "l'élevage" and "Tanya's" hold apostrophes, not quotations."""
+    for index in range(start - 1, -1, -1):
+        mark = original[index]
+        closing = _QUOTES.get(mark)
+        if closing is None:
+            continue
+        if mark in _SINGLE_OPENING and index and original[index - 1].isalnum():
+            continue  # an apostrophe inside a word
+        at = end
+        while (found := original.find(closing, at)) != -1:
+            if closing not in _SINGLE_CLOSING or found + 1 == len(original) or not original[found + 1].isalnum():
+                return index, found
+            at = found + 1
+        return None
+    return None

@@ -1,0 +1,75 @@
+"""Whose a term is (policies/notes/contexts.py): an animal's, a thing's, an institution's, a title's, an order
+line's. Each rule with the counter-cases that keep a person's datum a person's."""
+
+from __future__ import annotations
+
+import pytest
+
+from gomme.policies.notes.scanner import scanner
+
+SCANNER = scanner()
+
+
+def flagged(text: str) -> set[str]:
+    return {match.category.value for match in SCANNER.scan(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An animal's condition, test or temper: before the term, or just after it, owner named or not.
+        "le chien de Mme Martin a le diabete, elle commande les croquettes diabetic tous les mois",
+        "le taureau du GAEC est une vraie teigne, le véto refuse d'y aller seul",
+        "Katze der Kundin seit Umzug depressiv lt. ihr, Beratung Pheromon-Zerstäuber",
+        "the stallion tested positive for the HYPP genetic marker, breeder wants a refund",
+        "pet shop says the parrot is depressed, plucking feathers, sent enrichment kit",
+        "Hundepension Waldblick: Rüde mit Epilepsie, Besitzer gibt Phenobarbital mit",
+        # A machine's, a deal's, a price's figure of speech.
+        "le serveur de prod est malade depuis ce matin, ticket ouvert chez l'hebergeur",
+        "Opportunity liegt seit Q3 im Koma, WV 1.11.",
+        "showroom printer having a nervous breakdown, paper jams every 5 min",
+        "ce logiciel est complètement débile, il plante à chaque export",
+        "their CFO got cold feet, deal paralysed until board mtg",  # the person is in another clause
+        # An institution that buys: the term is part of its name and opens the clause.
+        "Suchtklinik Haus Lindenhof bestellt 200 L Flächendesinfektion, RE an Einkauf",
+        "Psychiatrisches Zentrum Nord: Rahmenvertrag Bürobedarf, AP Einkauf Hr. Lauer",
+        "CGT section cheminots de Lyon commande 500 tracts A5, BAT validé hier",
+        "mosque committee in Bradford wants a CCTV upgrade quote",  # "Bradford" after "in" is a town
+        # A quoted title a topic word introduces or follows, whatever the category.
+        "Schulung 'Psychische Gesundheit am Arbeitsplatz' für 15 Führungskräfte gebucht",
+        "hosting a 'Criminal Minds' trivia night for the team, need projector",
+        "spectacle 'Le Bouffon du roi' réservé pour le CE, 45 places",
+        # An order line: a quantity before a medicine, a dose after it.
+        "pharmacy wholesaler order: 200 x metformin 500mg, 80 x sertraline 50mg, dispatch tues",
+    ],
+)
+def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
+    assert flagged(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # A person between the animal and the term, or named before a term the animal follows.
+        ("Mme Martin's dog died last week and she is depressed since", "health"),
+        ("Mme Martin a le diabète, comme son chien", "health"),
+        # An animal word that is the insult.
+        ("dopey cow in accounts", "insulting"),
+        ("ignorant pig, shouted at the intern", "insulting"),
+        # A person in the clause before the figure of speech, or a dash between a thing and a condition.
+        ("Ms Price is a clueless airhead, just nods along", "insulting"),
+        ("deal on hold - on chemo until March", "health"),
+        # An institution where someone is, not one that buys.
+        ("mel's in hospital w/ covid again, resched", "health"),
+        ("sitzt in der JVA Stadelheim, Kontakt nur über Anwalt", "criminal"),
+        ("Freitagsgebet in der Moschee, 13-14 Uhr nicht anrufen", "religious_beliefs"),
+        ("zurueck aus der Entzugsklinik, seit Januar clean, wirkt stabil", "health"),
+        ("Teamsters local 710 business agent, sits on the warehouse negotiating team", "trade_union"),
+        ("tresorier de la section PCF de Vénissieux, réunions le jeudi soir", "political_opinions"),
+        # Quoted words no topic word introduces are a person's; a dose taken is a treatment.
+        ("he told me 'I have cancer' so the renewal waits", "health"),
+        ("Mme Roy prend de la sertraline depuis mars", "health"),
+    ],
+)
+def test_a_persons_datum_beside_those_contexts_is_still_flagged(text: str, category: str) -> None:
+    assert category in flagged(text)
