@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gomme.policies.notes.text import fold
+
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
 # A dash set apart (hyphen, en or em dash) or a slash ends one too where a figure of speech is read: "deal on hold -
 # on chemo".
@@ -38,16 +40,19 @@ _DASH = re.compile("\\s[-\u2013\u2014/]\\s")
 _OPENS = 2  # an animal or an institution among the first words of a sentence is what it is about
 _OF = frozenset({"de", "du", "des", "d", "of", "von", "vom", "der"})  # "le chien de Mme Martin", "Katze der Kundin"
 _OWNER = 3  # words after "of" that name an animal's owner ("de Mme Martin", "of the Smiths")
-_AFTER_ANIMAL = 4  # words from a term to an animal after it ("le diabète du chien")
+_AFTER_ANIMAL = 5  # words from a term to an animal after it ("le diabète du chien")
 _THING_BEFORE = 5  # words from a thing to a condition or an insult after it ("Kaffeemaschine im Showroom hatte nen …")
 _INSTITUTION_AFTER = 3  # words from a term to an institution after it ("HIV testing clinic")
-_INSTITUTION_BEFORE = 2  # and before it ("centre de désintox", "Klinik für Psychiatrie")
+_INSTITUTION_BEFORE = 3  # and before it ("centre de désintox", "Zentrum Sinti und Roma")
 # Between a term and an institution after it, these make the institution where someone is ("prayers at the mosque").
 _LINKS = frozenset({
     "the", "a", "an", "at", "in", "to", "from", "le", "la", "les", "l", "un", "une", "des", "du", "au", "aux",
     "en", "dans", "chez", "der", "die", "das", "den", "dem", "ein", "eine", "einer", "einem", "im", "am", "auf",
     "zu", "zur", "zum", "bei", "beim", "aus",
 })  # fmt: skip
+# Between a topic word and the quotation it introduces: nothing, or one article ("la troupe des « Imbéciles »").
+_BEFORE_TITLE = frozenset({"", "des", "du", "de", "de la", "d", "the", "of", "of the", "der", "vom", "von"})
+_NAME_WORDS = 2  # words of a name before an institution's or a product's words that open a clause
 _TITLE_AFTER = 3  # words from a quotation's end to the topic word that follows it ("'Prison Break' escape room")
 _QUANTITY = frozenset({"x", "pck", "pckg", "pkg", "packs", "stk", "boites", "bte", "btes", "cartons", "units", "vials"})
 _DOSE = re.compile(r"\d+(?:[.,]\d+)?(?:mg|mcg|ug|ml|g|ui|iu|ie)")
@@ -141,9 +146,16 @@ def of_an_institution(
             start = place.first
         else:
             start = -1
-        if start >= 0 and sum(written.one_clause(index, start) for index in range(start)) <= 1:
+        if start >= 0 and _opens_clause(written, start):
             return True
     return False
+
+
+def _opens_clause(written: Written, start: int) -> bool:
+    """Word `start` opens its clause, or follows at most two words of a name ("Elm House psychiatric unit",
+    "downtown HIV testing clinic"), none of them a link ("in psychiatric unit" is where someone is)."""
+    before = [index for index in range(start) if written.one_clause(index, start)]
+    return len(before) <= _NAME_WORDS and _LINKS.isdisjoint(written.texts[index] for index in before)
 
 
 def in_a_title(term: Span, topics: Sequence[Span], written: Written) -> bool:
@@ -154,8 +166,8 @@ def in_a_title(term: Span, topics: Sequence[Span], written: Written) -> bool:
     opens, closes = quotation
     for topic in topics:
         start, end = written.places[topic.first][0], written.places[topic.last][1]
-        if end <= opens and not written.original[end:opens].strip(" :"):
-            return True  # « formation "Religion et laïcité" », "Schulung 'Psychische Gesundheit…'"
+        if end <= opens and fold(written.original[end:opens]).strip() in _BEFORE_TITLE:
+            return True  # « formation "Religion et laïcité" », "Schulung 'Psychische…'", « la troupe des "…" »
         if start > closes and _words_between(written, closes, start) < _TITLE_AFTER and not _CLAUSE_BREAK.search(
             written.original[closes + 1 : start]
         ):

@@ -84,7 +84,9 @@ _PEOPLE = frozenset({Cue.PERSON, Cue.FEMALE, Cue.MALE})  # a person spoken of (c
 # Person cues that are a bare verb ("Pierre est", "est venue"): "le serveur est malade" speaks of no one.
 _BARE_VERBS = frozenset({"est", "etait", "ist", "war", "is", "was", "has", "hat", "a"})
 _OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.INSULTING})  # an animal's, too
-_OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING})  # figures of speech about things
+# Figures of speech about things: "le serveur est malade", "ce planning est criminel", "die Kaffeemaschine ist
+# gewerkschaftlich organisiert".
+_OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, Category.TRADE_UNION})
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
 _AT_A_PLACE = frozenset({"in", "at", "near", "a", "nach"})  # before a first name: a town ("in Bradford", "à Florence")

@@ -35,6 +35,9 @@ def flagged(text: str) -> set[str]:
         "Psychiatrisches Zentrum Nord: Rahmenvertrag Bürobedarf, AP Einkauf Hr. Lauer",
         "CGT section cheminots de Lyon commande 500 tracts A5, BAT validé hier",
         "mosque committee in Bradford wants a CCTV upgrade quote",  # "Bradford" after "in" is a town
+        "Zentrum Sinti und Roma bestellt 2.000 Ausstellungskataloge",  # the institution a few words before
+        "Umrah Nov package: 18 seats left, brochure updated",  # an offering sold, no one going
+        "Unsere Kaffeemaschine ist offenbar gewerkschaftlich organisiert, ab 16 Uhr Dienst nach Vorschrift",
         # A quoted title a topic word introduces or follows, whatever the category.
         "Schulung 'Psychische Gesundheit am Arbeitsplatz' für 15 Führungskräfte gebucht",
         "hosting a 'Criminal Minds' trivia night for the team, need projector",
@@ -63,6 +66,8 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("mel's in hospital w/ covid again, resched", "health"),
         ("sitzt in der JVA Stadelheim, Kontakt nur über Anwalt", "criminal"),
         ("Freitagsgebet in der Moschee, 13-14 Uhr nicht anrufen", "religious_beliefs"),
+        ("in psychiatric unit since May, back in June", "health"),  # "in": where someone is
+        ("Mr Khan booked the Umrah package for himself and his wife", "religious_beliefs"),
         ("zurueck aus der Entzugsklinik, seit Januar clean, wirkt stabil", "health"),
         ("Teamsters local 710 business agent, sits on the warehouse negotiating team", "trade_union"),
         ("tresorier de la section PCF de Vénissieux, réunions le jeudi soir", "political_opinions"),
