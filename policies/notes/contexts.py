@@ -40,6 +40,7 @@ _DASH = re.compile("\\s[-\u2013\u2014/]\\s")
 _OPENS = 2  # an animal or an institution among the first words of a sentence is what it is about
 _OF = frozenset({"de", "du", "des", "d", "of", "von", "vom", "der"})  # "le chien de Mme Martin", "Katze der Kundin"
 _OWNER = 3  # words after "of" that name an animal's owner ("de Mme Martin", "of the Smiths")
+_PET_NAME = 2  # words after an animal that may be its name
 _AFTER_ANIMAL = 5  # words from a term to an animal after it ("le diabète du chien")
 _THING_BEFORE = 5  # words from a thing to a condition or an insult after it ("Kaffeemaschine im Showroom hatte nen …")
 _INSTITUTION_AFTER = 3  # words from a term to an institution after it ("HIV testing clinic")
@@ -102,8 +103,10 @@ def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Span], wr
                 animal.first > _OPENS and not written.one_clause(animal.last, term.first)
             ):
                 continue
+            # Its owner after "of" ("le chien de Mme Martin"), or its own name right after it ("mare 'Dolly'",
+            # "labrador Bruno") is no other person.
             owner = animal.last + 1 < len(written.texts) and written.texts[animal.last + 1] in _OF
-            named_from = animal.last + _OWNER + 1 if owner else animal.last + 1
+            named_from = animal.last + (_OWNER if owner else _PET_NAME) + 1
             if not any(named_from <= person.first and person.last < term.first for person in people):
                 return True
         elif (
@@ -139,7 +142,10 @@ def of_an_institution(
     texts = written.texts
     for place in places:
         if place.first <= term.last and term.first <= place.last:
-            start = term.first if place in heads and place.first == place.last == term.first else -1
+            compound = place in heads and place.first == place.last == term.first  # "Suchtklinik"
+            # "Elm House psychiatric unit": the term ends with the institution's word, a name before it.
+            named = place.first == term.last > term.first and _named_before(written, term.first)
+            start = term.first if compound or named else -1
         elif term.last < place.first <= term.last + _INSTITUTION_AFTER and written.one_clause(term.last, place.first):
             start = term.first if _LINKS.isdisjoint(texts[term.last + 1 : place.first]) else -1
         elif term.first - _INSTITUTION_BEFORE <= place.last < term.first and written.one_clause(place.last, term.first):
@@ -156,6 +162,12 @@ def _opens_clause(written: Written, start: int) -> bool:
     "downtown HIV testing clinic"), none of them a link ("in psychiatric unit" is where someone is)."""
     before = [index for index in range(start) if written.one_clause(index, start)]
     return len(before) <= _NAME_WORDS and _LINKS.isdisjoint(written.texts[index] for index in before)
+
+
+def _named_before(written: Written, start: int) -> bool:
+    """One or two capitalised words right before word `start`, in its clause: a name ("Elm House")."""
+    before = [index for index in range(max(0, start - _NAME_WORDS), start) if written.one_clause(index, start)]
+    return bool(before) and all(written.original[written.places[index][0]].isupper() for index in before)
 
 
 def in_a_title(term: Span, topics: Sequence[Span], written: Written) -> bool:

@@ -404,12 +404,16 @@ def _surname(
     hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]], titles: frozenset[str]
 ) -> bool:
     """A capitalised word right after a title is a surname ("Mme Prêtre", "Frau Krank", "Mr Church"), except an
-    insult: a mock title is a nickname ("Mr Baldy"). In French, so is one word right after a first name
+    English insult: a mock title is a nickname ("Mr Baldy"). In French, so is one word right after a first name
     ("Sylvie Prêtre", "Marie Chrétien"), French writing creeds, origins and conditions in lower case."""
-    if hit.first == 0 or hit.entry.category is Category.INSULTING or not original[places[hit.first][0]].isupper():
+    if hit.first == 0 or not original[places[hit.first][0]].isupper():
         return False
     if texts[hit.first - 1] in titles:
-        return True
+        # An insult after a title: a surname in French and German ("Mme Conard", "Hr. Dumm"), a mock title in
+        # English ("Mr Baldy", "Mr Grumpy"), where no surname spells an insult.
+        return hit.entry.category is not Category.INSULTING or hit.entry.phrase.language != "en"
+    if hit.entry.category is Category.INSULTING:
+        return False
     if hit.first != hit.last or not _first_name(hit.first - 1, original, places):
         return False
     # Right after a known first name, in any language ("Joe Black", "Tom Crook"); in French after any word written

@@ -36,6 +36,9 @@ def flagged(text: str) -> set[str]:
         "CGT section cheminots de Lyon commande 500 tracts A5, BAT validé hier",
         "mosque committee in Bradford wants a CCTV upgrade quote",  # "Bradford" after "in" is a town
         "Zentrum Sinti und Roma bestellt 2.000 Ausstellungskataloge",  # the institution a few words before
+        "Elm House psychiatric unit needs quote for anti-ligature furniture",  # a name before the institution
+        "Equine policy: mare 'Dolly' colic surgery claim, vet report on file",  # the animal's own name
+        "Hr. Dumm (GF) unterschreibt bis Freitag, lt. Sekretariat",  # a surname after a title, in German
         "Umrah Nov package: 18 seats left, brochure updated",  # an offering sold, no one going
         "Unsere Kaffeemaschine ist offenbar gewerkschaftlich organisiert, ab 16 Uhr Dienst nach Vorschrift",
         # A quoted title a topic word introduces or follows, whatever the category.
@@ -59,6 +62,7 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         # An animal word that is the insult.
         ("dopey cow in accounts", "insulting"),
         ("ignorant pig, shouted at the intern", "insulting"),
+        ("Mr Baldy strikes again, third complaint this week", "insulting"),  # an English mock title
         # A person in the clause before the figure of speech, or a dash between a thing and a condition.
         ("Ms Price is a clueless airhead, just nods along", "insulting"),
         ("deal on hold - on chemo until March", "health"),
