@@ -40,6 +40,7 @@ _DASH = re.compile("\\s[-\u2013\u2014/]\\s")
 _OPENS = 2  # an animal or an institution among the first words of a sentence is what it is about
 _OF = frozenset({"de", "du", "des", "d", "of", "von", "vom", "der"})  # "le chien de Mme Martin", "Katze der Kundin"
 _OWNER = 3  # words after "of" that name an animal's owner ("de Mme Martin", "of the Smiths")
+_DEFINITE = frozenset({"the", "le", "la", "l", "der", "die", "das", "den", "dem"})  # "Der Esel", not "ein Esel"
 _PET_NAME = 2  # words after an animal that may be its name
 _AFTER_ANIMAL = 5  # words from a term to an animal after it ("le diabète du chien")
 _THING_BEFORE = 5  # words from a thing to a condition or an insult after it ("Kaffeemaschine im Showroom hatte nen …")
@@ -94,10 +95,23 @@ def one_clause(original: str, places: Sequence[tuple[int, int]], left: int, righ
     return not _CLAUSE_BREAK.search(original[places[left][1] : places[right][0]])
 
 
+def _others(term: Span, people: Sequence[Span]) -> list[Span]:
+    """The people the sentence names outside the term ("Camino de Santiago" names no Santiago)."""
+    return [person for person in people if person.last < term.first or person.first > term.last]
+
+
 def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Span], written: Written, *, apart: bool) -> bool:
     """The term says something of an animal the sentence names, and of no person. `apart`: the animal must not
-    stand right before the term (an insult: "dopey cow", "dumme Kuh" call a person an animal)."""
+    stand right before the term (an insult: "dopey cow", "dumme Kuh" call a person an animal), and one the term
+    is ("Esel") must follow a definite article ("Der Esel auf Hof Brandl ist stur", not "ist ein Esel")."""
+    people = _others(term, people)
     for animal in animals:
+        if animal.first == term.first and animal.last == term.last:
+            if term.first and written.texts[term.first - 1] in _DEFINITE and not any(
+                person.first < term.first for person in people
+            ):
+                return True
+            continue
         if animal.last < term.first:
             if (apart and animal.last + 1 == term.first) or (
                 animal.first > _OPENS and not written.one_clause(animal.last, term.first)
@@ -122,6 +136,7 @@ def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Span], writt
     """The term is a figure of speech about a machine, a piece of software, a deal or a price before it, in a
     clause that names no person before the term ("Ms Price is deaf" names one; "CFO got cold feet, deal
     paralysed" names one in another clause)."""
+    people = _others(term, people)
     if any(person.first < term.first and written.one_clause(person.last, term.first) for person in people):
         return False
     return any(
@@ -137,6 +152,7 @@ def of_an_institution(
     the term or in its clause: "Suchtklinik Haus Lindenhof bestellt", "mosque committee wants a quote", "CGT
     section cheminots commande". Not "in hospital w/ covid", "sitzt in der JVA", "Freitagsgebet in der Moschee":
     there the institution is where someone is. `heads`: institutions that end a compound ("*klinik")."""
+    people = _others(term, people)
     if any(person.first <= term.last or written.one_clause(term.last, person.first) for person in people):
         return False
     texts = written.texts

@@ -86,7 +86,7 @@ jasmine willow robin wren rae ada al ed earl duke prince bishop major marshall s
 queen jewel opal pansy misty lacy lacey fern ebony terra lou mae mai gale fay kitty dixie ora ola ina luz iva
 ella lila norma dee jo mara mari tara reba nell patsy randi viola melba mable flora dina dona nona rena reva
 lupe elba alma alta brain basil chuck clay cole coy curt heath homer jay kent kirk lance levi lloyd mason
-matt monte moses noe noel otis roman trent troy wm davis emery devon tyson
+matt monte moses noe noel otis roman trent troy wm davis emery devon tyson lourdes
 """
 
 
