@@ -43,7 +43,7 @@ _OWNER = 3  # words after "of" that name an animal's owner ("de Mme Martin", "of
 _DEFINITE = frozenset({"the", "le", "la", "l", "der", "die", "das", "den", "dem"})  # "Der Esel", not "ein Esel"
 _PET_NAME = 2  # words after an animal that may be its name
 _AFTER_ANIMAL = 5  # words from a term to an animal after it ("le diabète du chien")
-_THING_BEFORE = 5  # words from a thing to a condition or an insult after it ("Kaffeemaschine im Showroom hatte nen …")
+_THING_BEFORE = 7  # words from a thing to a condition or an insult after it ("Der Drucker im 2. OG ist ein …")
 _INSTITUTION_AFTER = 3  # words from a term to an institution after it ("HIV testing clinic")
 _INSTITUTION_BEFORE = 3  # and before it ("centre de désintox", "Zentrum Sinti und Roma")
 # Between a term and an institution after it, these make the institution where someone is ("prayers at the mosque").
@@ -137,6 +137,14 @@ def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Span], writt
     clause that names no person before the term ("Ms Price is deaf" names one; "CFO got cold feet, deal
     paralysed" names one in another clause)."""
     people = _others(term, people)
+    # Right before the term, a thing is what it qualifies, whoever speaks ("le client trouve nos tarifs
+    # criminels"), unless it is a person's name ("Ms Price sick": a title or a name right before it, or on it).
+    if any(
+        thing.last + 1 == term.first
+        and not any(p.first <= thing.last and thing.first - 1 <= p.last for p in people)
+        for thing in things
+    ):
+        return True
     if any(person.first < term.first and written.one_clause(person.last, term.first) for person in people):
         return False
     return any(

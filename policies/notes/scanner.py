@@ -90,6 +90,11 @@ _OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, 
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
 _AT_A_PLACE = frozenset({"in", "at", "near", "a", "nach"})  # before a first name: a town ("in Bradford", "à Florence")
+_PLACE_WORDS = frozenset({
+    "street", "st", "road", "rd", "lane", "ln", "avenue", "ave", "hill", "square", "sq", "park", "way", "close",
+    "drive", "court", "place", "row", "walk", "gardens", "terrace", "crescent", "grove", "mews", "strasse", "str",
+    "weg", "gasse", "platz", "allee", "ring", "damm", "ufer", "steig", "chaussee",
+})  # fmt: skip
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
 # surgery planned") is part of that genetic datum; a union member's activism ("milite à la CGT") of the union
@@ -268,7 +273,7 @@ class Scanner:
         for hit in terms:
             if not _spoken(hit.entry, spoken):
                 continue
-            if _surname(hit, *written) or _title(hit, *written):
+            if _surname(hit, *written) or _title(hit, *written) or _place(hit, texts, original, places):
                 continue
             category = hit.entry.category
             titled = topics and in_a_title(hit, topics, sentence)
@@ -419,6 +424,18 @@ def _surname(
     # Right after a known first name, in any language ("Joe Black", "Tom Crook"); in French after any word written
     # like one.
     return hit.entry.phrase.language == "fr" or any(texts[hit.first - 1] in first_names(g) for g in GENDERS)
+
+
+def _place(hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]]) -> bool:
+    """A capitalised term right before a capitalised street or place word names the place: "Gaol Lane", "Hospital
+    Hill", "Queer Street Books", "Kirchstraße" is one word already."""
+    after = hit.last + 1
+    return (
+        after < len(texts)
+        and texts[after] in _PLACE_WORDS
+        and original[places[hit.first][0]].isupper()
+        and original[places[after][0]].isupper()
+    )
 
 
 def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool:

@@ -16,6 +16,7 @@ _ABBREVIATIONS = frozenset(
     | {"e.g", "i.e", "approx", "tel", "n°", "no", "nr", "inc", "ltd", "co", "corp", "dept", "ggf", "usw", "vgl"}
     | {"orig", "cf", "bzgl", "evtl", "lt"}  # "d'orig. antillaise", "bzgl. des Angebots", "lt. Kollegin"
 )
+_ORDINAL = re.compile(r"\d{1,2}")  # "im 2. OG", "am 12. März", "3. Mahnung": a German ordinal ends no sentence
 _LAST_WORD = re.compile(r"([\w.°]+)[.]$")
 
 
@@ -72,7 +73,7 @@ def sentences(text: str) -> tuple[Span, ...]:
         end = boundary.start()
         if text[end - 1] == "." and "\n" not in boundary.group():
             last = _LAST_WORD.search(text, start, end)
-            if last is not None and last.group(1).lower() in _ABBREVIATIONS:
+            if last is not None and (last.group(1).lower() in _ABBREVIATIONS or _ORDINAL.fullmatch(last.group(1))):
                 continue
         if text[start:end].strip():
             spans.append((start, end))

@@ -45,6 +45,11 @@ def flagged(text: str) -> set[str]:
         "Schulung 'Psychische Gesundheit am Arbeitsplatz' für 15 Führungskräfte gebucht",
         "hosting a 'Criminal Minds' trivia night for the team, need projector",
         "spectacle 'Le Bouffon du roi' réservé pour le CE, 45 places",
+        "Le client trouve nos tarifs criminels, demande 15% de remise",  # a thing right before the term
+        "Der Drucker im 2. OG ist ein absoluter Vollpfosten, frisst jedes dritte Blatt",  # an ordinal ends nothing
+        # A capitalised term before a capitalised street or place word names the place.
+        "parcel stuck at the Gaol Lane depot, courier chasing",
+        "Order for Queer Street Books dispatched, shop confirmed receipt",
         # An order line: a quantity before a medicine, a dose after it.
         "pharmacy wholesaler order: 200 x metformin 500mg, 80 x sertraline 50mg, dispatch tues",
     ],
@@ -63,6 +68,8 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("dopey cow in accounts", "insulting"),
         ("ignorant pig, shouted at the intern", "insulting"),
         ("Mr Baldy strikes again, third complaint this week", "insulting"),  # an English mock title
+        ("Ms Price sick again, reschedule", "health"),  # a thing's word that is a person's name
+        ("he did time in the gaol, lane 4 of the car park is his", "criminal"),  # lower case: no place name
         # A person in the clause before the figure of speech, or a dash between a thing and a condition.
         ("Ms Price is a clueless airhead, just nods along", "insulting"),
         ("deal on hold - on chemo until March", "health"),

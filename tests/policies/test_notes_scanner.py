@@ -360,6 +360,8 @@ def test_folding_lowers_strips_accents_and_keeps_lengths(text: str, folded: str)
         ("Bitte z.B. morgen. Danke!", ["Bitte z.B. morgen.", "Danke!"]),
         ("\nStart.\n\nEnd", ["Start.", "End"]),
         ("Price 3.5 k. Next", ["Price 3.5 k.", "Next"]),
+        ("Drucker im 2. OG defekt. Rückruf am 12. März.", ["Drucker im 2. OG defekt.", "Rückruf am 12. März."]),
+        ("Order 2024. Next", ["Order 2024.", "Next"]),  # a year is no ordinal
         ("line one\nline two", ["line one", "line two"]),
         ("  ", []),
     ],
