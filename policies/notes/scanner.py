@@ -94,6 +94,8 @@ _PLACE_WORDS = frozenset({
     "street", "st", "road", "rd", "lane", "ln", "avenue", "ave", "hill", "square", "sq", "park", "way", "close",
     "drive", "court", "place", "row", "walk", "gardens", "terrace", "crescent", "grove", "mews", "strasse", "str",
     "weg", "gasse", "platz", "allee", "ring", "damm", "ufer", "steig", "chaussee",
+    "sons", "brothers", "bros", "co", "ltd", "gmbh", "inc", "llc", "plc", "sarl", "ag", "kg", "group", "gruppe",
+    "groupe", "plumbing", "electrical", "motors", "consulting", "solutions", "holdings", "industries",
 })  # fmt: skip
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
@@ -427,8 +429,8 @@ def _surname(
 
 
 def _place(hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]]) -> bool:
-    """A capitalised term right before a capitalised street or place word names the place: "Gaol Lane", "Hospital
-    Hill", "Queer Street Books", "Kirchstraße" is one word already."""
+    """A capitalised term right before a capitalised street, place or company word names the place or the firm:
+    "Gaol Lane", "Hospital Hill", "Queer Street Books", "Black & Sons Plumbing" ("Kirchstraße" is one word)."""
     after = hit.last + 1
     return (
         after < len(texts)
