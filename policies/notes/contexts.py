@@ -132,11 +132,15 @@ def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Span], wr
     return False
 
 
-def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Span], written: Written) -> bool:
+def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Span], written: Written, *, curse: bool) -> bool:
     """The term is a figure of speech about a machine, a piece of software, a deal or a price before it, in a
     clause that names no person before the term ("Ms Price is deaf" names one; "CFO got cold feet, deal
     paralysed" names one in another clause)."""
     people = _others(term, people)
+    # Right after an insult (`curse`), a thing is what it curses: "Scheiß-Navi", "fucking printer" (not "his
+    # diabetes app": a condition before a thing is still the person's).
+    if curse and any(thing.first == term.last + 1 and written.one_phrase(term.last, thing.first) for thing in things):
+        return True
     # Right before the term, a thing is what it qualifies, whoever speaks ("le client trouve nos tarifs
     # criminels"), unless it is a person's name ("Ms Price sick": a title or a name right before it, or on it).
     if any(

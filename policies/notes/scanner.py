@@ -95,7 +95,8 @@ _PLACE_WORDS = frozenset({
     "drive", "court", "place", "row", "walk", "gardens", "terrace", "crescent", "grove", "mews", "strasse", "str",
     "weg", "gasse", "platz", "allee", "ring", "damm", "ufer", "steig", "chaussee",
     "sons", "brothers", "bros", "co", "ltd", "gmbh", "inc", "llc", "plc", "sarl", "ag", "kg", "group", "gruppe",
-    "groupe", "plumbing", "electrical", "motors", "consulting", "solutions", "holdings", "industries",
+    "groupe", "plumbing", "electrical", "motors", "consulting", "solutions", "holdings", "industries", "haustechnik",
+    "elektrotechnik", "technik", "bau", "immobilien",
 })  # fmt: skip
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
@@ -284,7 +285,7 @@ class Scanner:
             apart = category is Category.INSULTING
             if animals and category in _OF_ANIMALS and of_an_animal(hit, animals, people, sentence, apart=apart):
                 continue
-            if machines and category in _OF_THINGS and of_a_thing(hit, machines, people, sentence):
+            if machines and category in _OF_THINGS and of_a_thing(hit, machines, people, sentence, curse=apart):
                 continue
             if institutions and category is not Category.INSULTING and of_an_institution(
                 hit, institutions, heads, people, sentence
