@@ -69,9 +69,9 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("dopey cow in accounts", "insulting"),
         ("ignorant pig, shouted at the intern", "insulting"),
         ("Mr Baldy strikes again, third complaint this week", "insulting"),  # an English mock title
-        ("Ms Price sick again, reschedule", "health"),
+        ("Ms Price sick again, reschedule", "health"),  # a thing's word that is a person's name
         ("Kunde Vollpfosten, Router nie eingesteckt und dann Störung gemeldet", "insulting"),  # a thing past a comma
-        ("his diabetes app says his sugar is fine", "health"),  # a condition before a thing is no curse  # a thing's word that is a person's name
+        ("his diabetes app says his sugar is fine", "health"),  # a condition before a thing is no curse
         ("he did time in the gaol, lane 4 of the car park is his", "criminal"),  # lower case: no place name
         # A person in the clause before the figure of speech, or a dash between a thing and a condition.
         ("Ms Price is a clueless airhead, just nods along", "insulting"),
