@@ -3,7 +3,11 @@
 The scanner (scanner.py) finds a term, then asks these questions about the sentence's words around it. Each takes
 the term's word span and the cues the sentence holds (lexicon `[cues]` lists, `Cue`), and answers from their
 places alone: which comes first, how many words apart, whether a clause break (a comma, a colon, a bracket) or a
-person stands between. Nothing here reads the lexicons.
+person stands between. Nothing here reads the lexicons. `Around.of` sorts a sentence's cues by kind, and
+`Around.no_persons` asks each question below only where its cues are:
+
+- **A topic's** (`on_topic`): a course, a kit, a device or an outbreak right after the term ("Mental Health at
+  Work webinar", "HIV self test kits"), or a phrase such as "head of" right before it, in the same clause.
 
 - **An animal's** condition (`of_an_animal`): a pet, a horse, a herd before the term, opening the sentence or in
   its clause, with no person between but its owner ("le chien de Mme Martin a le diabète", "Katze der Kundin seit
@@ -31,8 +35,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gomme.policies.notes.lexicon import Category, Cue, Entry
+from gomme.policies.notes.patterns import Shape
 from gomme.policies.notes.text import fold
 
+_TOPIC_AFTER = 3  # words from a term to a `topic` cue after it ("HIV self test kits")
+_TOPIC_BEFORE = 2  # words from a `topic` phrase before a term ("head of criminal litigation")
+# A topic names no person's trait in these; an origin or an insult before a course or a role is still one's
+# ("our Muslim officer" is a person's creed, which no topic word clears: roles are not topics).
+_TOPICAL = frozenset(Category) - {Category.RACIAL_ETHNIC_ORIGIN, Category.INSULTING}
+_ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "un", "une", "des", "der", "die", "das", "den", "dem"})
+# Between a term and a topic word, these make no compound title: "on grindr at the conference", "au séminaire".
+_ARTICLES |= {"ein", "eine", "einer", "einem", "einen", "au", "aux", "du", "zum", "zur", "im", "beim"}
+# Nor these, which place the topic in time: "prend un Xanax avant chaque présentation".
+_WHEN = frozenset({"avant", "apres", "pendant", "chaque", "before", "after", "during", "each", "every", "vor", "nach"})
+_WHEN |= {"wahrend", "jede", "jeden", "jeder", "pour", "for", "fur", "since", "depuis", "seit", "until", "jusqu"}
+_UNTITLED = _ARTICLES | _WHEN  # between a term and a topic word after it: no title of the topic
+_PEOPLE = frozenset({Cue.PERSON, Cue.FEMALE, Cue.MALE})  # a person spoken of
+# Person cues that are a bare verb ("Pierre est", "est venue"): "le serveur est malade" speaks of no one.
+_BARE_VERBS = frozenset({"est", "etait", "ist", "war", "is", "was", "has", "hat", "a"})
+_OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.INSULTING})  # an animal's, too
+# Figures of speech about things: "le serveur est malade", "ce planning est criminel", "die Kaffeemaschine ist
+# gewerkschaftlich organisiert".
+_OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, Category.TRADE_UNION})
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
 # A dash set apart (hyphen, en or em dash) or a slash ends one too where a figure of speech is read: "deal on hold -
 # on chemo".
@@ -93,6 +118,88 @@ class Written:
 def one_clause(original: str, places: Sequence[tuple[int, int]], left: int, right: int) -> bool:
     """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written."""
     return not _CLAUSE_BREAK.search(original[places[left][1] : places[right][0]])
+
+
+class Cued(Span, Protocol):
+    """A cue found in the sentence: its words and the lexicon entry that knew it."""
+
+    @property
+    def entry(self) -> Entry: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Around:
+    """The cues of one sentence that can make a term no person's, by kind, and the sentence as written."""
+
+    sentence: Written
+    people: Sequence[Span]
+    topics: Sequence[Span]
+    animals: Sequence[Span]
+    things: Sequence[Span]
+    institutions: Sequence[Span]
+    heads: Sequence[Span]  # institutions that end a compound ("*klinik")
+
+    @classmethod
+    def of(cls, cues: Sequence[Cued], sentence: Written) -> Around:
+        """Sort a sentence's cues (those heard in its language) by what they can make a term."""
+
+        def kind(cue: Cue) -> list[Cued]:
+            return [hit for hit in cues if hit.entry.cue is cue]
+
+        institutions = kind(Cue.INSTITUTION)
+        return cls(
+            sentence,
+            [hit for hit in cues if hit.entry.cue in _PEOPLE and hit.entry.phrase.lemma not in _BARE_VERBS],
+            kind(Cue.TOPIC),
+            kind(Cue.ANIMAL),
+            kind(Cue.THING),
+            institutions,
+            [hit for hit in institutions if hit.entry.phrase.words[-1].shape is Shape.SUFFIX],
+        )
+
+    def no_persons(self, term: Span, category: Category) -> bool:
+        """Does the term name a title's, a topic's, an animal's, a thing's, an institution's or an order line's
+        word rather than a person's datum? Each rule runs only where its cues are in the sentence."""
+        insult, sentence = category is Category.INSULTING, self.sentence
+        if self.topics and (
+            in_a_title(term, self.topics, sentence)
+            or (category in _TOPICAL and on_topic(term, self.topics, sentence))
+        ):
+            return True
+        if (
+            self.animals
+            and category in _OF_ANIMALS
+            and of_an_animal(term, self.animals, self.people, sentence, apart=insult)
+        ):
+            return True
+        if (
+            self.things
+            and category in _OF_THINGS
+            and of_a_thing(term, self.things, self.people, sentence, curse=insult)
+        ):
+            return True
+        if (
+            self.institutions
+            and not insult
+            and of_an_institution(term, self.institutions, self.heads, self.people, sentence)
+        ):
+            return True
+        return category is Category.HEALTH and a_dose(term, sentence.texts)
+
+
+def on_topic(term: Span, topics: Sequence[Span], sentence: Written) -> bool:
+    """A `topic` cue right after the term ("Mental Health at Work webinar"), or a topic phrase right before it
+    ("head of criminal litigation"), in the same clause: the term names a topic, a product or an event."""
+    for topic in topics:
+        # "on grindr at the conference", "un Xanax avant chaque présentation": not what the term names
+        after = term.last < topic.first <= term.last + _TOPIC_AFTER
+        untitled = after and _UNTITLED.isdisjoint(sentence.texts[term.last + 1 : topic.first])  # sliced when after
+        if untitled and sentence.one_clause(term.last, topic.first):
+            return True
+        before = topic.first < topic.last and term.first - _TOPIC_BEFORE <= topic.last < term.first
+        if before and sentence.one_clause(topic.last, term.first):
+            return True
+    return False
 
 
 def _others(term: Span, people: Sequence[Span]) -> list[Span]:

@@ -24,15 +24,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from gomme.policies.notes.contexts import (
-    Written,
-    a_dose,
-    in_a_title,
-    of_a_thing,
-    of_an_animal,
-    of_an_institution,
-    one_clause,
-)
+from gomme.policies.notes.contexts import Around, Written, one_clause
 from gomme.policies.notes.first_names import GENDERS, first_names
 from gomme.policies.notes.lexicon import (
     LANGUAGES,
@@ -68,25 +60,6 @@ _SATISFIES: dict[Cue, frozenset[Cue]] = {
 }
 _THINGS = frozenset({Cue.NOT_PERSON, Cue.GOODS})  # beside a cued term, what makes it a thing's attribute
 _ROLES = frozenset({Cue.PERSON, Cue.MEMBER})  # phrases naming a person's role, which may hold a thing's word
-_TOPIC_AFTER = 3  # words from a term to a `topic` cue after it ("HIV self test kits")
-_TOPIC_BEFORE = 2  # words from a `topic` phrase before a term ("head of criminal litigation")
-# A topic names no person's trait in these; an origin or an insult before a course or a role is still one's
-# ("our Muslim officer" is a person's creed, which no topic word clears: roles are not topics).
-_TOPICAL = frozenset(Category) - {Category.RACIAL_ETHNIC_ORIGIN, Category.INSULTING}
-_ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "un", "une", "des", "der", "die", "das", "den", "dem"})
-# Between a term and a topic word, these make no compound title: "on grindr at the conference", "au séminaire".
-_ARTICLES |= {"ein", "eine", "einer", "einem", "einen", "au", "aux", "du", "zum", "zur", "im", "beim"}
-# Nor these, which place the topic in time: "prend un Xanax avant chaque présentation".
-_WHEN = frozenset({"avant", "apres", "pendant", "chaque", "before", "after", "during", "each", "every", "vor", "nach"})
-_WHEN |= {"wahrend", "jede", "jeden", "jeder", "pour", "for", "fur", "since", "depuis", "seit", "until", "jusqu"}
-_UNTITLED = _ARTICLES | _WHEN  # between a term and a topic word after it: no title of the topic
-_PEOPLE = frozenset({Cue.PERSON, Cue.FEMALE, Cue.MALE})  # a person spoken of (contexts.py)
-# Person cues that are a bare verb ("Pierre est", "est venue"): "le serveur est malade" speaks of no one.
-_BARE_VERBS = frozenset({"est", "etait", "ist", "war", "is", "was", "has", "hat", "a"})
-_OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.INSULTING})  # an animal's, too
-# Figures of speech about things: "le serveur est malade", "ce planning est criminel", "die Kaffeemaschine ist
-# gewerkschaftlich organisiert".
-_OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, Category.TRADE_UNION})
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
 _AT_A_PLACE = frozenset({"in", "at", "near", "a", "nach"})  # before a first name: a town ("in Bradford", "à Florence")
@@ -254,13 +227,7 @@ class Scanner:
             hit for hit in heard
             if hit.entry.cue in _THINGS and not any(a <= hit.first and hit.last <= b for a, b in roles)
         ]  # fmt: skip
-        topics = [hit for hit in heard if hit.entry.cue is Cue.TOPIC]
-        people = [hit for hit in heard if hit.entry.cue in _PEOPLE and hit.entry.phrase.lemma not in _BARE_VERBS]
-        animals = [hit for hit in heard if hit.entry.cue is Cue.ANIMAL]
-        machines = [hit for hit in heard if hit.entry.cue is Cue.THING]
-        institutions = [hit for hit in heard if hit.entry.cue is Cue.INSTITUTION]
-        heads = [hit for hit in institutions if hit.entry.phrase.words[-1].shape is Shape.SUFFIX]
-        sentence = Written(texts, original, places)
+        around = Around.of(heard, Written(texts, original, places))
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
         written = (texts, original, places, self._titles)  # how the words stand in the note, for names and titles
@@ -278,20 +245,8 @@ class Scanner:
                 continue
             if _surname(hit, *written) or _title(hit, *written) or _place(hit, texts, original, places):
                 continue
-            category = hit.entry.category
-            titled = topics and in_a_title(hit, topics, sentence)
-            if titled or (topics and category in _TOPICAL and _on_topic(hit, topics, sentence)):
-                continue
-            apart = category is Category.INSULTING
-            if animals and category in _OF_ANIMALS and of_an_animal(hit, animals, people, sentence, apart=apart):
-                continue
-            if machines and category in _OF_THINGS and of_a_thing(hit, machines, people, sentence, curse=apart):
-                continue
-            if institutions and category is not Category.INSULTING and of_an_institution(
-                hit, institutions, heads, people, sentence
-            ):
-                continue
-            if category is Category.HEALTH and a_dose(hit, texts):
+            assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
+            if around.no_persons(hit, hit.entry.category):  # an animal's, a thing's, a title's… (contexts.py)
                 continue
             needs = hit.entry.needs
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
@@ -305,7 +260,6 @@ class Scanner:
                 a <= hit.start and hit.end <= b for a, b in goods
             ):
                 continue
-            assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
             if (hit.start, hit.end, hit.entry.category) in spans:
                 continue
             spans.add((hit.start, hit.end, hit.entry.category))
@@ -521,21 +475,6 @@ def _beside(hit: _Hit, things: Sequence[_Hit], original: str, places: Sequence[t
         or (hit.last < thing.first <= hit.last + _BESIDE and one_clause(original, places, hit.last, thing.first))
         for thing in things
     )
-
-
-def _on_topic(hit: _Hit, topics: Sequence[_Hit], sentence: Written) -> bool:
-    """A `topic` cue right after the term ("Mental Health at Work webinar"), or a topic phrase right before it
-    ("head of criminal litigation"), in the same clause: the term names a topic, a product or an event."""
-    for topic in topics:
-        # "on grindr at the conference", "un Xanax avant chaque présentation": not what the term names
-        after = hit.last < topic.first <= hit.last + _TOPIC_AFTER
-        untitled = after and _UNTITLED.isdisjoint(sentence.texts[hit.last + 1 : topic.first])  # sliced only when after
-        if untitled and sentence.one_clause(hit.last, topic.first):
-            return True
-        before = topic.first < topic.last and hit.first - _TOPIC_BEFORE <= topic.last < hit.first
-        if before and sentence.one_clause(topic.last, hit.first):
-            return True
-    return False
 
 
 class _Index:
