@@ -61,11 +61,12 @@ _OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, 
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
 # A dash set apart (hyphen, en or em dash) or a slash ends one too where a figure of speech is read: "deal on hold -
 # on chemo".
-_DASH = re.compile("\\s[-\u2013\u2014/]\\s")
+_DASH = re.compile("\\s[-\u2013\u2014/]\\s|\\b(?:and|but|et|mais|und|aber)\\b", re.IGNORECASE)
 _OPENS = 2  # an animal or an institution among the first words of a sentence is what it is about
 _OF = frozenset({"de", "du", "des", "d", "of", "von", "vom", "der"})  # "le chien de Mme Martin", "Katze der Kundin"
 _OWNER = 3  # words after "of" that name an animal's owner ("de Mme Martin", "of the Smiths")
 _DEFINITE = frozenset({"the", "le", "la", "l", "der", "die", "das", "den", "dem"})  # "Der Esel", not "ein Esel"
+_NAME_LEMMA = "name"  # the lemma of a first-name cue (patterns.py)
 _PET_NAME = 2  # words after an animal that may be its name
 _AFTER_ANIMAL = 5  # words from a term to an animal after it ("le diabète du chien")
 _THING_BEFORE = 7  # words from a thing to a condition or an insult after it ("Der Drucker im 2. OG ist ein …")
@@ -80,6 +81,7 @@ _LINKS = frozenset({
 # Between a topic word and the quotation it introduces: nothing, or one article ("la troupe des « Imbéciles »").
 _BEFORE_TITLE = frozenset({"", "des", "du", "de", "de la", "d", "the", "of", "of the", "der", "vom", "von"})
 _NAME_WORDS = 2  # words of a name before an institution's or a product's words that open a clause
+_TITLE_INTRO = 6  # words between a topic word and the colon that opens its quoted title
 _TITLE_AFTER = 3  # words from a quotation's end to the topic word that follows it ("'Prison Break' escape room")
 _QUANTITY = frozenset({"x", "pck", "pckg", "pkg", "packs", "stk", "boites", "bte", "btes", "cartons", "units", "vials"})
 _DOSE = re.compile(r"\d+(?:[.,]\d+)?(?:mg|mcg|ug|ml|g|ui|iu|ie)")
@@ -132,7 +134,7 @@ class Around:
     """The cues of one sentence that can make a term no person's, by kind, and the sentence as written."""
 
     sentence: Written
-    people: Sequence[Span]
+    people: Sequence[Cued]
     topics: Sequence[Span]
     animals: Sequence[Span]
     things: Sequence[Span]
@@ -184,7 +186,17 @@ class Around:
             and of_an_institution(term, self.institutions, self.heads, self.people, sentence)
         ):
             return True
-        return category is Category.HEALTH and a_dose(term, sentence.texts)
+        return category is Category.HEALTH and not self._in_its_clause(term) and a_dose(term, sentence.texts)
+
+    def _in_its_clause(self, term: Span) -> bool:
+        """Does a person stand in the term's clause ("Mme Roy prend sertraline 50mg"; "200 Insulinpens,
+        Ansprechpartner Hr. Vogel" names the buyer in another)?"""
+        one_clause = self.sentence.one_clause
+        return any(
+            (person.last < term.first and one_clause(person.last, term.first))
+            or (person.first > term.last and one_clause(term.last, person.first))
+            for person in self.people
+        )
 
 
 def on_topic(term: Span, topics: Sequence[Span], sentence: Written) -> bool:
@@ -202,12 +214,12 @@ def on_topic(term: Span, topics: Sequence[Span], sentence: Written) -> bool:
     return False
 
 
-def _others(term: Span, people: Sequence[Span]) -> list[Span]:
+def _others(term: Span, people: Sequence[Cued]) -> list[Cued]:
     """The people the sentence names outside the term ("Camino de Santiago" names no Santiago)."""
     return [person for person in people if person.last < term.first or person.first > term.last]
 
 
-def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Span], written: Written, *, apart: bool) -> bool:
+def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Cued], written: Written, *, apart: bool) -> bool:
     """The term says something of an animal the sentence names, and of no person. `apart`: the animal must not
     stand right before the term (an insult: "dopey cow", "dumme Kuh" call a person an animal), and one the term
     is ("Esel") must follow a definite article ("Der Esel auf Hof Brandl ist stur", not "ist ein Esel")."""
@@ -225,10 +237,8 @@ def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Span], wr
             ):
                 continue
             # Its owner after "of" ("le chien de Mme Martin"), or its own name right after it ("mare 'Dolly'",
-            # "labrador Bruno") is no other person.
-            owner = animal.last + 1 < len(written.texts) and written.texts[animal.last + 1] in _OF
-            named_from = animal.last + (_OWNER if owner else _PET_NAME) + 1
-            if not any(named_from <= person.first and person.last < term.first for person in people):
+            # "labrador Bruno": a first name, not a title, "Netter Hund, aber Hr. Kuhn…") is no other person.
+            if not any(_between_them(animal, term, person, written) for person in people):
                 return True
         elif (
             term.last + apart < animal.first <= term.last + _AFTER_ANIMAL
@@ -239,11 +249,26 @@ def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Span], wr
     return False
 
 
-def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Span], written: Written, *, curse: bool) -> bool:
+def _between_them(animal: Span, term: Span, person: Cued, written: Written) -> bool:
+    """Is `person` another person between an animal and a term after it? Its owner after "of" ("le chien de Mme
+    Martin") is not, nor its own name right after it ("mare 'Dolly'", "labrador Bruno": a first name, not a
+    title, as in "Netter Hund, aber Hr. Kuhn…")."""
+    owner = animal.last + 1 < len(written.texts) and written.texts[animal.last + 1] in _OF
+    named_from = animal.last + _OWNER + 1 if owner else animal.last + 1
+    pet = person.entry.phrase.lemma == _NAME_LEMMA and person.first <= animal.last + _PET_NAME
+    return named_from <= person.first and person.last < term.first and not pet
+
+
+def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Cued], written: Written, *, curse: bool) -> bool:
     """The term is a figure of speech about a machine, a piece of software, a deal or a price before it, in a
     clause that names no person before the term ("Ms Price is deaf" names one; "CFO got cold feet, deal
     paralysed" names one in another clause)."""
     people = _others(term, people)
+    if curse and any(
+        term.last < person.first <= term.last + _PET_NAME and written.one_clause(term.last, person.first)
+        for person in people
+    ):
+        return False  # "that stupid cow Mrs Platt", "ce crétin de Martin": the insult names the person after it
     # Right after an insult (`curse`), a thing is what it curses: "Scheiß-Navi", "fucking printer" (not "his
     # diabetes app": a condition before a thing is still the person's).
     if curse and any(thing.first == term.last + 1 and written.one_phrase(term.last, thing.first) for thing in things):
@@ -265,7 +290,7 @@ def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Span], writt
 
 
 def of_an_institution(
-    term: Span, places: Sequence[Span], heads: Sequence[Span], people: Sequence[Span], written: Written
+    term: Span, places: Sequence[Span], heads: Sequence[Span], people: Sequence[Cued], written: Written
 ) -> bool:
     """The term is part of an institution's name that opens its clause, in a sentence that names no person before
     the term or in its clause: "Suchtklinik Haus Lindenhof bestellt", "mosque committee wants a quote", "CGT
@@ -315,6 +340,10 @@ def in_a_title(term: Span, topics: Sequence[Span], written: Written) -> bool:
         start, end = written.places[topic.first][0], written.places[topic.last][1]
         if end <= opens and fold(written.original[end:opens]).strip() in _BEFORE_TITLE:
             return True  # « formation "Religion et laïcité" », "Schulung 'Psychische…'", « la troupe des "…" »
+        if end <= opens and written.original[:opens].rstrip().endswith(":") and _words_between(
+            written, end, opens
+        ) < _TITLE_INTRO:
+            return True  # "Book ordered by Mrs Platt: 'The Idiot'": the topic word introduces the colon's title
         if start > closes and _words_between(written, closes, start) < _TITLE_AFTER and not _CLAUSE_BREAK.search(
             written.original[closes + 1 : start]
         ):
@@ -323,7 +352,9 @@ def in_a_title(term: Span, topics: Sequence[Span], written: Written) -> bool:
 
 
 def a_dose(term: Span, texts: Sequence[str]) -> bool:
-    """A quantity right before the term or a dose right after it: an order line ("80 x sertraline 50mg")."""
+    """A quantity right before the term or a dose right after it: an order line ("80 x sertraline 50mg"). Asked
+    only of a term with no person in its clause (`Around.no_persons`). A bare number before it is no quantity:
+    "seit KW 14 krankgeschrieben", "90 days dry", "before 11 (clinic after)"."""
     before = texts[term.first - 1] if term.first else ""
     after = texts[term.last + 1] if term.last + 1 < len(texts) else ""
     if before in _QUANTITY and term.first >= 2 and texts[term.first - 2].isdigit():

@@ -51,6 +51,7 @@ def flagged(text: str) -> set[str]:
         "parcel stuck at the Gaol Lane depot, courier chasing",
         "Order for Queer Street Books dispatched, shop confirmed receipt",
         "Scheiß-Navi schickt LKW wieder durch die Altstadt, Route manuell sperren",  # an insult cursing a thing
+        "Mr Adeyemi wants a German shepherd puppy for the farm",  # a breed
         # An order line: a quantity before a medicine, a dose after it.
         "pharmacy wholesaler order: 200 x metformin 500mg, 80 x sertraline 50mg, dispatch tues",
     ],
@@ -71,6 +72,9 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("Mr Baldy strikes again, third complaint this week", "insulting"),  # an English mock title
         ("Ms Price sick again, reschedule", "health"),  # a thing's word that is a person's name
         ("Kunde Vollpfosten, Router nie eingesteckt und dann Störung gemeldet", "insulting"),  # a thing past a comma
+        ("Netter Hund, aber Hr. Kuhn selbst ist ein echtes Arschloch zum Support", "insulting"),  # a title: no pet
+        ("Card machine dead and that stupid cow Mrs Platt screaming at the till", "insulting"),  # "and" ends it
+        ("seit KW 14 krankgeschrieben, Vertretung übernimmt Fr. Kaya", "health"),  # a week number is no quantity
         ("his diabetes app says his sugar is fine", "health"),  # a condition before a thing is no curse
         ("he did time in the gaol, lane 4 of the car park is his", "criminal"),  # lower case: no place name
         # A person in the clause before the figure of speech, or a dash between a thing and a condition.
