@@ -14,18 +14,20 @@ person stands between. Nothing here reads the lexicons. `Around.of` sorts a sent
   Umzug depressiv"); or an animal just after it, in a sentence that names no person before the term ("le diabète
   du chien", "DNA parentage test for the litter").
 - **A thing's** figure of speech (`of_a_thing`): a machine, a piece of software, a deal or a price a few words
-  before a condition or an insult, in the same clause, with no person between or inside it ("le serveur de prod
-  est malade", "Opportunity liegt seit Q3 im Koma", "ce logiciel est complètement débile"); "the account manager
-  is sick" has a person in it.
-- **An institution's** (`of_an_institution`): the term is part of an institution's name or right beside it ("Such-
-  tklinik", "mosque committee", "HIV testing clinic", "AfD-Fraktion"), or the institution opens the sentence, and
-  no person is named before the term or in its clause ("Psychiatrisches Zentrum Nord: Rahmenvertrag, AP Hr. Lauer"
-  names its buyer in another clause); a customer or a venue, not a patient or a believer.
+  before a condition or an insult, in the same phrase (a comma, a dash set apart, "and", "aber" end it), with no
+  person before it in its clause ("le serveur de prod est malade", "Opportunity liegt seit Q3 im Koma", "ce
+  logiciel est complètement débile"), or right before the term ("nos tarifs criminels"); a thing right after an
+  insult is what it curses ("Scheiß-Navi"), a person right after it is who it names ("that stupid cow Mrs Platt").
+- **An institution's** (`of_an_institution`): the term is part of an institution's or an offering's name that
+  opens its clause, after at most two words of a name ("Suchtklinik", "mosque committee", "Elm House psychiatric
+  unit", "CGT section cheminots", "Umrah Nov package"), and no person is named before the term or in its clause
+  ("Psychiatrisches Zentrum Nord: Rahmenvertrag, AP Hr. Lauer" names its buyer in another clause); a customer, a
+  venue or a product, not a patient or a believer ("in hospital w/ covid", "Freitagsgebet in der Moschee" stay).
 - **A title's** (`in_a_title`): the term is inside a quotation ('…' or "…", « … », „…“) that a topic word (a course,
   a show, a talk) introduces or follows ("Schulung 'Psychische Gesundheit am Arbeitsplatz'", "'Criminal Minds'
   trivia night"), whatever its category: a title is quoted, a person's words are not introduced by a course.
-- **A product's** dose (`a_dose`): a quantity before the term or a dose after it ("80 x sertraline 50mg", "200 Pck
-  Metformin"): an order line, not a patient's treatment.
+- **A product's** dose (`a_dose`): a quantity before the term or a dose after it, with no person in its clause
+  ("80 x sertraline 50mg", "200 Pck Metformin"): an order line, not a patient's treatment.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ _OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.I
 # gewerkschaftlich organisiert".
 _OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, Category.TRADE_UNION})
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
-# A dash set apart (hyphen, en or em dash) or a slash ends one too where a figure of speech is read: "deal on hold -
-# on chemo".
+# A dash set apart (hyphen, en or em dash), a slash or a conjunction ends one too where a figure of speech is read:
+# "deal on hold - on chemo", "card machine dead and that stupid cow…".
 _DASH = re.compile("\\s[-\u2013\u2014/]\\s|\\b(?:and|but|et|mais|und|aber)\\b", re.IGNORECASE)
 _OPENS = 2  # an animal or an institution among the first words of a sentence is what it is about
 _OF = frozenset({"de", "du", "des", "d", "of", "von", "vom", "der"})  # "le chien de Mme Martin", "Katze der Kundin"
