@@ -17,8 +17,8 @@ from gomme.policies.notes.lexicon import Category, Entry, Role
 from gomme.policies.notes.patterns import Shape
 from gomme.policies.notes.text import fold
 
-MARKS = "*@"
-_STAR, _AT = MARKS
+_STAR, _AT = "*", "@"  # the marks that stand for a letter: "w*nker", "tw@t"
+MARKS = _STAR + _AT
 _MASKED = re.compile(r"[^\W\d_]+(?:[*@]+[^\W\d_]*)+")  # letters, then marks and letters: "w*nker", "f***"
 _MIN_LETTERS = 2  # "**" or "a*" alone say nothing
 _MIN_LENGTH = 4  # marks included: shorter masked words match too many insults ("c*n" is "con" and "cun")
