@@ -104,24 +104,26 @@ class Span(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """A sentence as the scanner reads it: its folded words, the sentence as written, each word's span in it."""
+    """A sentence as the scanner reads it: its folded words, the sentence as written, each word's span in it, and
+    the titles ("Mme", "Hr.") that make the next word a surname."""
 
     texts: Sequence[str]
     original: str
     places: Sequence[tuple[int, int]]
+    titles: frozenset[str] = frozenset()
 
     def one_clause(self, left: int, right: int) -> bool:
-        return one_clause(self.original, self.places, left, right)
+        """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written."""
+        return not _CLAUSE_BREAK.search(self.original[self.places[left][1] : self.places[right][0]])
+
+    def capitalised(self, index: int) -> bool:
+        """Word `index` is written with a capital first letter."""
+        return self.original[self.places[index][0]].isupper()
 
     def one_phrase(self, left: int, right: int) -> bool:
         """One clause, and no dash set apart between the two words either."""
         between = self.original[self.places[left][1] : self.places[right][0]]
         return self.one_clause(left, right) and not _DASH.search(between)
-
-
-def one_clause(original: str, places: Sequence[tuple[int, int]], left: int, right: int) -> bool:
-    """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written."""
-    return not _CLAUSE_BREAK.search(original[places[left][1] : places[right][0]])
 
 
 class Cued(Span, Protocol):
@@ -329,7 +331,7 @@ def _opens_clause(written: Written, start: int) -> bool:
 def _named_before(written: Written, start: int) -> bool:
     """One or two capitalised words right before word `start`, in its clause: a name ("Elm House")."""
     before = [index for index in range(max(0, start - _NAME_WORDS), start) if written.one_clause(index, start)]
-    return bool(before) and all(written.original[written.places[index][0]].isupper() for index in before)
+    return bool(before) and all(written.capitalised(index) for index in before)
 
 
 def in_a_title(term: Span, topics: Sequence[Span], written: Written) -> bool:

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from gomme.policies.notes.contexts import Around, Written, one_clause
+from gomme.policies.notes.contexts import Around, Written
 from gomme.policies.notes.first_names import GENDERS, first_names
 from gomme.policies.notes.lexicon import (
     LANGUAGES,
@@ -63,14 +63,18 @@ _ROLES = frozenset({Cue.PERSON, Cue.MEMBER})  # phrases naming a person's role, 
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
 _SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
 _AT_A_PLACE = frozenset({"in", "at", "near", "a", "nach"})  # before a first name: a town ("in Bradford", "à Florence")
-_PLACE_WORDS = frozenset({
+# Capitalised words that make the capitalised word before them part of a name (`_named`).
+_STREET_WORDS = frozenset({
     "street", "st", "road", "rd", "lane", "ln", "avenue", "ave", "hill", "square", "sq", "park", "way", "close",
     "drive", "court", "place", "row", "walk", "gardens", "terrace", "crescent", "grove", "mews", "strasse", "str",
     "weg", "gasse", "platz", "allee", "ring", "damm", "ufer", "steig", "chaussee",
+})  # fmt: skip
+_FIRM_WORDS = frozenset({
     "sons", "brothers", "bros", "co", "ltd", "gmbh", "inc", "llc", "plc", "sarl", "ag", "kg", "group", "gruppe",
     "groupe", "plumbing", "electrical", "motors", "consulting", "solutions", "holdings", "industries", "haustechnik",
     "elektrotechnik", "technik", "bau", "immobilien",
 })  # fmt: skip
+_NAMING_WORDS = _STREET_WORDS | _FIRM_WORDS
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
 # surgery planned") is part of that genetic datum; a union member's activism ("milite à la CGT") of the union
@@ -227,10 +231,10 @@ class Scanner:
             hit for hit in heard
             if hit.entry.cue in _THINGS and not any(a <= hit.first and hit.last <= b for a, b in roles)
         ]  # fmt: skip
-        around = Around.of(heard, Written(texts, original, places))
+        written = Written(texts, original, places, self._titles)  # how the words stand in the note
+        around = Around.of(heard, written)
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
-        written = (texts, original, places, self._titles)  # how the words stand in the note, for names and titles
         # An origin right after goods is theirs, with the words inside it ("produits d'origine turque": not "turque"
         # either); one before them may be the person's ("half Chinese, sells Chinese products"), and one after
         # another thing too ("the client is of Nigerian descent").
@@ -243,7 +247,7 @@ class Scanner:
         for hit in terms:
             if not _spoken(hit.entry, spoken):
                 continue
-            if _surname(hit, *written) or _title(hit, *written) or _place(hit, texts, original, places):
+            if _surname(hit, written) or _title(hit, written) or _named(hit, written):
                 continue
             assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
             if around.no_persons(hit, hit.entry.category):  # an animal's, a thing's, a title's… (contexts.py)
@@ -254,7 +258,7 @@ class Scanner:
                 theirs = {cue.entry.cue for cue in heard if not (hit.start <= cue.start and cue.end <= hit.end)}
                 if needs not in theirs or _EXCLUDES[needs] in theirs:
                     continue
-            elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things, original, places)):
+            elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things, written)):
                 continue
             if hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN and any(
                 a <= hit.start and hit.end <= b for a, b in goods
@@ -362,36 +366,35 @@ def _match_phrase(entry: Entry, first: int, texts: Sequence[str], stems: _Stems)
     return first + len(patterns) - 1
 
 
-def _surname(
-    hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]], titles: frozenset[str]
-) -> bool:
+def _surname(hit: _Hit, written: Written) -> bool:
     """A capitalised word right after a title is a surname ("Mme Prêtre", "Frau Krank", "Mr Church"), except an
     English insult: a mock title is a nickname ("Mr Baldy"). In French, so is one word right after a first name
     ("Sylvie Prêtre", "Marie Chrétien"), French writing creeds, origins and conditions in lower case."""
-    if hit.first == 0 or not original[places[hit.first][0]].isupper():
+    texts = written.texts
+    if hit.first == 0 or not written.capitalised(hit.first):
         return False
-    if texts[hit.first - 1] in titles:
+    if texts[hit.first - 1] in written.titles:
         # An insult after a title: a surname in French and German ("Mme Conard", "Hr. Dumm"), a mock title in
         # English ("Mr Baldy", "Mr Grumpy"), where no surname spells an insult.
         return hit.entry.category is not Category.INSULTING or hit.entry.phrase.language != "en"
     if hit.entry.category is Category.INSULTING:
         return False
-    if hit.first != hit.last or not _first_name(hit.first - 1, original, places):
+    if hit.first != hit.last or not _first_name(hit.first - 1, written):
         return False
     # Right after a known first name, in any language ("Joe Black", "Tom Crook"); in French after any word written
     # like one.
     return hit.entry.phrase.language == "fr" or any(texts[hit.first - 1] in first_names(g) for g in GENDERS)
 
 
-def _place(hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]]) -> bool:
-    """A capitalised term right before a capitalised street, place or company word names the place or the firm:
+def _named(hit: _Hit, written: Written) -> bool:
+    """A capitalised term right before a capitalised street or company word names a street or a firm:
     "Gaol Lane", "Hospital Hill", "Queer Street Books", "Black & Sons Plumbing" ("Kirchstraße" is one word)."""
     after = hit.last + 1
     return (
-        after < len(texts)
-        and texts[after] in _PLACE_WORDS
-        and original[places[hit.first][0]].isupper()
-        and original[places[after][0]].isupper()
+        after < len(written.texts)
+        and written.texts[after] in _NAMING_WORDS
+        and written.capitalised(hit.first)
+        and written.capitalised(after)
     )
 
 
@@ -408,21 +411,19 @@ def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool
     )
 
 
-def _title(
-    hit: _Hit, texts: Sequence[str], original: str, places: Sequence[tuple[int, int]], titles: frozenset[str]
-) -> bool:
+def _title(hit: _Hit, written: Written) -> bool:
     """A title written as one ("Mr Dale", "Fr. Busch") is no acronym that spells alike (the Belgian party MR)."""
-    if hit.first != hit.last or texts[hit.first] not in titles:
+    if hit.first != hit.last or written.texts[hit.first] not in written.titles:
         return False
-    start, end = places[hit.first]
-    return not original[start:end].isupper()
+    start, end = written.places[hit.first]
+    return not written.original[start:end].isupper()
 
 
-def _first_name(index: int, original: str, places: Sequence[tuple[int, int]]) -> bool:
+def _first_name(index: int, written: Written) -> bool:
     """Word `index` is written like a first name (capital, then lower case) one space before the next word."""
-    start, end = places[index]
-    word = original[start:end]
-    return word.istitle() and word.isalpha() and original[end : places[index + 1][0]] == " "
+    start, end = written.places[index]
+    word = written.original[start:end]
+    return word.istitle() and word.isalpha() and written.original[end : written.places[index + 1][0]] == " "
 
 
 def typos_of(entries: Sequence[Entry], *, real: bool = True) -> Typos:
@@ -467,12 +468,12 @@ def _only(spoken: frozenset[str] | None) -> str:
     return next(iter(spoken)) if spoken is not None and len(spoken) == 1 else ANY_LANGUAGE
 
 
-def _beside(hit: _Hit, things: Sequence[_Hit], original: str, places: Sequence[tuple[int, int]]) -> bool:
+def _beside(hit: _Hit, things: Sequence[_Hit], written: Written) -> bool:
     """A thing's cue within two words of the term, in the same clause: "est libanais, parle arabe" is a person's
     origin, then a language; "parle libanais" is a language."""
     return any(  # a cue inside the term itself ("rail" in "SUD Rail") does not count
-        (hit.first - _BESIDE <= thing.last < hit.first and one_clause(original, places, thing.last, hit.first))
-        or (hit.last < thing.first <= hit.last + _BESIDE and one_clause(original, places, hit.last, thing.first))
+        (hit.first - _BESIDE <= thing.last < hit.first and written.one_clause(thing.last, hit.first))
+        or (hit.last < thing.first <= hit.last + _BESIDE and written.one_clause(hit.last, thing.first))
         for thing in things
     )
 
