@@ -102,7 +102,8 @@ class Contact:
     email: str | None
     label: Label
     identity: tuple[str, ...]
-    note_terms: tuple[str, ...] = ()
+    note_terms: tuple[str, ...] = ()  # sensitive words a redaction must remove
+    note_kept: tuple[str, ...] = ()  # words of the note's other sentences, which the redaction must leave
 
 
 @dataclass
@@ -169,6 +170,8 @@ class HubSpotPortal:
                 problems.append("message not redacted")
             elif any(term.lower() in text.lower() for term in person.note_terms):
                 problems.append("message still holds the sensitive terms")
+            elif not all(kept in text for kept in person.note_kept):
+                problems.append("message lost a sentence that held nothing sensitive")
             if changed - {"message"}:
                 problems.append(f"properties changed {sorted(changed - {'message'})}")
             if prefs_now != prefs_was:
@@ -233,7 +236,8 @@ class _Seeder:
         domain: str = "example.com", contacted: dt.datetime | None = None, created: dt.datetime | None = None,
         country: str | None = "France", born: str | None = None, contract_end: dt.date | None = None,
         hold: bool | None = None, erasure: bool | None = None, note: str | None = None,
-        note_terms: tuple[str, ...] = (), subscriptions: Mapping[str, Status] | None = None,
+        note_terms: tuple[str, ...] = (), note_kept: tuple[str, ...] = (),
+        subscriptions: Mapping[str, Status] | None = None,
         extra: dict[str, Any] | None = None, company: str | None = None, anonymised: bool = False,
     ) -> str:  # fmt: skip
         """Adds the contact and its subscription statuses; returns its address."""
@@ -258,7 +262,7 @@ class _Seeder:
         record_id = self.portal.add(**properties)
         for type_id, (status, legal_basis, explanation) in (subscriptions or {}).items():
             self.portal.set_status(email, type_id, status, legal_basis, explanation, at=self.d.ago(1, 40))
-        self.hub.people.append(Contact(record_id, address, Label(category, detail), identity, note_terms))
+        self.hub.people.append(Contact(record_id, address, Label(category, detail), identity, note_terms, note_kept))
         return email
 
 
@@ -396,6 +400,21 @@ def build_hubspot_portal(now: dt.datetime | None = None) -> HubSpotPortal:
     s.contact("decoy note (ordinary business text)", contacted=recent, domain="kappa.example.com",
               company="Kappa Components Ltd", country="UK", subscriptions=b2b,
               note="Met at the Union Street office in Aberdeen; send the Q3 price list.")  # fmt: skip
+    # Whose a term is (docs/notes-scanner.md, contexts): keep the customer's clinic, the pet, the order line.
+    context_decoy, beside = (
+        "decoy note (an organisation, a thing, an animal or a title)",
+        "sensitive note beside an organisation, a thing or an animal",
+    )
+    s.contact(context_decoy, contacted=recent, domain="kappa.example.com", company="Kappa Components Ltd",
+              country="UK", subscriptions=b2b, note="Mosque committee wants a quote for 200 chairs.")  # fmt: skip
+    s.contact(context_decoy, contacted=recent, domain="orbis-medical.example.com", company="Orbis Médical SA",
+              subscriptions=b2b, note="Le chien de Mme Martin a le diabète, elle prend la gamme senior.")  # fmt: skip
+    s.contact(context_decoy, contacted=recent, domain="kappa.example.com", company="Kappa Components Ltd",
+              country="UK", subscriptions=b2b,
+              note="Ordered 80 x sertraline 50mg for the pharmacy counter.")  # fmt: skip
+    s.contact(beside, contacted=recent, domain="kappa.example.com", company="Kappa Components Ltd", country="UK",
+              subscriptions=b2b, note="Her cat is at the vet again. She is on chemo herself until May.",
+              note_terms=("chemo",), note_kept=("Her cat is at the vet again.",))  # fmt: skip
     return hub
 
 

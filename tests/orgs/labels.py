@@ -176,6 +176,15 @@ CATEGORIES: dict[str, Category] = {c.name: c for c in (
     Category("decoy note (ordinary business text)", "keep",
              "'rue de la Santé', 'rue de l'Église', 'Union Street', 'Herr Krebs': street names and surnames, not Art 9 "
              "data (docs/law.md §8 examples are about people's health, beliefs, unions)."),
+    Category("decoy note (an organisation, a thing, an animal or a title)", "keep",
+             "docs/law.md §8: Art 9 data is about a natural person. A clinic or a rehab centre that is the customer, "
+             "a forklift 'sick' again, a customer's dog with diabetes, a course titled 'Santé mentale au travail', "
+             "a pharmacy's order of 80 packs of an antidepressant: no person's health (docs/notes-scanner.md, "
+             "contexts)."),
+    Category("sensitive note beside an organisation, a thing or an animal", "redact_note",
+             "docs/law.md §8: the contact's own condition (chemotherapy, sick leave for burnout) is health data "
+             "(Art 9(1)) even in a note that also speaks of a clinic customer, a machine or a pet; only the "
+             "sentence holding it is redacted, the other sentence stays as written."),
     Category("private contact (no account), professional address", "restrict_email",
              "Issue #15 §5 (docs/clocks.md 'Audience'): a contact with no Account is B2C, whatever its address looks "
              "like; B2C email marketing needs a provable opt-in (docs/law.md §2) and it has none: email is restricted, "

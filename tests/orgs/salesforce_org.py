@@ -115,6 +115,7 @@ class Person:
     label: Label
     identity: tuple[str, ...]  # names, email, phone: none may survive an anonymisation
     note_terms: tuple[str, ...] = ()  # sensitive words a redaction must remove
+    note_kept: tuple[str, ...] = ()  # words of the note's other sentences, which the redaction must leave
 
 
 @dataclass
@@ -196,6 +197,8 @@ class SalesforceOrg:
                 problems.append(f"{note} not redacted")
             elif any(term.lower() in text.lower() for term in person.note_terms):
                 problems.append(f"{note} still holds the sensitive terms")
+            elif not all(kept in text for kept in person.note_kept):
+                problems.append(f"{note} lost a sentence that held nothing sensitive")
             problems.extend(_compare(before, after, allowed={person.sobject: {note}, "Contact": {note}}))
         elif expected in ("restrict_email", "restrict_all"):
             flag = EMAIL_OPT_OUT[person.sobject]
@@ -362,8 +365,8 @@ class _Seeder:
         self, category: str, account: str | None, *, detail: str = "", domain: str = "example.com",
         activity: dt.date | None = None, created: dt.datetime | None = None, country: str | None = "France",
         individual: dict[str, Any] | None = None, consent: dict[str, Any] | None = None, hold: bool = False,
-        note: str | None = None, note_terms: tuple[str, ...] = (), title: str | None = "Responsable achats",
-        hidden: bool = False, anonymised: bool = False, email: bool = True,
+        note: str | None = None, note_terms: tuple[str, ...] = (), note_kept: tuple[str, ...] = (),
+        title: str | None = "Responsable achats", hidden: bool = False, anonymised: bool = False, email: bool = True,
     ) -> str:  # fmt: skip
         first, last = self._name()
         address = f"{ascii_name(first)}.{ascii_name(last)}@{domain}" if email else None
@@ -390,7 +393,9 @@ class _Seeder:
                        "MailingStreet": None, "MailingCity": None, "MailingPostalCode": None}  # fmt: skip
             identity = ()
         record_id = self.fake.create("Contact", **{k: v for k, v in fields.items() if v is not None})
-        self.org.people.append(Person("Contact", record_id, Label(category, detail), identity, note_terms))
+        self.org.people.append(
+            Person("Contact", record_id, Label(category, detail), identity, note_terms, note_kept)
+        )
         return record_id
 
     def person_account(
@@ -548,6 +553,27 @@ def build_salesforce_org(now: dt.datetime | None = None) -> SalesforceOrg:
               country="UK", note="Met at our Union Street office in Aberdeen; wants the Q3 price list.")  # fmt: skip
     s.contact("decoy note (ordinary business text)", prospect_co, activity=recent, domain="nordwind.example.com",
               country="Deutschland", note="Herr Krebs ist der neue Einkaufsleiter, Termin im Mai.")  # fmt: skip
+    # Whose a term is: an organisation, a machine, an animal, a title, an order line (docs/notes-scanner.md).
+    context_decoy, beside = (
+        "decoy note (an organisation, a thing, an animal or a title)",
+        "sensitive note beside an organisation, a thing or an animal",
+    )
+    s.contact(context_decoy, running_co, activity=recent, domain="atelier-durand.example.com",
+              note="La Clinique du Parc (service cardiologie) commande 40 tablettes, livraison quai B.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
+              note="Stapler Nr. 4 ist wieder krank, Techniker kommt am Montag.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
+              note="Her dog has diabetes, so she orders the senior range every month.")  # fmt: skip
+    s.contact(context_decoy, running_co, activity=recent, domain="atelier-durand.example.com",
+              note="Inscrit à la formation « Santé mentale au travail » du 12 mai.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
+              note="Suchtklinik Haus Lindenhof bestellt 20 Stühle für den Aufenthaltsraum.")  # fmt: skip
+    s.contact(beside, running_co, activity=recent, domain="atelier-durand.example.com",
+              note="La Clinique du Parc renouvelle le contrat. Mme la directrice sort d'une chimio, rappeler en juin.",
+              note_terms=("chimio",), note_kept=("La Clinique du Parc renouvelle le contrat.",))  # fmt: skip
+    s.contact(beside, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
+              note="Stapler Nr. 4 ist krank. Hr. Vogt ist seit März wegen Burnout krankgeschrieben.",
+              note_terms=("burnout", "krankgeschrieben"), note_kept=("Stapler Nr. 4 ist krank.",))  # fmt: skip
 
     # -- private contact (no AccountId) and the placeholder account --
     s.contact("private contact (no account), professional address", None, activity=recent,
