@@ -9,10 +9,11 @@ person stands between. Nothing here reads the lexicons. `Around.of` sorts a sent
 - **A topic's** (`on_topic`): a course, a kit, a device or an outbreak right after the term ("Mental Health at
   Work webinar", "HIV self test kits"), or a phrase such as "head of" right before it, in the same clause.
 
-- **An animal's** condition (`of_an_animal`): a pet, a horse, a herd before the term, opening the sentence or in
-  its clause, with no person between but its owner ("le chien de Mme Martin a le diabète", "Katze der Kundin seit
-  Umzug depressiv"); or an animal just after it, in a sentence that names no person before the term ("le diabète
-  du chien", "DNA parentage test for the litter").
+- **An animal's** condition (`of_an_animal`): a pet, a horse, a herd before the term in its clause, or opening
+  the sentence as a heading before a colon ("Zuchtbulle 'Max': …", not "Katze gestorben, hat jetzt
+  Depressionen": a comma may start the owner's clause), with no person between but its owner ("le chien de
+  Mme Martin a le diabète", "Katze der Kundin seit Umzug depressiv"); or an animal just after it, in a sentence
+  that names no person before the term ("le diabète du chien", "DNA parentage test for the litter").
 - **A thing's** figure of speech (`of_a_thing`): a machine, a piece of software, a deal or a price a few words
   before a condition or an insult, in the same phrase (a comma, a dash set apart, "and", "aber" end it), with no
   person before it in its clause ("le serveur de prod est malade", "Opportunity liegt seit Q3 im Koma", "ce
@@ -236,8 +237,9 @@ def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Cued], wr
                 return True
             continue
         if animal.last < term.first:
-            if (apart and animal.last + 1 == term.first) or (
-                animal.first > _OPENS and not written.one_clause(animal.last, term.first)
+            heading = animal.first <= _OPENS and _heading(animal, term, written)
+            if (apart and animal.last + 1 == term.first) or not (
+                heading or written.one_clause(animal.last, term.first)
             ):
                 continue
             # Its owner after "of" ("le chien de Mme Martin"), or its own name right after it ("mare 'Dolly'",
@@ -251,6 +253,14 @@ def of_an_animal(term: Span, animals: Sequence[Span], people: Sequence[Cued], wr
         ):
             return True
     return False
+
+
+def _heading(animal: Span, term: Span, written: Written) -> bool:
+    """The animal opens the sentence as a heading, a colon its only break before the term ("Zuchtbulle 'Max':
+    Abstammungsnachweis per DNA"); a comma is another clause, maybe of its owner ("Katze gestorben, hat jetzt
+    Depressionen")."""
+    between = written.original[written.places[animal.last][1] : written.places[term.first][0]]
+    return _CLAUSE_BREAK.findall(between) == [":"]
 
 
 def _between_them(animal: Span, term: Span, person: Cued, written: Written) -> bool:

@@ -24,6 +24,7 @@ def flagged(text: str) -> set[str]:
         "the stallion tested positive for the HYPP genetic marker, breeder wants a refund",
         "pet shop says the parrot is depressed, plucking feathers, sent enrichment kit",
         "Hundepension Waldblick: Rüde mit Epilepsie, Besitzer gibt Phenobarbital mit",
+        "Zuchtbulle 'Max': Abstammungsnachweis per DNA liegt vor, Auktion am 14.03.",  # a heading: the colon
         # A machine's, a deal's, a price's figure of speech.
         "le serveur de prod est malade depuis ce matin, ticket ouvert chez l'hebergeur",
         "Opportunity liegt seit Q3 im Koma, WV 1.11.",
@@ -66,6 +67,10 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         # A person between the animal and the term, or named before a term the animal follows.
         ("Mme Martin's dog died last week and she is depressed since", "health"),
         ("Mme Martin a le diabète, comme son chien", "health"),
+        # An animal opening the sentence, then another clause: maybe its owner's ("the pet died, now depressed").
+        ("Katze gestorben, hat jetzt Depressionen und ist krankgeschrieben", "health"),
+        ("Dog died last week, now on antidepressants and off work", "health"),
+        ("Chat décédé, depuis en dépression, arrêt de travail", "health"),
         # An animal word that is the insult.
         ("dopey cow in accounts", "insulting"),
         ("ignorant pig, shouted at the intern", "insulting"),
