@@ -44,6 +44,8 @@ from gomme.policies.notes.text import fold
 
 _TOPIC_AFTER = 3  # words from a term to a `topic` cue after it ("HIV self test kits")
 _TOPIC_BEFORE = 2  # words from a `topic` phrase before a term ("head of criminal litigation")
+_MEMBERSHIPS = frozenset({Category.POLITICAL_OPINIONS, Category.TRADE_UNION})
+_ACT_BEFORE = 2  # words from a member's deed to a party's or union's name after it ("handing out the SNP …")
 # A topic names no person's trait in these; an origin or an insult before a course or a role is still one's
 # ("our Muslim officer" is a person's creed, which no topic word clears: roles are not topics).
 _TOPICAL = frozenset(Category) - {Category.RACIAL_ETHNIC_ORIGIN, Category.INSULTING}
@@ -145,6 +147,7 @@ class Around:
     things: Sequence[Span]
     institutions: Sequence[Span]
     heads: Sequence[Span]  # institutions that end a compound ("*klinik")
+    acts: Sequence[Span]  # a member's deeds and roles ("handing out", "canvassing for")
 
     @classmethod
     def of(cls, cues: Sequence[Cued], sentence: Written) -> Around:
@@ -162,6 +165,7 @@ class Around:
             kind(Cue.THING),
             institutions,
             [hit for hit in institutions if hit.entry.phrase.words[-1].shape is Shape.SUFFIX],
+            kind(Cue.MEMBER),
         )
 
     def no_persons(self, term: Span, category: Category) -> bool:
@@ -170,7 +174,7 @@ class Around:
         insult, sentence = category is Category.INSULTING, self.sentence
         if self.topics and (
             in_a_title(term, self.topics, sentence)
-            or (category in _TOPICAL and on_topic(term, self.topics, sentence))
+            or (category in _TOPICAL and on_topic(term, self.topics, sentence) and not self._acted(term, category))
         ):
             return True
         if (
@@ -192,6 +196,14 @@ class Around:
         ):
             return True
         return category is Category.HEALTH and not self._in_its_clause(term) and a_dose(term, sentence.texts)
+
+    def _acted(self, term: Span, category: Category) -> bool:
+        """A member's deed or role right before a party's or a union's name makes it no topic: "handing out Sinn
+        Féin leaflets" is activism, "500 Sinn Féin leaflets" an order."""
+        return category in _MEMBERSHIPS and any(
+            term.first - _ACT_BEFORE <= act.last < term.first and self.sentence.one_clause(act.last, term.first)
+            for act in self.acts
+        )
 
     def _in_its_clause(self, term: Span) -> bool:
         """Does a person stand in the term's clause ("Mme Roy prend sertraline 50mg"; "200 Insulinpens,
@@ -333,8 +345,11 @@ def of_an_institution(
 
 def _opens_clause(written: Written, start: int) -> bool:
     """Word `start` opens its clause, or follows at most two words of a name ("Elm House psychiatric unit",
-    "downtown HIV testing clinic"), none of them a link ("in psychiatric unit" is where someone is)."""
+    "downtown HIV testing clinic"), none of them a link ("in psychiatric unit" is where someone is); a definite
+    article that opens the clause is no link."""
     before = [index for index in range(start) if written.one_clause(index, start)]
+    if before and written.texts[before[0]] in _DEFINITE:
+        before = before[1:]  # the clause's subject: "Le centre LGBT de Lille réserve", "The mosque committee"
     return len(before) <= _NAME_WORDS and _LINKS.isdisjoint(written.texts[index] for index in before)
 
 

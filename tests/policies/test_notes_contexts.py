@@ -41,6 +41,7 @@ def flagged(text: str) -> set[str]:
         "Equine policy: mare 'Dolly' colic surgery claim, vet report on file",  # the animal's own name
         "Hr. Dumm (GF) unterschreibt bis Freitag, lt. Sekretariat",  # a surname after a title, in German
         "Umrah Nov package: 18 seats left, brochure updated",  # an offering sold, no one going
+        "Le centre LGBT de Lille réserve la salle de réunion pour 3 soirées en juin",  # an article opens the clause
         "Unsere Kaffeemaschine ist offenbar gewerkschaftlich organisiert, ab 16 Uhr Dienst nach Vorschrift",
         # A quoted title a topic word introduces or follows, whatever the category.
         "Schulung 'Psychische Gesundheit am Arbeitsplatz' für 15 Führungskräfte gebucht",
@@ -94,6 +95,9 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("zurueck aus der Entzugsklinik, seit Januar clean, wirkt stabil", "health"),
         ("Teamsters local 710 business agent, sits on the warehouse negotiating team", "trade_union"),
         ("tresorier de la section PCF de Vénissieux, réunions le jeudi soir", "political_opinions"),
+        # A member's deed right before a party's name: activism, not the leaflets' topic.
+        ("Ms Delaney was handing out Sinn Féin leaflets outside the GAA club", "political_opinions"),
+        ("Fr. Brandt verteilt SPD-Flyer vor dem Supermarkt", "political_opinions"),
         # Quoted words no topic word introduces are a person's; a dose taken is a treatment.
         ("he told me 'I have cancer' so the renewal waits", "health"),
         ("Mme Roy prend de la sertraline depuis mars", "health"),
