@@ -189,10 +189,10 @@ class Around:
             and of_a_thing(term, self.things, self.people, sentence, curse=insult)
         ):
             return True
-        if (
-            self.institutions
-            and not insult
-            and of_an_institution(term, self.institutions, self.heads, self.people, sentence)
+        if self.institutions and (
+            _cursing(term, self.institutions, sentence)
+            if insult
+            else of_an_institution(term, self.institutions, self.heads, self.people, sentence)
         ):
             return True
         return category is Category.HEALTH and not self._in_its_clause(term) and a_dose(term, sentence.texts)
@@ -341,6 +341,12 @@ def of_an_institution(
         if start >= 0 and _opens_clause(written, start):
             return True
     return False
+
+
+def _cursing(term: Span, places: Sequence[Span], written: Written) -> bool:
+    """An insult right before an institution's word, in one phrase, is what the institution is called or cursed,
+    as a thing is ("Scheiß-Verein"; "FDP-Kreisverband" is no French "fdp"): no person's insult."""
+    return any(place.first == term.last + 1 and written.one_phrase(term.last, place.first) for place in places)
 
 
 def _opens_clause(written: Written, start: int) -> bool:

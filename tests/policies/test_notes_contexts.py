@@ -42,6 +42,8 @@ def flagged(text: str) -> set[str]:
         "Hr. Dumm (GF) unterschreibt bis Freitag, lt. Sekretariat",  # a surname after a title, in German
         "Umrah Nov package: 18 seats left, brochure updated",  # an offering sold, no one going
         "Le centre LGBT de Lille réserve la salle de réunion pour 3 soirées en juin",  # an article opens the clause
+        "FDP-Kreisverband bestellt 300 Kugelschreiber",  # an insult's spelling before an institution: its name
+        "Dieser Idioten-Verein zahlt nie pünktlich",  # an institution cursed, as a thing is
         "Unsere Kaffeemaschine ist offenbar gewerkschaftlich organisiert, ab 16 Uhr Dienst nach Vorschrift",
         # A quoted title a topic word introduces or follows, whatever the category.
         "Schulung 'Psychische Gesundheit am Arbeitsplatz' für 15 Führungskräfte gebucht",
@@ -74,6 +76,7 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("Chat décédé, depuis en dépression, arrêt de travail", "health"),
         # An animal word that is the insult.
         ("dopey cow in accounts", "insulting"),
+        ("Ce fdp de Martin a encore annulé", "insulting"),
         ("ignorant pig, shouted at the intern", "insulting"),
         ("Mr Baldy strikes again, third complaint this week", "insulting"),  # an English mock title
         ("Ms Price sick again, reschedule", "health"),  # a thing's word that is a person's name
