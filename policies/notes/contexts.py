@@ -74,6 +74,14 @@ _DEFINITE = frozenset({"the", "le", "la", "l", "der", "die", "das", "den", "dem"
 _NAME_LEMMA = "name"  # the lemma of a first-name cue (patterns.py)
 _PET_NAME = 2  # words after an animal that may be its name
 _AFTER_ANIMAL = 5  # words from a term to an animal after it ("le diabète du chien")
+# The writer speaking of themselves, and what may stand between that word and an insult (`by_the_writer`).
+_SELF = frozenset({"me", "moi", "ich", "i", "je", "j", "myself", "mich"})
+_SELF_FILLER = frozenset({
+    "m", "am", "was", "such", "an", "a", "so", "really", "total", "totally", "complete", "the", "of", "day",
+    "suis", "etais", "un", "une", "vraiment", "le", "la", "du", "jour", "quel", "quelle",
+    "bin", "war", "ein", "eine", "echt", "heut", "heute", "voll", "halt", "der", "die", "das", "bi",
+})  # fmt: skip
+_SELF_BEFORE = 4  # words from "I"/"moi"/"ich" to the insult
 _THING_BEFORE = 7  # words from a thing to a condition or an insult after it ("Der Drucker im 2. OG ist ein …")
 _INSTITUTION_AFTER = 3  # words from a term to an institution after it ("HIV testing clinic")
 _INSTITUTION_BEFORE = 3  # and before it ("centre de désintox", "Zentrum Sinti und Roma")
@@ -189,6 +197,8 @@ class Around:
             and of_a_thing(term, self.things, self.people, sentence, curse=insult)
         ):
             return True
+        if insult and by_the_writer(term, self.people, sentence):
+            return True
         if self.institutions and (
             _cursing(term, self.institutions, sentence)
             if insult
@@ -295,9 +305,9 @@ def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Cued], writt
         for person in people
     ):
         return False  # "that stupid cow Mrs Platt", "ce crétin de Martin": the insult names the person after it
-    # Right after an insult (`curse`), a thing is what it curses: "Scheiß-Navi", "fucking printer" (not "his
-    # diabetes app": a condition before a thing is still the person's).
-    if curse and any(thing.first == term.last + 1 and written.one_phrase(term.last, thing.first) for thing in things):
+    # Right after an insult (`curse`), or after "de"/"of", a thing is what it curses: "Scheiß-Navi", "fucking
+    # printer", "putain de pluie" (not "his diabetes app": a condition before a thing is still the person's).
+    if curse and any(_cursed(term, thing, written) for thing in things):
         return True
     # Right before the term, a thing is what it qualifies, whoever speaks ("le client trouve nos tarifs
     # criminels"), unless it is a person's name ("Ms Price sick": a title or a name right before it, or on it).
@@ -313,6 +323,30 @@ def of_a_thing(term: Span, things: Sequence[Span], people: Sequence[Cued], writt
         thing.last < term.first <= thing.last + _THING_BEFORE and written.one_phrase(thing.last, term.first)
         for thing in things
     )
+
+
+def _cursed(term: Span, thing: Span, written: Written) -> bool:
+    """The thing right after the insult, or after "de"/"of" after it, in one phrase: "Scheiß-Navi", "cette
+    saloperie de photocopieuse", "piece of junk printer"."""
+    after = term.last + 1
+    if after < thing.first and written.texts[after] in _OF:
+        after += 1
+    return thing.first == after and written.one_phrase(term.last, thing.first)
+
+
+def by_the_writer(term: Span, people: Sequence[Cued], written: Written) -> bool:
+    """An insult the writer says of themselves: "me = total idiot", "Moi = boulet du jour", "i bin heut echt a
+    Vollkoffer", "I'm such an idiot": "I"/"moi"/"ich" at most four words before it, only a verb "to be" or fillers
+    between, and no person named in its clause ("je pense que Martin est un boulet" names one)."""
+    texts = written.texts
+    for index in range(max(0, term.first - _SELF_BEFORE), term.first):
+        if texts[index] in _SELF and _SELF_FILLER.issuperset(texts[index + 1 : term.first]):
+            return not any(
+                written.one_clause(min(person.last, term.last), max(person.first, term.first))
+                for person in _others(term, people)
+                if person.first < index or person.first > term.last  # "moi" is a person cue: the writer
+            )
+    return False
 
 
 def of_an_institution(

@@ -43,6 +43,10 @@ def flagged(text: str) -> set[str]:
         "Umrah Nov package: 18 seats left, brochure updated",  # an offering sold, no one going
         "Le centre LGBT de Lille réserve la salle de réunion pour 3 soirées en juin",  # an article opens the clause
         "FDP-Kreisverband bestellt 300 Kugelschreiber",  # an insult's spelling before an institution: its name
+        # An insult the writer says of themselves, or one cursing a thing after "de"/"of".
+        "me = total idiot, sent the quote to the wrong Mr Murphy",
+        "Moi = boulet du jour, oublié le catalogue chez Mme Morin",
+        "Cette saloperie de photocopieuse a encore bouffé le devis",
         "Dieser Idioten-Verein zahlt nie pünktlich",  # an institution cursed, as a thing is
         "Unsere Kaffeemaschine ist offenbar gewerkschaftlich organisiert, ab 16 Uhr Dienst nach Vorschrift",
         # A quoted title a topic word introduces or follows, whatever the category.
@@ -77,6 +81,9 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         # An animal word that is the insult.
         ("dopey cow in accounts", "insulting"),
         ("Ce fdp de Martin a encore annulé", "insulting"),
+        ("je pense que Martin est un boulet", "insulting"),  # the writer's opinion of someone else
+        ("me and Mr Fox agree he is a moron", "insulting"),
+        ("ce crétin de Martin a encore oublié la commande", "insulting"),  # "de" then a person, not a thing
         ("ignorant pig, shouted at the intern", "insulting"),
         ("Mr Baldy strikes again, third complaint this week", "insulting"),  # an English mock title
         ("Ms Price sick again, reschedule", "health"),  # a thing's word that is a person's name
