@@ -57,7 +57,7 @@ class SensitiveNoteRule(RuleBase):
         process, not when the policy loads: commands that decide nothing (`config check`, `audit log`…) never
         pay for them."""
         scanner_ = scanner(tuple(self.languages), tuple(self.categories))
-        suspect, confirm, masked, fields = scanner_.suspect, scanner_.confirm, scanner_.masked, frozenset(self.fields)
+        suspect, confirm, unmask, fields = scanner_.suspect, scanner_.confirm, scanner_.unmask, frozenset(self.fields)
 
         def scan_notes(notes: Mapping[str, str], record: PersonRecord) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
@@ -66,8 +66,10 @@ class SensitiveNoteRule(RuleBase):
                 wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
                 if not text or not wanted:
                     continue
-                matches = [] if suspect(text) is NO else confirm(text)  # most notes: the prefilter clears them
-                matches += masked(text)  # an insult written with marks ("w*nker"): masks.py
+                # An insult written with marks ("w*nker") is written out first (masks.py); then most notes are
+                # cleared by the prefilter. The spans are the note's: the text keeps its length.
+                text = unmask(text)
+                matches = [] if suspect(text) is NO else confirm(text)
                 if matches:
                     # The person's own name is not a term about them: "Follow-up Romano" (not the Roma), "Reached
                     # Harper" (not an insult). Their names are in every activity about them.

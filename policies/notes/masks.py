@@ -1,10 +1,11 @@
 """Masked swearwords: "w*nker", "tw@t", "conn*rd", "Arschl*ch" are insults written so that they are not.
 
-Folding turns `*` and `@` into spaces, so the word-by-word scan never sees these words whole. They are rare and
-never hide anything but an insult, so they get their own pass, only over notes holding a `*` or an `@`: each
-masked word (letters with marks inside or at the end) is compared with the insulting words of the lexicons of
-the same length, a mark standing for one letter. An e-mail address is a "word" with an `@` too, but none spells
-an insult.
+Folding turns `*` and `@` into spaces, so the word-by-word scan never sees these words whole. Before the scan,
+only in notes holding a `*` or an `@`, each masked word (letters with marks inside or at the end) is compared
+with the insulting words of the lexicons of the same length, a mark standing for one letter, and written out
+(`unmask`): one letter per mark, so every span carries over, and the scanner then reads the insult with its
+contexts like any other word ("this software is a pile of sh*te" curses a thing). An e-mail address is a "word"
+with an `@` too, but none spells an insult.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class MaskedWord:
     start: int
     end: int
     entry: Entry  # the insult it spells
+    reading: str  # that insult as the word is written: one letter per mark, its first letter's case kept
 
 
 class Masks:
@@ -55,10 +57,20 @@ class Masks:
                 continue
             # An `@` is an "a" first ("tw@t" is "twat" before "twit"), then any letter.
             readings = (fold(written.replace("@", "a")).replace(" ", "."), word) if "@" in written else (word,)
-            entry = next(
-                (entry for reading in readings for insult, entry in self._by_length.get(len(word), ())
+            spelt = next(
+                ((insult, entry) for reading in readings for insult, entry in self._by_length.get(len(word), ())
                  if re.fullmatch(reading, insult)),
                 None,
             )  # fmt: skip
-            if entry is not None:
-                yield MaskedWord(masked.start(), masked.end(), entry)
+            if spelt is not None:
+                insult, entry = spelt
+                reading = insult[0].upper() + insult[1:] if written[0].isupper() else insult
+                yield MaskedWord(masked.start(), masked.end(), entry, reading)
+
+    def unmask(self, text: str) -> str:
+        """`text` with its masked insults written out ("Quel conn*rd" → "Quel connard"), the same length."""
+        if _STAR not in text and _AT not in text:
+            return text  # most notes: two substring tests in C
+        for word in self.find(text):
+            text = text[: word.start] + word.reading + text[word.end :]
+        return text

@@ -170,17 +170,14 @@ class Scanner:
 
     def scan(self, text: str) -> list[NoteMatch]:
         """Every sensitive term of `text` that its context confirms, with spans in the original text."""
-        found = [] if self.suspect(text) is NO else self.confirm(text)
-        return found + self.masked(text)
+        text = self.unmask(text)
+        return [] if self.suspect(text) is NO else self.confirm(text)
 
-    def masked(self, text: str) -> list[NoteMatch]:
-        """The insults of `text` written with marks in them ("w*nker", "tw@t"): masks.py. Callers that prefilter
-        call it on every text, whatever the prefilter says: it returns at once when the text holds no mark."""
-        return [
-            NoteMatch(word.start, word.end, Category.INSULTING, word.entry.phrase.language or ANY_LANGUAGE,
-                      word.entry.phrase.lemma)
-            for word in self._masks.find(text)
-        ]  # fmt: skip
+    def unmask(self, text: str) -> str:
+        """`text` with the insults written with marks in them ("w*nker", "tw@t") written out, one letter per mark
+        (masks.py): callers that prefilter call it first, then `suspect` and `confirm` on what it returns. It
+        returns the text itself at once when it holds no mark."""
+        return self._masks.unmask(text)
 
     def confirm(self, text: str) -> list[NoteMatch]:
         """`scan` for a text the prefilter (`suspect`) did not clear: callers that prefilter many texts call both.

@@ -300,12 +300,12 @@ def test_the_prefilter_never_drops_a_note_holding_a_term() -> None:
     scanner_ = scanner()
     for text in notes:
         found = SCANNER.scan(text)  # first: the prefilter also learns the note's typos, which sentences then read
+        text = scanner_.unmask(text)  # masked insults written out first, as `scan` does (masks.py)
         unfiltered = [
             match
             for start, end in sentences(text)
             for match in scanner_._scan_sentence(fold(text)[start:end], text[start:end], start)
         ]
-        unfiltered += scanner_.masked(text) if "*" in text or "@" in text else []  # read apart: masks.py
         assert found == unfiltered, text
 
 
