@@ -104,17 +104,32 @@ def _row(name: str, size: int, tally: Tally) -> str:
     return f"| {name} | {size} | {tally.precision:.3f} | {tally.recall:.3f} |"
 
 
-def main() -> None:
+def categories_found(*, model: bool = False) -> Callable[[str], set[str]]:
+    """What the scanner finds in a text, by category: the lexicons, and (`model`) the second stage after them."""
+    from gomme.policies.notes.lexicon import Category
+    from gomme.policies.notes.model import note_model
     from gomme.policies.notes.scanner import scanner
 
+    scan, second = scanner(), note_model() if model else None
+
+    def categories_of(text: str) -> set[str]:
+        found = scan.scan(text)
+        if second is not None:
+            found += second.matches(text, found, set(Category))
+        return {match.category.value for match in found}
+
+    return categories_of
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="heldout", choices=("all", *SPLITS))
     parser.add_argument("--errors", action="store_true", help="list the sentences the scanner gets wrong")
+    parser.add_argument("--model", action="store_true", help="with the second stage (policies/notes/model.py)")
     args = parser.parse_args()
-    scan = scanner()
     sentences = list(corpus(args.split))
-    scores = score(sentences, lambda text: {match.category.value for match in scan.scan(text)})
-    print(f"split {args.split}: {len(sentences)} sentences")
+    scores = score(sentences, categories_found(model=args.model))
+    print(f"split {args.split}: {len(sentences)} sentences" + (", lexicons and model" if args.model else ""))
     print(table(scores))
     if args.errors:
         for sentence, found in scores.errors:

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 
 import pytest
-from notes_metrics import NONE, corpus, score, table
+from notes_metrics import NONE, categories_found, corpus, score, table
 from policy_testkit import CORPUS_FIGURES
 
 from gomme.policies.notes.lexicon import Category
@@ -66,4 +66,26 @@ def test_held_out_precision_and_recall_stay_at_least_where_they_are(pytestconfig
     ]
     overall = scores.overall
     assert overall.precision >= OVERALL[0] and overall.recall >= OVERALL[1], table(scores)
+    assert not below, "; ".join(below)
+
+
+# With the second stage on (policies/notes/model.py, off by default; trained on the tune split only, its
+# threshold set on the tune split by cross-validation): 2026-12-07, 0.963/0.969 overall, languages at least
+# 0.954/0.954, categories at least 0.872/0.944 (religious beliefs and sex life are under 0.90 in precision: the
+# model names a neighbouring category, or flags a decoy of that category). Floors just under those figures.
+MODEL_OVERALL = (0.95, 0.95)
+MODEL_PER_LANGUAGE = (0.95, 0.95)
+MODEL_PER_CATEGORY = (0.86, 0.93)
+
+
+def test_held_out_with_the_model_meets_the_target_overall_and_per_language() -> None:
+    scores = score(HELDOUT, categories_found(model=True))
+    below = [
+        f"{name} P={tally.precision:.3f} R={tally.recall:.3f}"
+        for floors, tallies in ((MODEL_PER_LANGUAGE, scores.by_language), (MODEL_PER_CATEGORY, scores.by_category))
+        for name, tally in tallies.items()
+        if tally.precision < floors[0] or tally.recall < floors[1]
+    ]
+    overall = scores.overall
+    assert overall.precision >= MODEL_OVERALL[0] and overall.recall >= MODEL_OVERALL[1], table(scores)
     assert not below, "; ".join(below)
