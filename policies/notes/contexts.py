@@ -337,8 +337,12 @@ def _cursed(term: Span, thing: Span, written: Written) -> bool:
 def by_the_writer(term: Span, people: Sequence[Cued], written: Written) -> bool:
     """An insult the writer says of themselves: "me = total idiot", "Moi = boulet du jour", "i bin heut echt a
     Vollkoffer", "I'm such an idiot": "I"/"moi"/"ich" at most four words before it, only a verb "to be" or fillers
-    between, and no person named in its clause ("je pense que Martin est un boulet" names one)."""
+    between, and no person named in its clause ("je pense que Martin est un boulet" names one); or "que je suis"
+    right after it ("Crétin que je suis")."""
     texts = written.texts
+    after = texts[term.last + 1 : term.last + 3]
+    if len(after) == 2 and after[0] == "que" and after[1] in _SELF:
+        return True  # "Crétin que je suis, j'ai oublié le devis"
     for index in range(max(0, term.first - _SELF_BEFORE), term.first):
         if texts[index] in _SELF and _SELF_FILLER.issuperset(texts[index + 1 : term.first]):
             return not any(
@@ -365,7 +369,7 @@ def of_an_institution(
             compound = place in heads and place.first == place.last == term.first  # "Suchtklinik"
             # "Elm House psychiatric unit": the term ends with the institution's word, a name before it.
             named = place.first == term.last > term.first and _named_before(written, term.first)
-            start = term.first if compound or named else -1
+            start = term.first if compound or named or _named_after(written, term) else -1
         elif term.last < place.first <= term.last + _INSTITUTION_AFTER and written.one_clause(term.last, place.first):
             start = term.first if _LINKS.isdisjoint(texts[term.last + 1 : place.first]) else -1
         elif term.first - _INSTITUTION_BEFORE <= place.last < term.first and written.one_clause(place.last, term.first):
@@ -391,6 +395,15 @@ def _opens_clause(written: Written, start: int) -> bool:
     if before and written.texts[before[0]] in _DEFINITE:
         before = before[1:]  # the clause's subject: "Le centre LGBT de Lille réserve", "The mosque committee"
     return len(before) <= _NAME_WORDS and _LINKS.isdisjoint(written.texts[index] for index in before)
+
+
+def _named_after(written: Written, term: Span) -> bool:
+    """The term is a place's word with its name right after, "de"/"of" between or not: "Mosquée de Mantes : devis
+    toiture", "Synagogue of Leeds wants", "Moschee Neckarstadt bestellt"."""
+    after = term.last + 1
+    if after < len(written.texts) and written.texts[after] in _OF and not written.capitalised(after):
+        after += 1
+    return after < len(written.texts) and written.capitalised(after) and written.one_clause(term.last, after)
 
 
 def _named_before(written: Written, start: int) -> bool:

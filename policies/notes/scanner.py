@@ -75,6 +75,7 @@ _FIRM_WORDS = frozenset({
     "elektrotechnik", "technik", "bau", "immobilien",
 })  # fmt: skip
 _NAMING_WORDS = _STREET_WORDS | _FIRM_WORDS
+_FIRM_AFTER = 3  # words from a term to a company word that ends the firm's name ("DNA-Analytik GmbH")
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
 # surgery planned") is part of that genetic datum; a union member's activism ("milite à la CGT") of the union
@@ -385,14 +386,19 @@ def _surname(hit: _Hit, written: Written) -> bool:
 
 def _named(hit: _Hit, written: Written) -> bool:
     """A capitalised term right before a capitalised street or company word names a street or a firm:
-    "Gaol Lane", "Hospital Hill", "Queer Street Books", "Black & Sons Plumbing" ("Kirchstraße" is one word)."""
-    after = hit.last + 1
-    return (
-        after < len(written.texts)
-        and written.texts[after] in _NAMING_WORDS
-        and written.capitalised(hit.first)
-        and written.capitalised(after)
-    )
+    "Gaol Lane", "Hospital Hill", "Queer Street Books", "Black & Sons Plumbing" ("Kirchstraße" is one word); a
+    company word may come after two more capitalised words of the name ("DNA-Analytik GmbH")."""
+    texts, after = written.texts, hit.last + 1
+    if not written.capitalised(hit.first):
+        return False
+    if after < len(texts) and texts[after] in _NAMING_WORDS and written.capitalised(after):
+        return True
+    for index in range(after, min(len(texts), after + _FIRM_AFTER)):
+        if not written.capitalised(index) or not written.one_clause(hit.last, index):
+            return False
+        if texts[index] in _FIRM_WORDS:
+            return index > after
+    return False
 
 
 def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool:

@@ -47,6 +47,10 @@ def flagged(text: str) -> set[str]:
         "me = total idiot, sent the quote to the wrong Mr Murphy",
         "Moi = boulet du jour, oublié le catalogue chez Mme Morin",
         "Cette saloperie de photocopieuse a encore bouffé le devis",
+        "Crétin que je suis, j'ai oublié le devis dans le TGV.",
+        # A place's word with its name after it, opening the clause; a firm's name up to its company word.
+        "Mosquée de Mantes : devis toiture 48 m², visite technique mardi 10h.",
+        "DNA-Analytik GmbH Heidelberg: Rahmenvertrag Laborbedarf verlängert.",
         "Dieser Idioten-Verein zahlt nie pünktlich",  # an institution cursed, as a thing is
         "Unsere Kaffeemaschine ist offenbar gewerkschaftlich organisiert, ab 16 Uhr Dienst nach Vorschrift",
         # A quoted title a topic word introduces or follows, whatever the category.
@@ -82,6 +86,8 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("dopey cow in accounts", "insulting"),
         ("Ce fdp de Martin a encore annulé", "insulting"),
         ("je pense que Martin est un boulet", "insulting"),  # the writer's opinion of someone else
+        ("Crétin qu'il est, il a oublié le devis", "insulting"),
+        ("Il prie à la Mosquée de Mantes chaque vendredi", "religious_beliefs"),  # where someone is
         ("me and Mr Fox agree he is a moron", "insulting"),
         ("ce crétin de Martin a encore oublié la commande", "insulting"),  # "de" then a person, not a thing
         ("ignorant pig, shouted at the intern", "insulting"),
