@@ -7,7 +7,8 @@ person stands between. Nothing here reads the lexicons. `Around.of` sorts a sent
 `Around.no_persons` asks each question below only where its cues are:
 
 - **A topic's** (`on_topic`): a course, a kit, a device or an outbreak right after the term ("Mental Health at
-  Work webinar", "HIV self test kits"), or a phrase such as "head of" right before it, in the same clause.
+  Work webinar", "HIV self test kits"), or a phrase such as "head of" right before it, in the same clause; not a
+  party's or a union's name right after a member's deed ("handing out Sinn Féin leaflets": `Around._acted`).
 
 - **An animal's** condition (`of_an_animal`): a pet, a horse, a herd before the term in its clause, or opening
   the sentence as a heading before a colon ("Zuchtbulle 'Max': …", not "Katze gestorben, hat jetzt
@@ -18,12 +19,19 @@ person stands between. Nothing here reads the lexicons. `Around.of` sorts a sent
   before a condition or an insult, in the same phrase (a comma, a dash set apart, "and", "aber" end it), with no
   person before it in its clause ("le serveur de prod est malade", "Opportunity liegt seit Q3 im Koma", "ce
   logiciel est complètement débile"), or right before the term ("nos tarifs criminels"); a thing right after an
-  insult is what it curses ("Scheiß-Navi"), a person right after it is who it names ("that stupid cow Mrs Platt").
+  insult, or after "de"/"of" after it, is what it curses ("Scheiß-Navi", "cette saloperie de photocopieuse"), a
+  person right after it is who it names ("that stupid cow Mrs Platt").
+- **The writer's own** insult (`by_the_writer`): "I", "moi" or "ich" a few words before it with only "to be" or
+  fillers between ("me = total idiot", "i bin heut echt a Vollkoffer"), or "que je suis" after it, and no other
+  person in the clause.
 - **An institution's** (`of_an_institution`): the term is part of an institution's or an offering's name that
   opens its clause, after at most two words of a name ("Suchtklinik", "mosque committee", "Elm House psychiatric
   unit", "CGT section cheminots", "Umrah Nov package"), and no person is named before the term or in its clause
   ("Psychiatrisches Zentrum Nord: Rahmenvertrag, AP Hr. Lauer" names its buyer in another clause); a customer, a
   venue or a product, not a patient or a believer ("in hospital w/ covid", "Freitagsgebet in der Moschee" stay).
+  A definite article opening the clause is no link ("Le centre LGBT de Lille réserve"), and a place's own word
+  with its name after it is a name ("Mosquée de Mantes : devis"). An insult right before an institution's word
+  names or curses it (`_cursing`: "FDP-Kreisverband", "Idioten-Verein").
 - **A title's** (`in_a_title`): the term is inside a quotation ('…' or "…", « … », „…“) that a topic word (a course,
   a show, a talk) introduces or follows ("Schulung 'Psychische Gesundheit am Arbeitsplatz'", "'Criminal Minds'
   trivia night"), whatever its category: a title is quoted, a person's words are not introduced by a course.
