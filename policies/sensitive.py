@@ -74,9 +74,12 @@ class SensitiveNoteRule(RuleBase):
                 # An insult written with marks ("w*nker") is written out first (masks.py); then most notes are
                 # cleared by the prefilter. The spans are the note's: the text keeps its length.
                 text = unmask(text)
-                matches = [] if suspect(text) is NO else confirm(text)
-                if second is not None:
-                    matches += second.matches(text, matches, categories)
+                if second is None:
+                    matches = [] if suspect(text) is NO else confirm(text)
+                else:  # the model reads what the lexicons found nothing in and did not clear (model.py)
+                    cleared: list[tuple[int, int]] = []
+                    matches = [] if suspect(text) is NO else confirm(text, cleared)
+                    matches += second.matches(text, matches, categories, cleared)
                 if matches:
                     # The person's own name is not a term about them: "Follow-up Romano" (not the Roma), "Reached
                     # Harper" (not an insult). Their names are in every activity about them.

@@ -41,7 +41,7 @@ from gomme.policies.notes.masks import Masks
 from gomme.policies.notes.patterns import Shape, most_specific
 from gomme.policies.notes.prefilter import NO, Prefilter
 from gomme.policies.notes.stems import stem_of
-from gomme.policies.notes.text import fold, sentences
+from gomme.policies.notes.text import Span, fold, sentences
 from gomme.policies.notes.typos import MIN_LENGTH, Typos, real_words
 
 _CLEARLY_OTHER = 2  # stopwords of another language, none of the term's: the sentence is not in its language
@@ -180,10 +180,12 @@ class Scanner:
         returns the text itself at once when it holds no mark."""
         return self._masks.unmask(text)
 
-    def confirm(self, text: str) -> list[NoteMatch]:
+    def confirm(self, text: str, cleared: list[Span] | None = None) -> list[NoteMatch]:
         """`scan` for a text the prefilter (`suspect`) did not clear: callers that prefilter many texts call both.
 
-        Call it after `suspect` on the same text: the typo corrections it reads are learned there."""
+        Call it after `suspect` on the same text: the typo corrections it reads are learned there. `cleared`, when
+        given, receives the span of each sentence where a term was found and then cleared, by a negative phrase or
+        a context (contexts.py): sentences the lexicons decided hold no one's datum (the second stage leaves them)."""
         folded = fold(text)
         found: list[NoteMatch] = []
         spans = sentences(text)
@@ -191,10 +193,12 @@ class Scanner:
             piece = folded[start:end]
             # Folding folded text changes nothing: the prefilter works per sentence (a note of one: done above).
             if len(spans) == 1 or self.suspect(piece):
-                found.extend(self._scan_sentence(piece, text[start:end], start))
+                found.extend(self._scan_sentence(piece, text[start:end], start, cleared))
         return found
 
-    def _scan_sentence(self, folded: str, original: str, offset: int) -> list[NoteMatch]:
+    def _scan_sentence(
+        self, folded: str, original: str, offset: int, cleared: list[Span] | None = None
+    ) -> list[NoteMatch]:
         words = [match.span() for match in _WORD.finditer(folded)]
         texts = [folded[a:b] for a, b in words]
         places = words  # each word's span in the sentence as written (and folded)
@@ -216,7 +220,10 @@ class Scanner:
         near = range(min(hit.first for hit in terms) - _REACH, max(hit.last for hit in terms) + _REACH + 1)
         clearing = self._hits(self._negatives, folded, words, starts, texts, stems, near=near)
         negative = [(hit.start, hit.end) for hit in clearing]
-        terms = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]
+        kept = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]
+        if cleared is not None and len(kept) < len(terms):
+            cleared.append((offset, offset + len(original)))
+        terms = kept
         if not terms:
             return []
         hits = self._hits(self._cues, folded, words, starts, texts, stems)
@@ -249,6 +256,8 @@ class Scanner:
                 continue
             assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
             if around.no_persons(hit, hit.entry.category):  # an animal's, a thing's, a title's… (contexts.py)
+                if cleared is not None:
+                    cleared.append((offset, offset + len(original)))
                 continue
             needs = hit.entry.needs
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")

@@ -113,9 +113,11 @@ def categories_found(*, model: bool = False) -> Callable[[str], set[str]]:
     scan, second = scanner(), note_model() if model else None
 
     def categories_of(text: str) -> set[str]:
-        found = scan.scan(text)
-        if second is not None:
-            found += second.matches(text, found, set(Category))
+        if second is None:
+            return {match.category.value for match in scan.scan(text)}
+        text, cleared = scan.unmask(text), []
+        found = scan.confirm(text, cleared) if scan.suspect(text) else []
+        found += second.matches(text, found, set(Category), cleared)
         return {match.category.value for match in found}
 
     return categories_of

@@ -62,6 +62,14 @@ def test_the_model_reads_only_sentences_no_lexicon_entry_is_in_and_only_the_rule
     assert [m.category for m in model.matches(ALLUSION, [], set(Category))] == [Category.SEX_LIFE]
 
 
+def test_with_the_model_on_a_sentence_the_lexicons_cleared_stays_cleared() -> None:
+    # "diabetes" is found, then cleared as the dog's (contexts.py): the model does not read that sentence again.
+    rule = SensitiveNoteRule(id="notes", model=True)
+    note = "Her dog has diabetes, so she orders the senior range every month."
+
+    assert rule.evaluate(person(notes={"description": note}), NOW) is None
+
+
 @pytest.mark.parametrize(
     "text",
     [
