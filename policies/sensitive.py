@@ -16,7 +16,6 @@ from gomme.policies.decision import Finding
 from gomme.policies.facts import NO_FACTS, RecordFacts
 from gomme.policies.notes.lexicon import ARTICLES, Category
 from gomme.policies.notes.model import note_model
-from gomme.policies.notes.prefilter import NO
 from gomme.policies.notes.scanner import NoteMatch, scanner
 from gomme.policies.notes.text import fold, replace_sentences, sentences_holding
 from gomme.policies.related import RELATED_PREFIX, audited_name, related_texts
@@ -60,9 +59,8 @@ class SensitiveNoteRule(RuleBase):
         The lexicons (package data, about 4 s to compile) are compiled on the first record with notes, once per
         process, not when the policy loads: commands that decide nothing (`config check`, `audit log`…) never
         pay for them."""
-        scanner_ = scanner(tuple(self.languages), tuple(self.categories))
-        suspect, confirm, unmask, fields = scanner_.suspect, scanner_.confirm, scanner_.unmask, frozenset(self.fields)
-        second, categories = (note_model() if self.model else None), frozenset(self.categories)
+        scan, fields = scanner(tuple(self.languages), tuple(self.categories)).scan, frozenset(self.fields)
+        second = note_model() if self.model else None  # what the lexicons leave, read by the model (model.py)
 
         def scan_notes(notes: Mapping[str, str], record: PersonRecord) -> dict[str, list[NoteMatch]]:
             found: dict[str, list[NoteMatch]] = {}
@@ -71,15 +69,9 @@ class SensitiveNoteRule(RuleBase):
                 wanted = not fields or name in fields or name.startswith(RELATED_PREFIX)
                 if not text or not wanted:
                     continue
-                # An insult written with marks ("w*nker") is written out first (masks.py); then most notes are
-                # cleared by the prefilter. The spans are the note's: the text keeps its length.
-                text = unmask(text)
-                if second is None:
-                    matches = [] if suspect(text) is NO else confirm(text)
-                else:  # the model reads what the lexicons found nothing in and did not clear (model.py)
-                    cleared: list[tuple[int, int]] = []
-                    matches = [] if suspect(text) is NO else confirm(text, cleared)
-                    matches += second.matches(text, matches, categories, cleared)
+                # Most notes are cleared by the prefilter. The spans are the note's, masked insults included
+                # ("w*nker" is read written out, with the same length: masks.py).
+                matches = scan(text, second)
                 if matches:
                     # The person's own name is not a term about them: "Follow-up Romano" (not the Roma), "Reached
                     # Harper" (not an insult). Their names are in every activity about them.

@@ -5,14 +5,15 @@ sous métha", "sitzt 18 Mon ab") hold no entry. This model reads every sentence 
 character 3- to 5-grams (hashed with CRC-32 into 2**BITS slots, counts scaled to unit length) and scores it
 against each label of the corpus (`none` and the nine categories) with multinomial logistic regression weights
 trained on the `tune` split of tests/policies/notes_corpus (bench/train_notes_model.py). A sentence is flagged
-when the probability that it is `none` falls under 1 - threshold; it is named by its likeliest category. It
-reads only the sentences the lexicons found nothing in and did not clear: where a term was found and then
-cleared by a negative phrase or a context ("Her dog has diabetes", "Stapler Nr. 4 ist krank"), the lexicons'
+when the probability that it is `none` falls under 1 - threshold; it is named by its likeliest category. The
+scanner (`Scanner.scan` with a second stage) gives it only the sentences the lexicons found nothing in and did
+not clear, in a language the rule scans: where a term was found and then cleared, by a negative phrase, as part
+of a name or by a context ("Her dog has diabetes", "Herr Krebs", "Stapler Nr. 4 ist krank"), the lexicons'
 decision stands, since the model, reading n-grams, knows no context.
 
 It ships inside the package (`notes_model.bin`, `notes_model.json`: no download at run time), needs nothing but
 the standard library, and is off by default (`model = true` on a `sensitive_note` rule turns it on): it costs
-about a hundred microseconds a sentence, where the lexicons' prefilter costs two a note, and what it flags
+about 170 microseconds a sentence, where the lexicons' prefilter costs two a note, and what it flags
 names no term (docs/notes-scanner.md, "Second stage").
 """
 
@@ -25,14 +26,12 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from operator import itemgetter, mul
 
 from gomme.policies.notes.lexicon import Category
-from gomme.policies.notes.scanner import ANY_LANGUAGE, NoteMatch
-from gomme.policies.notes.text import fold, sentences
+from gomme.policies.notes.text import fold
 
 NONE = "none"
 LEMMA = "(model)"  # what a finding of the model names where a lexicon's would name its entry
@@ -86,26 +85,13 @@ class NoteModel:
         best = max((label for label in range(len(scores)) if label != none), key=scores.__getitem__)
         return Verdict(Category(self.labels[best]), sensitive)
 
-    def matches(
-        self,
-        text: str,
-        found: Sequence[NoteMatch],
-        categories: Collection[Category],
-        cleared: Sequence[tuple[int, int]] = (),
-    ) -> list[NoteMatch]:
-        """The sentences of `text` that no lexicon match (`found`) is in and that the model flags, each as a match
-        over the whole sentence, named by the model's category (if the rule redacts that category). Sentences the
-        lexicons decided (`cleared`: a term found, then cleared by a negative phrase or a context, "Her dog has
-        diabetes") are theirs: the model does not read them again."""
-        taken = [match.span for match in found] + list(cleared)
-        judged: list[NoteMatch] = []
-        for start, end in sentences(text):
-            if any(left < end and start < right for left, right in taken):
-                continue
-            verdict = self.judge(text[start:end])
-            if verdict.category is not None and verdict.category in categories:
-                judged.append(NoteMatch(start, end, verdict.category, ANY_LANGUAGE, LEMMA))
-        return judged
+    @property
+    def lemma(self) -> str:
+        return LEMMA
+
+    def category_of(self, sentence: str) -> Category | None:
+        """The category the model names in a sentence, or None: what the scanner asks (scanner.SecondStage)."""
+        return self.judge(sentence).category
 
 
 @functools.cache

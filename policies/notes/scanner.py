@@ -20,7 +20,7 @@ import operator
 import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import ahocorasick
 
@@ -88,6 +88,17 @@ _WITHIN_SENTENCE: dict[Category, Category] = {
 _WITHIN_WORDS: dict[Category, Category] = {Category.HEALTH: Category.CRIMINAL, Category.SEX_LIFE: Category.CRIMINAL}
 
 
+class SecondStage(Protocol):
+    """What reads the sentences the lexicons leave (model.py): the category it finds in one, or None."""
+
+    @property
+    def lemma(self) -> str:
+        """What its findings name where a lexicon's name their entry."""
+        ...
+
+    def category_of(self, sentence: str) -> Category | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class NoteMatch:
     """One sensitive term: its span in the original note, what it reveals, the lexicon entry that knew it."""
@@ -133,6 +144,7 @@ class Scanner:
 
     def __init__(self, languages: Iterable[str], categories: Iterable[Category]) -> None:
         wanted, chosen = frozenset(categories), frozenset(languages)
+        self._categories, self._languages = wanted, chosen
         entries: list[Entry] = []
         for language in LANGUAGES:
             for entry in lexicon(language).entries:
@@ -169,10 +181,31 @@ class Scanner:
         self._titles = titles()
         self._masks = Masks(entries[index] for index in terms)
 
-    def scan(self, text: str) -> list[NoteMatch]:
-        """Every sensitive term of `text` that its context confirms, with spans in the original text."""
+    def scan(self, text: str, second: SecondStage | None = None) -> list[NoteMatch]:
+        """Every sensitive term of `text` that its context confirms, with spans in the original text.
+
+        With `second` (model.py), then each sentence the lexicons found no term in and did not clear, in a language
+        the scanner reads, that `second` names one of the scanner's categories in: a match over the whole sentence."""
         text = self.unmask(text)
-        return [] if self.suspect(text) is NO else self.confirm(text)
+        if second is None:
+            return [] if self.suspect(text) is NO else self.confirm(text)
+        cleared: list[Span] = []
+        found = [] if self.suspect(text) is NO else self.confirm(text, cleared)
+        return found + self._second(text, [match.span for match in found] + cleared, second)
+
+    def _second(self, text: str, taken: Sequence[Span], second: SecondStage) -> list[NoteMatch]:
+        """What `second` finds in the sentences of `text` that no span of `taken` is in."""
+        judged: list[NoteMatch] = []
+        for start, end in sentences(text):
+            if any(left < end and start < right for left, right in taken):
+                continue  # the lexicons decided it: found a term, or cleared one (the model knows no context)
+            spoken = self._languages_of(fold(text[start:end]))
+            if spoken is not None and spoken.isdisjoint(self._languages):
+                continue  # clearly in a language the rule does not scan
+            category = second.category_of(text[start:end])
+            if category is not None and category in self._categories:
+                judged.append(NoteMatch(start, end, category, _only(spoken), second.lemma))
+        return judged
 
     def unmask(self, text: str) -> str:
         """`text` with the insults written with marks in them ("w*nker", "tw@t") written out, one letter per mark
@@ -184,8 +217,9 @@ class Scanner:
         """`scan` for a text the prefilter (`suspect`) did not clear: callers that prefilter many texts call both.
 
         Call it after `suspect` on the same text: the typo corrections it reads are learned there. `cleared`, when
-        given, receives the span of each sentence where a term was found and then cleared, by a negative phrase or
-        a context (contexts.py): sentences the lexicons decided hold no one's datum (the second stage leaves them)."""
+        given, receives the span of each sentence where a term was found and then cleared: by a negative phrase, as
+        part of a name (a surname, a title, a street or a firm), as goods' origin or by a context (contexts.py).
+        Those sentences the lexicons decided hold no one's datum: the second stage leaves them."""
         folded = fold(text)
         found: list[NoteMatch] = []
         spans = sentences(text)
@@ -221,10 +255,11 @@ class Scanner:
         clearing = self._hits(self._negatives, folded, words, starts, texts, stems, near=near)
         negative = [(hit.start, hit.end) for hit in clearing]
         kept = [hit for hit in terms if not any(a <= hit.start and hit.end <= b for a, b in negative)]
-        if cleared is not None and len(kept) < len(terms):
-            cleared.append((offset, offset + len(original)))
+        decided = len(kept) < len(terms)  # a term the lexicons cleared: the sentence is theirs (`confirm`)
         terms = kept
         if not terms:
+            if decided and cleared is not None:
+                cleared.append((offset, offset + len(original)))
             return []
         hits = self._hits(self._cues, folded, words, starts, texts, stems)
         spoken = self._languages_of(folded)
@@ -252,12 +287,18 @@ class Scanner:
         for hit in terms:
             if not _spoken(hit.entry, spoken):
                 continue
-            if _surname(hit, written) or _title(hit, written) or _named(hit, written):
-                continue
             assert hit.entry.category is not None  # terms have one: see lexicon.load_lexicon
-            if around.no_persons(hit, hit.entry.category):  # an animal's, a thing's, a title's… (contexts.py)
-                if cleared is not None:
-                    cleared.append((offset, offset + len(original)))
+            if (
+                _surname(hit, written)
+                or _title(hit, written)
+                or _named(hit, written)
+                or around.no_persons(hit, hit.entry.category)  # an animal's, a thing's, a title's… (contexts.py)
+                or (
+                    hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN
+                    and any(a <= hit.start and hit.end <= b for a, b in goods)
+                )
+            ):
+                decided = True
                 continue
             needs = hit.entry.needs
             if needs in _EXCLUDES:  # a partner's gender against the person's: no thing's attribute ("salon")
@@ -267,16 +308,14 @@ class Scanner:
                     continue
             elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things, written)):
                 continue
-            if hit.entry.category is Category.RACIAL_ETHNIC_ORIGIN and any(
-                a <= hit.start and hit.end <= b for a, b in goods
-            ):
-                continue
             if (hit.start, hit.end, hit.entry.category) in spans:
                 continue
             spans.add((hit.start, hit.end, hit.entry.category))
             language = hit.entry.phrase.language or _only(spoken)
             start, end = places[hit.first][0], places[hit.last][1]
             found.append(NoteMatch(offset + start, offset + end, hit.entry.category, language, hit.entry.phrase.lemma))
+        if decided and cleared is not None:
+            cleared.append((offset, offset + len(original)))
         return _what_it_is_about(found) if len(spans) > 1 else found
 
     def _meant(self, index: int, word: str, original: str, places: Sequence[tuple[int, int]]) -> str:

@@ -106,19 +106,13 @@ def _row(name: str, size: int, tally: Tally) -> str:
 
 def categories_found(*, model: bool = False) -> Callable[[str], set[str]]:
     """What the scanner finds in a text, by category: the lexicons, and (`model`) the second stage after them."""
-    from gomme.policies.notes.lexicon import Category
     from gomme.policies.notes.model import note_model
     from gomme.policies.notes.scanner import scanner
 
-    scan, second = scanner(), note_model() if model else None
+    scan, second = scanner().scan, note_model() if model else None
 
     def categories_of(text: str) -> set[str]:
-        if second is None:
-            return {match.category.value for match in scan.scan(text)}
-        text, cleared = scan.unmask(text), []
-        found = scan.confirm(text, cleared) if scan.suspect(text) else []
-        found += second.matches(text, found, set(Category), cleared)
-        return {match.category.value for match in found}
+        return {match.category.value for match in scan(text, second)}
 
     return categories_of
 

@@ -53,13 +53,60 @@ def test_with_the_model_on_the_allusion_is_redacted_and_its_term_names_the_model
     assert finding.facts["terms"] == f"sex_life:{LEMMA}" and finding.facts["categories"] == "sex_life"
 
 
+class Everything:
+    """A second stage that names `category` in every sentence it is given, and keeps what it was given."""
+
+    lemma = "(stub)"
+
+    def __init__(self, category: Category = Category.HEALTH) -> None:
+        self.category, self.read = category, list[str]()
+
+    def category_of(self, sentence: str) -> Category | None:
+        self.read.append(sentence)
+        return self.category
+
+
 def test_the_model_reads_only_sentences_no_lexicon_entry_is_in_and_only_the_rules_categories() -> None:
     model = note_model()
-    lexicon = scanner().scan("Il est en arrêt maladie.")
 
-    assert model.matches("Il est en arrêt maladie.", lexicon, set(Category)) == []  # already found
-    assert model.matches(ALLUSION, [], {Category.HEALTH}) == []  # the rule does not redact sex life
-    assert [m.category for m in model.matches(ALLUSION, [], set(Category))] == [Category.SEX_LIFE]
+    assert scanner().scan("Il est en arrêt maladie.", model) == scanner().scan("Il est en arrêt maladie.")
+    assert scanner(categories=(Category.HEALTH,)).scan(ALLUSION, model) == []  # the rule does not redact sex life
+    found = scanner().scan(NOTE, model)
+    assert [(m.category, m.lemma, m.language, NOTE[m.start : m.end]) for m in found] == [
+        (Category.SEX_LIFE, LEMMA, "fr", ALLUSION)
+    ]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Herr Krebs hat angerufen.",  # a surname
+        "Meeting with Mr Gay tomorrow.",  # a title's name
+        "Call Dr Payne at Gaol Lane.",  # a street
+        "Commande chez Turc & Fils SARL.",  # a firm
+        "Produits d'origine turque en stock.",  # goods' origin
+        "Her dog has diabetes.",  # an animal's (contexts.py)
+        "They want 40 pregnancy tests for the pharmacy.",  # a negative phrase
+    ],
+)
+def test_the_second_stage_never_reads_a_sentence_the_lexicons_cleared(sentence: str) -> None:
+    second = Everything()
+    note = f"Devis validé. {sentence}"
+
+    found = scanner().scan(note, second)
+
+    assert second.read == ["Devis validé."] and [note[m.start : m.end] for m in found] == ["Devis validé."]
+
+
+def test_the_second_stage_reads_no_sentence_clearly_in_a_language_the_rule_does_not_scan() -> None:
+    second = Everything()
+    note = "Der Kunde hat die Rechnung bezahlt. The customer has paid the invoice. OK."
+
+    found = scanner(languages=("de",)).scan(note, second)
+
+    # "OK." shows no language's stopwords: it is read, as the lexicons of the rule's languages read it.
+    assert second.read == ["Der Kunde hat die Rechnung bezahlt.", "OK."]
+    assert [m.language for m in found] == ["de", "any"]
 
 
 def test_with_the_model_on_a_sentence_the_lexicons_cleared_stays_cleared() -> None:
