@@ -271,6 +271,7 @@ class Scanner:
             hit for hit in heard
             if hit.entry.cue in _THINGS and not any(a <= hit.first and hit.last <= b for a, b in roles)
         ]  # fmt: skip
+        persons = [hit for hit in heard if hit.entry.cue in _ROLES]  # between a thing and a term, it is theirs
         written = Written(texts, original, places, self._titles)  # how the words stand in the note
         around = Around.of(heard, written)
         found: list[NoteMatch] = []
@@ -306,7 +307,7 @@ class Scanner:
                 theirs = {cue.entry.cue for cue in heard if not (hit.start <= cue.start and cue.end <= hit.end)}
                 if needs not in theirs or _EXCLUDES[needs] in theirs:
                     continue
-            elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things, written)):
+            elif needs is not None and (not cues & _SATISFIES[needs] or _beside(hit, things, persons, written)):
                 continue
             if (hit.start, hit.end, hit.entry.category) in spans:
                 continue
@@ -519,12 +520,21 @@ def _only(spoken: frozenset[str] | None) -> str:
     return next(iter(spoken)) if spoken is not None and len(spoken) == 1 else ANY_LANGUAGE
 
 
-def _beside(hit: _Hit, things: Sequence[_Hit], written: Written) -> bool:
-    """A thing's cue within two words of the term, in the same clause: "est libanais, parle arabe" is a person's
-    origin, then a language; "parle libanais" is a language."""
+def _beside(hit: _Hit, things: Sequence[_Hit], persons: Sequence[_Hit], written: Written) -> bool:
+    """A thing's cue within two words of the term, in the same clause, with no person's or member's cue between
+    them: "est libanais, parle arabe" is a person's origin, then a language; "parle libanais" is a language;
+    "directrice achats adhérente Les Républicains" is a member's party, not the purchases'."""
     return any(  # a cue inside the term itself ("rail" in "SUD Rail") does not count
-        (hit.first - _BESIDE <= thing.last < hit.first and written.one_clause(thing.last, hit.first))
-        or (hit.last < thing.first <= hit.last + _BESIDE and written.one_clause(hit.last, thing.first))
+        (
+            hit.first - _BESIDE <= thing.last < hit.first
+            and written.one_clause(thing.last, hit.first)
+            and not any(thing.last < person.first and person.last < hit.first for person in persons)
+        )
+        or (
+            hit.last < thing.first <= hit.last + _BESIDE
+            and written.one_clause(hit.last, thing.first)
+            and not any(hit.last < person.first and person.last < thing.first for person in persons)
+        )
         for thing in things
     )
 

@@ -46,6 +46,11 @@ def flagged(text: str) -> set[str]:
         ("Mr Demir is of Turkish origin.", {"racial_ethnic_origin"}),  # a person's origin, goods' nowhere near
         ("Client is of Nigerian descent.", {"racial_ethnic_origin"}),  # a client is a person here, not goods
         ("He's half Chinese, sells Chinese products.", {"racial_ethnic_origin"}),  # goods after it, not before
+        # A member's cue between a thing's word and the party: the party is the member's, not the purchases'.
+        ("Directrice achats adhérente Les Républicains.", {"political_opinions"}),
+        ("Sarah's in the NEU, out on the walkout day.", {"trade_union"}),  # "in the" a union: a member
+        ("Elle porte le mandat Solidaires au CSE.", {"trade_union"}),
+        ("Elle est chez FO depuis 10 ans.", {"trade_union"}),
     ],
 )
 def test_sensitive_terms_are_found_with_their_category(text: str, categories: set[str]) -> None:
@@ -115,6 +120,8 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         # A language or a market right beside a nationality, in the same clause.
         "Il parle libanais couramment.",
         "Marché allemand, M. Koch y croit.",
+        "Service achats Les Républicains : devis validé.",  # a thing's word right before the party, no member
+        "The meeting is in the GMB office.",  # "in the" a union's office: no member
         # Goods have an origin too.
         "Goods of Turkish origin, 12% duty.",
         "Produits d'origine turque, droits de douane 12 %.",
