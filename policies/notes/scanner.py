@@ -75,6 +75,9 @@ _FIRM_WORDS = frozenset({
     "elektrotechnik", "technik", "bau", "immobilien",
 })  # fmt: skip
 _NAMING_WORDS = _STREET_WORDS | _FIRM_WORDS
+# Right before a thing's word after a term, they make it the time of the deed: "voted AfD last election".
+_WHEN_WORDS = frozenset({"last", "next", "this", "letzte", "letzten", "nachste", "nachsten", "derniere", "dernieres"})
+_WHEN_WORDS |= {"dernier", "derniers", "prochaine", "prochaines", "prochain"}
 _FIRM_AFTER = 3  # words from a term to a company word that ends the firm's name ("DNA-Analytik GmbH")
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
@@ -523,7 +526,8 @@ def _only(spoken: frozenset[str] | None) -> str:
 def _beside(hit: _Hit, things: Sequence[_Hit], persons: Sequence[_Hit], written: Written) -> bool:
     """A thing's cue within two words of the term, in the same clause, with no person's or member's cue between
     them: "est libanais, parle arabe" is a person's origin, then a language; "parle libanais" is a language;
-    "directrice achats adhérente Les Républicains" is a member's party, not the purchases'."""
+    "directrice achats adhérente Les Républicains" is a member's party, not the purchases'; nor does one after a
+    word that says when ("he voted AfD last election": the vote's time, not the election's party)."""
     return any(  # a cue inside the term itself ("rail" in "SUD Rail") does not count
         (
             hit.first - _BESIDE <= thing.last < hit.first
@@ -534,6 +538,7 @@ def _beside(hit: _Hit, things: Sequence[_Hit], persons: Sequence[_Hit], written:
             hit.last < thing.first <= hit.last + _BESIDE
             and written.one_clause(hit.last, thing.first)
             and not any(hit.last < person.first and person.last < thing.first for person in persons)
+            and written.texts[thing.first - 1] not in _WHEN_WORDS
         )
         for thing in things
     )

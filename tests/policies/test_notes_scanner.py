@@ -51,6 +51,7 @@ def flagged(text: str) -> set[str]:
         ("Sarah's in the NEU, out on the walkout day.", {"trade_union"}),  # "in the" a union: a member
         ("Elle porte le mandat Solidaires au CSE.", {"trade_union"}),
         ("Elle est chez FO depuis 10 ans.", {"trade_union"}),
+        ("He voted AfD last election, very vocal about it.", {"political_opinions"}),  # the vote's, not the election's
     ],
 )
 def test_sensitive_terms_are_found_with_their_category(text: str, categories: set[str]) -> None:
@@ -122,6 +123,7 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         "Marché allemand, M. Koch y croit.",
         "Service achats Les Républicains : devis validé.",  # a thing's word right before the party, no member
         "The meeting is in the GMB office.",  # "in the" a union's office: no member
+        "Leaflets SNP election office, 500 copies.",  # an office's party, no one's vote
         # Goods have an origin too.
         "Goods of Turkish origin, 12% duty.",
         "Produits d'origine turque, droits de douane 12 %.",
