@@ -75,12 +75,12 @@ def _below(scores: Scores, per_language: tuple[float, float], per_category: tupl
 
 
 # With the second stage on (policies/notes/model.py, off by default; trained on the tune split only, its
-# threshold set on the tune split by cross-validation): 2026-12-07, 0.963/0.969 overall, languages at least
-# 0.954/0.954, categories at least 0.872/0.944 (religious beliefs and sex life are under 0.90 in precision: the
+# threshold set on the tune split by cross-validation): 2026-12-07, 0.966/0.969 overall, languages at least
+# 0.954/0.954, categories at least 0.895/0.944 (religious beliefs and sex life are under 0.90 in precision: the
 # model names a neighbouring category, or flags a decoy of that category). Floors just under those figures.
 MODEL_OVERALL = (0.95, 0.95)
 MODEL_PER_LANGUAGE = (0.95, 0.95)
-MODEL_PER_CATEGORY = (0.86, 0.93)
+MODEL_PER_CATEGORY = (0.88, 0.93)
 
 
 def test_held_out_with_the_model_meets_the_target_overall_and_per_language() -> None:
