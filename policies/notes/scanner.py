@@ -527,7 +527,10 @@ def _beside(hit: _Hit, things: Sequence[_Hit], persons: Sequence[_Hit], written:
     """A thing's cue within two words of the term, in the same clause, with no person's or member's cue between
     them: "est libanais, parle arabe" is a person's origin, then a language; "parle libanais" is a language;
     "directrice achats adhérente Les Républicains" is a member's party, not the purchases'; nor does one after a
-    word that says when ("he voted AfD last election": the vote's time, not the election's party)."""
+    word that says when ("he voted AfD last election": the vote's time, not the election's party). A term that
+    holds a person's or a member's word names a role, which no thing beside it owns."""
+    if any(hit.first <= person.first and person.last <= hit.last for person in persons):
+        return False  # the term names a person's role ("Unite convenor on site"): no thing's
     return any(  # a cue inside the term itself ("rail" in "SUD Rail") does not count
         (
             hit.first - _BESIDE <= thing.last < hit.first

@@ -52,6 +52,10 @@ def flagged(text: str) -> set[str]:
         ("Elle porte le mandat Solidaires au CSE.", {"trade_union"}),
         ("Elle est chez FO depuis 10 ans.", {"trade_union"}),
         ("He voted AfD last election, very vocal about it.", {"political_opinions"}),  # the vote's, not the election's
+        # A term holding a person's or a member's word names a role: no thing beside it owns it.
+        ("Dave's the Unite convenor on site, get him onside early.", {"trade_union"}),
+        ("Le nouveau chef d'équipe est rom, il se méfie de lui.", {"racial_ethnic_origin"}),
+        ("Rohan is an active BJP party worker in Nagpur.", {"political_opinions"}),
     ],
 )
 def test_sensitive_terms_are_found_with_their_category(text: str, categories: set[str]) -> None:
