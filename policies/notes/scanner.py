@@ -419,11 +419,12 @@ def _match_phrase(entry: Entry, first: int, texts: Sequence[str], stems: _Stems)
 def _surname(hit: _Hit, written: Written) -> bool:
     """A capitalised word right after a title is a surname ("Mme Prêtre", "Frau Krank", "Mr Church"), except an
     English insult: a mock title is a nickname ("Mr Baldy"). In French, so is one word right after a first name
-    ("Sylvie Prêtre", "Marie Chrétien"), French writing creeds, origins and conditions in lower case."""
+    ("Sylvie Prêtre", "Marie Chrétien"), French writing creeds, origins and conditions in lower case. Once after a
+    title, a surname is one wherever it is written capitalised in the sentence ("M. Bigot (boulangerie Bigot)")."""
     texts = written.texts
     if hit.first == 0 or not written.capitalised(hit.first):
         return False
-    if texts[hit.first - 1] in written.titles:
+    if texts[hit.first - 1] in written.titles or (hit.first == hit.last and _titled_elsewhere(hit.first, written)):
         # An insult after a title: a surname in French and German ("Mme Conard", "Hr. Dumm"), a mock title in
         # English ("Mr Baldy", "Mr Grumpy"), where no surname spells an insult.
         return hit.entry.category is not Category.INSULTING or hit.entry.phrase.language != "en"
@@ -434,6 +435,16 @@ def _surname(hit: _Hit, written: Written) -> bool:
     # Right after a known first name, in any language ("Joe Black", "Tom Crook"); in French after any word written
     # like one.
     return hit.entry.phrase.language == "fr" or any(texts[hit.first - 1] in first_names(g) for g in GENDERS)
+
+
+def _titled_elsewhere(index: int, written: Written) -> bool:
+    """Word `index` stands, capitalised, right after a title at another place of the sentence."""
+    texts = written.texts
+    return any(
+        other != index and texts[other] == texts[index] and texts[other - 1] in written.titles
+        and written.capitalised(other)
+        for other in range(1, len(texts))
+    )  # fmt: skip
 
 
 def _named(hit: _Hit, written: Written) -> bool:

@@ -56,6 +56,8 @@ def flagged(text: str) -> set[str]:
         ("Dave's the Unite convenor on site, get him onside early.", {"trade_union"}),
         ("Le nouveau chef d'équipe est rom, il se méfie de lui.", {"racial_ethnic_origin"}),
         ("Rohan is an active BJP party worker in Nagpur.", {"political_opinions"}),
+        ("Fr. Kühn: 'Ich hab mein Kreuz bei den Linken gemacht.'", {"political_opinions"}),  # the cross split
+        ("Fr. Weber mit Weste u. Trillerpfeife: 'wir von der GEW streiken heute'.", {"trade_union"}),
     ],
 )
 def test_sensitive_terms_are_found_with_their_category(text: str, categories: set[str]) -> None:
@@ -128,6 +130,7 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         "Service achats Les Républicains : devis validé.",  # a thing's word right before the party, no member
         "The meeting is in the GMB office.",  # "in the" a union's office: no member
         "Leaflets SNP election office, 500 copies.",  # an office's party, no one's vote
+        "Cde de M. Bigot (boulangerie Bigot, Angers) : 2 fours mixtes.",  # a surname, then the shop named after him
         # Goods have an origin too.
         "Goods of Turkish origin, 12% duty.",
         "Produits d'origine turque, droits de douane 12 %.",
@@ -375,6 +378,7 @@ def test_folding_lowers_strips_accents_and_keeps_lengths(text: str, folded: str)
         ("Price 3.5 k. Next", ["Price 3.5 k.", "Next"]),
         ("Drucker im 2. OG defekt. Rückruf am 12. März.", ["Drucker im 2. OG defekt.", "Rückruf am 12. März."]),
         ("Order 2024. Next", ["Order 2024.", "Next"]),  # a year is no ordinal
+        ("Mit Weste u. Pfeife vorm Tor. Gut.", ["Mit Weste u. Pfeife vorm Tor.", "Gut."]),  # "u." is "und"
         ("line one\nline two", ["line one", "line two"]),
         ("  ", []),
     ],
