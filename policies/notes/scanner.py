@@ -72,7 +72,9 @@ _STREET_WORDS = frozenset({
 _FIRM_WORDS = frozenset({
     "sons", "brothers", "bros", "co", "ltd", "gmbh", "inc", "llc", "plc", "sarl", "ag", "kg", "group", "gruppe",
     "groupe", "plumbing", "electrical", "motors", "consulting", "solutions", "holdings", "industries", "haustechnik",
-    "elektrotechnik", "technik", "bau", "immobilien",
+    "elektrotechnik", "technik", "bau", "immobilien", "interiors", "design", "designs", "studio", "studios", "media",
+    "labs", "systems", "services", "partners", "logistics", "foods", "printing", "brewery", "bakery", "furniture",
+    "kitchens", "homes", "properties", "realty", "ventures", "engineering", "construction", "trading", "supplies",
 })  # fmt: skip
 _NAMING_WORDS = _STREET_WORDS | _FIRM_WORDS
 # Right before a thing's word after a term, they make it the time of the deed: "voted AfD last election".
