@@ -271,12 +271,12 @@ class Scanner:
         heard = [hit for hit in hits if _spoken(hit.entry, spoken) and not _not_a_name(hit, texts, self._titles)]
         cues = {hit.entry.cue for hit in heard}
         # A thing's word inside a person's or a member's phrase is neither: "NEA building rep", "ANC branch secretary".
-        roles = [(hit.first, hit.last) for hit in heard if hit.entry.cue in _ROLES and hit.last > hit.first]
+        persons = [hit for hit in heard if hit.entry.cue in _ROLES]  # between a thing and a term, it is theirs
+        roles = [(hit.first, hit.last) for hit in persons if hit.last > hit.first]
         things = [
             hit for hit in heard
             if hit.entry.cue in _THINGS and not any(a <= hit.first and hit.last <= b for a, b in roles)
         ]  # fmt: skip
-        persons = [hit for hit in heard if hit.entry.cue in _ROLES]  # between a thing and a term, it is theirs
         written = Written(texts, original, places, self._titles)  # how the words stand in the note
         around = Around.of(heard, written)
         found: list[NoteMatch] = []
@@ -541,9 +541,11 @@ def _beside(hit: _Hit, things: Sequence[_Hit], persons: Sequence[_Hit], written:
     them: "est libanais, parle arabe" is a person's origin, then a language; "parle libanais" is a language;
     "directrice achats adhérente Les Républicains" is a member's party, not the purchases'; nor does one after a
     word that says when ("he voted AfD last election": the vote's time, not the election's party). A term that
-    holds a person's or a member's word names a role, which no thing beside it owns."""
-    if any(hit.first <= person.first and person.last <= hit.last for person in persons):
-        return False  # the term names a person's role ("Unite convenor on site"): no thing's
+    holds a person's or a member's word names a role, which only a thing right after it owns ("the Unite
+    convenor election"), not one before it or a word or two away ("the Unite convenor on site")."""
+    role = any(hit.first <= person.first and person.last <= hit.last for person in persons)
+    if role:  # the term names a person's role ("Unite convenor on site"): only a thing right after it owns it
+        things = [thing for thing in things if thing.first == hit.last + 1]
     return any(  # a cue inside the term itself ("rail" in "SUD Rail") does not count
         (
             hit.first - _BESIDE <= thing.last < hit.first

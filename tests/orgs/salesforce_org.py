@@ -568,6 +568,12 @@ def build_salesforce_org(now: dt.datetime | None = None) -> SalesforceOrg:
               note="Inscrit à la formation « Santé mentale au travail » du 12 mai.")  # fmt: skip
     s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
               note="Suchtklinik Haus Lindenhof bestellt 20 Stühle für den Aufenthaltsraum.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
+              note="Printed 500 flyers for the Unite convenor election at the Leeds site.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
+              note="The meeting is in the GMB office on Union Street, bring the Q3 price list.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
+              note="Lieferung mit Stapler u. Hubwagen, der Betriebsrat beim Kunden muss zustimmen.")  # fmt: skip
     s.contact(beside, running_co, activity=recent, domain="atelier-durand.example.com",
               note="La Clinique du Parc renouvelle le contrat. Mme la directrice sort d'une chimio, rappeler en juin.",
               note_terms=("chimio",), note_kept=("La Clinique du Parc renouvelle le contrat.",))  # fmt: skip

@@ -132,6 +132,7 @@ def test_a_sentence_is_named_by_what_it_is_about(text: str, categories: set[str]
         "Leaflets SNP election office, 500 copies.",  # an office's party, no one's vote
         "Cde de M. Bigot (boulangerie Bigot, Angers) : 2 fours mixtes.",  # a surname, then the shop named after him
         "DNA Interiors (Brisbane) want samples of the oak flooring.",  # a firm: its name ends in a company word
+        "Printed 500 flyers for the Unite convenor election at the Leeds site.",  # a role's election: an event
         # Goods have an origin too.
         "Goods of Turkish origin, 12% duty.",
         "Produits d'origine turque, droits de douane 12 %.",
