@@ -394,13 +394,16 @@ class _Stems:
 
     def __init__(self, words: Sequence[tuple[int, int]], folded: str) -> None:
         self._words, self._folded = words, folded
-        self._known: dict[tuple[str, int], str] = {}
+        self._known: dict[str, list[str | None]] = {}  # language → each word's stem, once computed
 
     def of(self, language: str, index: int) -> str:
-        stem = self._known.get((language, index))
+        known = self._known.get(language)
+        if known is None:
+            known = self._known[language] = [None] * len(self._words)
+        stem = known[index]
         if stem is None:
             start, end = self._words[index]
-            stem = self._known[(language, index)] = stem_of(language)(self._folded[start:end])
+            stem = known[index] = stem_of(language)(self._folded[start:end])
         return stem
 
 
@@ -410,12 +413,17 @@ def _match_phrase(entry: Entry, first: int, texts: Sequence[str], stems: _Stems)
     if first + len(patterns) > len(texts):
         return None
     language = entry.phrase.language
-    for offset, pattern in enumerate(patterns):
-        index = first + offset
-        stem = stems.of(language, index) if pattern.shape is Shape.STEM and language else ""
-        if not pattern.matches(texts[index], stem):
+    index = first
+    for pattern in patterns:  # the hot path: a stemmed word, most of them, is checked here without a call
+        word = texts[index]
+        if pattern.shape is Shape.STEM and language:
+            # The length first: a word too short for the entry is never stemmed.
+            if len(word) < pattern.shortest or stems.of(language, index) != pattern.text:
+                return None
+        elif not pattern.matches(word, ""):
             return None
-    return first + len(patterns) - 1
+        index += 1
+    return index - 1
 
 
 def _surname(hit: _Hit, written: Written) -> bool:
