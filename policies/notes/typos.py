@@ -69,10 +69,13 @@ class Typos:
         meant = _closest(word, self._words, lambda target: target)
         if meant is not None or not self._starts:
             return meant
+        # A start that lacks the entry's first letter is another word more often than a typo: the start of a
+        # compound ("Sozialtarif" is no "asozial…"), and people seldom miss a word's first letter.
         readings = {
             length: (prefix, prefix + word[length:])
             for length in range(_MIN_PREFIX - 1, min(len(word), self._longest) + 1)
             if (prefix := _closest(word[:length], self._starts, lambda target: target)) is not None
+            and prefix[0] == word[0]
         }
         if len({reading for _, reading in readings.values()}) == 1:
             return next(iter(readings.values()))[1]

@@ -180,6 +180,8 @@ def test_titled_surnames_are_names_not_terms(text: str, categories: set[str]) ->
         ("Bitte den Drucker checken.", set()),  # ... from "trucker", "Chechen"
         ("RDV avec M. Garnier mardi.", set()),  # a name one letter from a politician's
         ("Rendez-vous chez Garnier mardi.", set()),  # a capitalised word is a name, not a typo
+        ("Caritas bestellt 15 Laptops, Sozialtarif angefragt.", set()),  # a compound's start, not "asozial…"
+        ("Der Typ ist ein Vollidiod.", {"insulting"}),  # a `mot*` entry's typo, first letter kept
     ],
 )
 def test_typos_of_long_lexicon_words_are_read_as_them_real_words_and_names_are_not(
