@@ -377,6 +377,8 @@ def of_an_institution(
             compound = place in heads and place.first == place.last == term.first  # "Suchtklinik"
             # "Elm House psychiatric unit": the term ends with the institution's word, a name before it.
             named = place.first == term.last > term.first and _named_before(written, term.first)
+            # "JVA Stadelheim bestellt": the term opens with the institution's word, its name written after it.
+            named = named or (place.last == term.first < term.last and _capitalised(written, place.last + 1, term.last))
             start = term.first if compound or named or _named_after(written, term) else -1
         elif term.last < place.first <= term.last + _INSTITUTION_AFTER and written.one_clause(term.last, place.first):
             start = term.first if _LINKS.isdisjoint(texts[term.last + 1 : place.first]) else -1
@@ -412,6 +414,11 @@ def _named_after(written: Written, term: Span) -> bool:
     if after < len(written.texts) and written.texts[after] in _OF and not written.capitalised(after):
         after += 1
     return after < len(written.texts) and written.capitalised(after) and written.one_clause(term.last, after)
+
+
+def _capitalised(written: Written, first: int, last: int) -> bool:
+    """Words `first` to `last` are all written with a capital."""
+    return all(written.capitalised(index) for index in range(first, last + 1))
 
 
 def _named_before(written: Written, start: int) -> bool:

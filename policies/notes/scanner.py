@@ -80,6 +80,7 @@ _NAMING_WORDS = _STREET_WORDS | _FIRM_WORDS
 # Right before a thing's word after a term, they make it the time of the deed: "voted AfD last election".
 _WHEN_WORDS = frozenset({"last", "next", "this", "letzte", "letzten", "nachste", "nachsten", "derniere", "dernieres"})
 _WHEN_WORDS |= {"dernier", "derniers", "prochaine", "prochaines", "prochain"}
+_DAY_BEFORE = frozenset({"bis", "am", "ab", "seit", "jeden", "diesen", "kommenden", "nachsten", "letzten", "vom"})
 _FIRM_AFTER = 3  # words from a term to a company word that ends the firm's name ("DNA-Analytik GmbH")
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
@@ -268,7 +269,11 @@ class Scanner:
             return []
         hits = self._hits(self._cues, folded, words, starts, texts, stems)
         spoken = self._languages_of(folded)
-        heard = [hit for hit in hits if _spoken(hit.entry, spoken) and not _not_a_name(hit, texts, self._titles)]
+        written = Written(texts, original, places, self._titles)  # how the words stand in the note
+        heard = [
+            hit for hit in hits
+            if _spoken(hit.entry, spoken) and not _not_a_name(hit, texts, self._titles) and not _no_frau(hit, written)
+        ]  # fmt: skip
         cues = {hit.entry.cue for hit in heard}
         # A thing's word inside a person's or a member's phrase is neither: "NEA building rep", "ANC branch secretary".
         persons = [hit for hit in heard if hit.entry.cue in _ROLES]  # between a thing and a term, it is theirs
@@ -277,7 +282,6 @@ class Scanner:
             hit for hit in heard
             if hit.entry.cue in _THINGS and not any(a <= hit.first and hit.last <= b for a, b in roles)
         ]  # fmt: skip
-        written = Written(texts, original, places, self._titles)  # how the words stand in the note
         around = Around.of(heard, written)
         found: list[NoteMatch] = []
         spans: set[tuple[int, int, Category]] = set()  # one entry per span and category ("condamné", "condamnation")
@@ -485,6 +489,16 @@ def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool
         and hit.first > 0
         and (texts[hit.first - 1] in titles or texts[hit.first - 1] in _SAINTS or texts[hit.first - 1] in _AT_A_PLACE)
     )
+
+
+def _no_frau(hit: _Hit, written: Written) -> bool:
+    """German "Fr." is "Frau" only before a name ("Fr. Berger", "Fr. Dr. Haas"), and never after a word that says
+    when: "Lieferung bis Fr.", "am Fr. Mail an Hr. Seitz" are a Friday, "Fr. 500.-" Swiss francs."""
+    if hit.entry.phrase.lemma != "fr" or hit.entry.phrase.language != "de":
+        return False
+    after, texts = hit.last + 1, written.texts
+    named = after < len(texts) and written.capitalised(after)
+    return not named or (hit.first > 0 and texts[hit.first - 1] in _DAY_BEFORE)
 
 
 def _title(hit: _Hit, written: Written) -> bool:

@@ -16,6 +16,7 @@ _ABBREVIATIONS = frozenset(
     | {"e.g", "i.e", "approx", "tel", "n°", "no", "nr", "inc", "ltd", "co", "corp", "dept", "ggf", "usw", "vgl"}
     | {"orig", "cf", "bzgl", "evtl", "lt"}  # "d'orig. antillaise", "bzgl. des Angebots", "lt. Kollegin"
     | {"u", "inkl", "zzgl", "env"}  # "mit Warnweste u. Trillerpfeife", "inkl. Montage", "env. 3 semaines"
+    | {"incl", "excl"}  # "our wellbeing module incl. the check-in feature"
 )
 _ORDINAL = re.compile(r"\d{1,2}")  # "im 2. OG", "am 12. März", "3. Mahnung": a German ordinal ends no sentence
 _LAST_WORD = re.compile(r"([\w.°]+)[.]$")

@@ -574,6 +574,11 @@ def build_salesforce_org(now: dt.datetime | None = None) -> SalesforceOrg:
               note="The meeting is in the GMB office on Union Street, bring the Q3 price list.")  # fmt: skip
     s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
               note="Lieferung mit Stapler u. Hubwagen, der Betriebsrat beim Kunden muss zustimmen.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
+              note="JVA Stadelheim bestellt 30 Schreibtische, Sozialtarif. Lieferung bis Fr. klären.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Australia",
+              note="Melbourne Magistrates' Court facilities ordering 200 archive boxes. "
+                   "Nearly had a heart attack at the freight quote.")  # fmt: skip
     s.contact(beside, running_co, activity=recent, domain="atelier-durand.example.com",
               note="La Clinique du Parc renouvelle le contrat. Mme la directrice sort d'une chimio, rappeler en juin.",
               note_terms=("chimio",), note_kept=("La Clinique du Parc renouvelle le contrat.",))  # fmt: skip

@@ -66,6 +66,17 @@ def flagged(text: str) -> set[str]:
         "Mr Adeyemi wants a German shepherd puppy for the farm",  # a breed
         # An order line: a quantity before a medicine, a dose after it.
         "pharmacy wholesaler order: 200 x metformin 500mg, 80 x sertraline 50mg, dispatch tues",
+        # An institution's word opening the term, its name after it; a court that buys (round 27).
+        "JVA Stadelheim bestellt 30 Schreibtische für den Verwaltungstrakt",
+        "Melbourne Magistrates' Court facilities ordering 200 archive boxes + shelving",
+        # "Fr." before no name, or after a word that says when, is a Friday: no woman for a cued term.
+        "Apotheke am Markt: Nachbestellung Insulinpen-Kühltaschen 120 Stk, Lieferung bis Fr.",
+        # A feature named after a topic ("incl." ends no sentence); the writer's own hyperbole.
+        "HR want a demo of our wellbeing module incl. the mental health check-in feature, 300 staff",
+        "nearly had a heart attack when I saw the freight quote lol",
+        "Quand il a vu le prix il a failli faire une crise cardiaque mdr, il signe la V2",
+        "Als ich den Preis genannt hab, hat er fast nen Herzinfarkt gekriegt",
+        "feels like jail waiting for legal to sign off lol",
     ],
 )
 def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
@@ -117,6 +128,16 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         # Quoted words no topic word introduces are a person's; a dose taken is a treatment.
         ("he told me 'I have cancer' so the renewal waits", "health"),
         ("Mme Roy prend de la sertraline depuis mars", "health"),
+        # The court, the prison or "Fr." where someone is, or a woman named (round 27's rules).
+        ("He appeared at Leeds Magistrates' Court on Monday, quote on hold", "criminal"),
+        ("Leeds Magistrates' Court fined him last week", "criminal"),  # a person in the clause
+        ("Er sitzt in der JVA Stadelheim, Kontakt über Anwalt", "criminal"),
+        ("Fr. Berger braucht jetzt Insulinpens, Termin verschieben", "health"),
+        ("Rückruf am Fr. bei Fr. Berger, sie braucht Insulinpens", "health"),  # the second "Fr." names her
+        ("he had a heart attack last week, back in May", "health"),
+        # Escort work (rounds 25 to 27: every writer wrote it so).
+        ("rumour is the receptionist at Lyons Ltd does escort work on the side", "sex_life"),
+        ("Ex-Mitarbeiterin vom Kunden soll nebenbei als Escort arbeiten", "sex_life"),
     ],
 )
 def test_a_persons_datum_beside_those_contexts_is_still_flagged(text: str, category: str) -> None:
