@@ -72,6 +72,32 @@ _OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.I
 # gewerkschaftlich organisiert".
 _OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, Category.TRADE_UNION})
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
+# An order line (`counted`): a sentence holding one of these words orders, quotes or delivers goods.
+_ORDERING = frozenset({
+    "cde", "cdes", "commande", "commandes", "commander", "devis", "livraison", "livrer", "livre", "soumission",
+    "order", "orders", "ordered", "ordering", "po", "quote", "quoted", "deliver", "delivery", "dispatch", "ship",
+    "bestellt", "bestellen", "bestellung", "nachbestellung", "angebot", "ang", "lieferung", "liefern", "versand",
+})  # fmt: skip
+# After a number, what counts no goods: time, people, money.
+_NOT_GOODS = frozenset({
+    "h", "min", "mn", "j", "jours", "jour", "semaine", "semaines", "sem", "mois", "an", "ans", "annee", "annees",
+    "hours", "hrs", "days", "day", "week", "weeks", "wks", "wk", "month", "months", "mths", "mos", "year", "years",
+    "yrs", "std", "stunden", "tag", "tage", "tagen", "woche", "wochen", "wo", "monat", "monate", "monaten", "mon",
+    "mo", "jahr", "jahre", "jahren", "kw", "times", "fois", "mal", "x", "kids", "children", "enfants", "kinder",
+    "people", "pers", "personnes", "personen", "eur", "euro", "euros", "chf", "gbp", "usd", "k", "m", "pct",
+    "seances", "sessions", "rounds", "cycles", "cures", "sitzungen", "behandlungen", "termine", "doses", "dosen",
+})  # fmt: skip
+_CENTURIES = frozenset({"19", "20"})  # a four-digit number starting so is a year
+# An order counts goods by the five or ten; a person's treatments, convictions or doses come in ones and twos
+# ("noch 2 Chemos", "2 DUI convictions").
+_ORDER_MIN = 5
+_COUNT_BEFORE = 5  # words from a number to the term it counts ("50 folding tables for the langar hall")
+_NUMBER_MARKS = frozenset("£€$#-/.,:'")  # on a number's edge: an amount, a reference, a date or a decimal
+# Before a number, what makes it a date or a reference: "bis 15.", "quote 44817", "n° 12".
+_NUMBERED = frozenset({
+    "bis", "am", "ab", "vom", "seit", "le", "du", "au", "on", "by", "from", "until", "no", "nr", "n", "ref",
+    "quote", "devis", "angebot", "ang", "po", "invoice", "facture", "rechnung", "re", "kw", "wk", "version", "v",
+})  # fmt: skip
 # A dash set apart (hyphen, en or em dash), a slash or a conjunction ends one too where a figure of speech is read:
 # "deal on hold - on chemo", "card machine dead and that stupid cow…".
 _DASH = re.compile("\\s[-\u2013\u2014/]\\s|\\b(?:and|but|et|mais|und|aber)\\b", re.IGNORECASE)
@@ -213,7 +239,9 @@ class Around:
             else of_an_institution(term, self.institutions, self.heads, self.people, sentence)
         ):
             return True
-        return category is Category.HEALTH and not self._in_its_clause(term) and a_dose(term, sentence.texts)
+        if category is Category.HEALTH and not self._in_its_clause(term) and a_dose(term, sentence.texts):
+            return True
+        return not insult and not self._in_its_clause(term) and counted(term, sentence)
 
     def _acted(self, term: Span, category: Category) -> bool:
         """A member's deed or role right before a party's or a union's name makes it no topic: "handing out Sinn
@@ -459,6 +487,37 @@ def a_dose(term: Span, texts: Sequence[str]) -> bool:
     if _DOSE.fullmatch(after):
         return True
     return after.isdigit() and term.last + 2 < len(texts) and texts[term.last + 2] in _DOSE_UNITS
+
+
+def counted(term: Span, written: Written) -> bool:
+    """An order line: the sentence orders, quotes or delivers (`_ORDERING`), and a number counting goods stands at
+    most five words before the term in its clause: "Cde 500 tests salivaires stupéfiants", "Order for the school
+    shop: 30 crucifixes", "50 folding tables for the langar hall. deliver via back gate". Asked only of a term with
+    no person in its clause. No number of days, weeks, months or years ("seit 3 Wochen krankgeschrieben", "sort
+    de 18 mois à Fleury"), of people, nor a year ("2019") counts goods."""
+    texts = written.texts
+    if _ORDERING.isdisjoint(texts):
+        return False
+    return any(
+        _a_count(index, written) and written.one_clause(index, term.first)
+        for index in range(max(0, term.first - _COUNT_BEFORE), term.first)
+    )
+
+
+def _a_count(index: int, written: Written) -> bool:
+    """Word `index` is a number that counts goods after it: five or more, and not a year, a date ("bis 15."), an
+    amount ("£1,240"), a reference ("quote 44817", "Angebot 2024-301"), nor a count of days, weeks, people or
+    sessions ("12 séances de kiné")."""
+    texts, (start, end) = written.texts, written.places[index]
+    number = texts[index]
+    if not number.isdigit() or int(number) < _ORDER_MIN or (len(number) == 4 and number[:2] in _CENTURIES):
+        return False
+    if texts[index + 1] in _NOT_GOODS:
+        return False
+    before = written.original[start - 1] if start else " "
+    after = written.original[end] if end < len(written.original) else " "
+    dated = index > 0 and texts[index - 1] in _NUMBERED
+    return before not in _NUMBER_MARKS and after not in _NUMBER_MARKS and not dated
 
 
 def _words_between(written: Written, start: int, end: int) -> int:

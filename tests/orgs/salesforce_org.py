@@ -579,6 +579,8 @@ def build_salesforce_org(now: dt.datetime | None = None) -> SalesforceOrg:
     s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="Australia",
               note="Melbourne Magistrates' Court facilities ordering 200 archive boxes. "
                    "Nearly had a heart attack at the freight quote.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
+              note="Order for St Joseph's school shop: 30 crucifixes, 15 rosaries + communion cards.")  # fmt: skip
     s.contact(beside, running_co, activity=recent, domain="atelier-durand.example.com",
               note="La Clinique du Parc renouvelle le contrat. Mme la directrice sort d'une chimio, rappeler en juin.",
               note_terms=("chimio",), note_kept=("La Clinique du Parc renouvelle le contrat.",))  # fmt: skip

@@ -77,6 +77,11 @@ def flagged(text: str) -> set[str]:
         "Quand il a vu le prix il a failli faire une crise cardiaque mdr, il signe la V2",
         "Als ich den Preis genannt hab, hat er fast nen Herzinfarkt gekriegt",
         "feels like jail waiting for legal to sign off lol",
+        # An order line: the sentence orders or delivers, and five or more of something come before the term.
+        "Order for St Joseph's school shop: 30 crucifixes, 15 rosaries + communion cards",
+        "Cde 500 tests salivaires stupéfiants pr la gendarmerie de Chambéry, livraison fin du mois",
+        "Pharmacy chain orders 200 insulin pens monthly",
+        "LSVD-Landesverband bestellt Stellwände + 50 Klappstühle für CSD-Infostand",
     ],
 )
 def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
@@ -135,6 +140,13 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("Fr. Berger braucht jetzt Insulinpens, Termin verschieben", "health"),
         ("Rückruf am Fr. bei Fr. Berger, sie braucht Insulinpens", "health"),  # the second "Fr." names her
         ("he had a heart attack last week, back in May", "health"),
+        # No order line: a date, an amount, a reference, a count of weeks or sessions, under five, a person.
+        ("RE: Angebot 2024-301 - 'Bin bis 15. als Delegierter auf dem SPD-Landesparteitag'", "political_opinions"),
+        ("quote 44817 | renewal £1,240 | proposer disclosed DUI conviction 2021", "criminal"),
+        ("Lieferung verschoben, seit 3 Wochen krankgeschrieben", "health"),
+        ("Lieferung verschoben, noch 2 Chemos", "health"),
+        ("devis: 12 séances de kiné pour Mme Roy", "health"),
+        ("order on hold, Mr Lee has had 20 chemo sessions", "health"),
         # Escort work (rounds 25 to 27: every writer wrote it so).
         ("rumour is the receptionist at Lyons Ltd does escort work on the side", "sex_life"),
         ("Ex-Mitarbeiterin vom Kunden soll nebenbei als Escort arbeiten", "sex_life"),
