@@ -77,6 +77,7 @@ _ORDERING = frozenset({
     "cde", "cdes", "commande", "commandes", "commander", "devis", "livraison", "livrer", "livre", "soumission",
     "order", "orders", "ordered", "ordering", "po", "quote", "quoted", "deliver", "delivery", "dispatch", "ship",
     "bestellt", "bestellen", "bestellung", "nachbestellung", "angebot", "ang", "lieferung", "liefern", "versand",
+    "angeboten", "anfrage", "angefragt", "request", "requests", "requested", "demande", "dde",
 })  # fmt: skip
 # After a number, what counts no goods: time, people, money.
 _NOT_GOODS = frozenset({
@@ -86,11 +87,14 @@ _NOT_GOODS = frozenset({
     "mo", "jahr", "jahre", "jahren", "kw", "times", "fois", "mal", "x", "kids", "children", "enfants", "kinder",
     "people", "pers", "personnes", "personen", "eur", "euro", "euros", "chf", "gbp", "usd", "k", "m", "pct",
     "seances", "sessions", "rounds", "cycles", "cures", "sitzungen", "behandlungen", "termine", "doses", "dosen",
+    "mg", "mcg", "ug", "ml", "g", "ui", "iu", "ie", "units", "unites", "einheiten",  # a dose, not a count
 })  # fmt: skip
 _CENTURIES = frozenset({"19", "20"})  # a four-digit number starting so is a year
 # An order counts goods by the five or ten; a person's treatments, convictions or doses come in ones and twos
 # ("noch 2 Chemos", "2 DUI convictions").
 _ORDER_MIN = 5
+# Right before a term, German "reinste" ("sheer") makes it a figure of speech: "die reinste Erpressung".
+_SHEER = frozenset({"reinste", "reinster", "reinstes", "reinsten"})
 _COUNT_BEFORE = 5  # words from a number to the term it counts ("50 folding tables for the langar hall")
 _NUMBER_MARKS = frozenset("£€$#-/.,:'")  # on a number's edge: an amount, a reference, a date or a decimal
 # Before a number, what makes it a date or a reference: "bis 15.", "quote 44817", "n° 12".
@@ -233,6 +237,8 @@ class Around:
             return True
         if insult and by_the_writer(term, self.people, sentence):
             return True
+        if term.first and sentence.texts[term.first - 1] in _SHEER:
+            return True  # "die Preiserhöhung sei die reinste Erpressung", "das Lager ist der reinste Knast"
         if self.institutions and (
             _cursing(term, self.institutions, sentence)
             if insult

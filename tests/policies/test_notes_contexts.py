@@ -82,6 +82,10 @@ def flagged(text: str) -> set[str]:
         "Cde 500 tests salivaires stupéfiants pr la gendarmerie de Chambéry, livraison fin du mois",
         "Pharmacy chain orders 200 insulin pens monthly",
         "LSVD-Landesverband bestellt Stellwände + 50 Klappstühle für CSD-Infostand",
+        "Sicherheitstechnik: 8 Kameras + Zutrittskontrolle mit Fingerprint-Lesern angeboten",
+        # German "die reinste …": a figure of speech.
+        "Kd. meint, die Preiserhöhung sei 'die reinste Erpressung' :-) - hat trotzdem verlängert.",
+        "Kd. meint, ihr Großraumbüro sei 'der reinste Knast', will 12 Akustik-Trennwände",
     ],
 )
 def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
@@ -147,6 +151,8 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("Lieferung verschoben, noch 2 Chemos", "health"),
         ("devis: 12 séances de kiné pour Mme Roy", "health"),
         ("order on hold, Mr Lee has had 20 chemo sessions", "health"),
+        ("Fr. Sommer nimmt tägl. 100 mg Sertralin, fragt, ob das die BU-Versicherung betrifft.", "health"),
+        ("Piet van Wyk is a real doos, swore at our intern", "insulting"),  # "van" in a name is no vehicle
         # Escort work (rounds 25 to 27: every writer wrote it so).
         ("rumour is the receptionist at Lyons Ltd does escort work on the side", "sex_life"),
         ("Ex-Mitarbeiterin vom Kunden soll nebenbei als Escort arbeiten", "sex_life"),
