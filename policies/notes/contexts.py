@@ -93,6 +93,21 @@ _CENTURIES = frozenset({"19", "20"})  # a four-digit number starting so is a yea
 # An order counts goods by the five or ten; a person's treatments, convictions or doses come in ones and twos
 # ("noch 2 Chemos", "2 DUI convictions").
 _ORDER_MIN = 5
+# An institution's term where someone works (`at_work`): a job title, a link, at most two words, the term.
+# A clinic or a prison employs people; a job at a church or a party may be a creed or an opinion: not those.
+_WORKPLACES = frozenset({Category.HEALTH, Category.CRIMINAL})
+_WORK_BEFORE = 3
+_AT_WORK = frozenset({"at", "for", "chez", "de", "du", "a", "au", "bei", "beim", "im", "in", "der", "am"})
+_JOBS = frozenset({
+    "manager", "director", "head", "buyer", "purchaser", "nurse", "pharmacist", "administrator", "coordinator",
+    "officer", "lead", "receptionist", "secretary", "accountant", "supervisor", "controller", "engineer",
+    "technician", "consultant", "procurement", "purchasing", "facilities", "estates", "ceo", "cfo", "coo", "it",
+    "directeur", "directrice", "responsable", "acheteur", "acheteuse", "infirmier", "infirmiere", "pharmacien",
+    "pharmacienne", "cadre", "gestionnaire", "secretaire", "comptable", "technicien", "technicienne", "achats",
+    "leiter", "leiterin", "einkaufer", "einkauferin", "einkauf", "pflegedienstleitung", "pflegeleitung",
+    "verwaltungsleiter", "verwaltungsleiterin", "apotheker", "apothekerin", "sekretarin", "techniker",
+    "haustechnik", "geschaftsfuhrer", "geschaftsfuhrerin",
+})  # fmt: skip
 # Right before a term, German "reinste" ("sheer") makes it a figure of speech: "die reinste Erpressung".
 _SHEER = frozenset({"reinste", "reinster", "reinstes", "reinsten"})
 _COUNT_BEFORE = 5  # words from a number to the term it counts ("50 folding tables for the langar hall")
@@ -236,6 +251,8 @@ class Around:
         ):
             return True
         if insult and by_the_writer(term, self.people, sentence):
+            return True
+        if category in _WORKPLACES and self.institutions and at_work(term, self.institutions, sentence):
             return True
         if term.first and sentence.texts[term.first - 1] in _SHEER:
             return True  # "die Preiserhöhung sei die reinste Erpressung", "das Lager ist der reinste Knast"
@@ -421,6 +438,20 @@ def of_an_institution(
         else:
             start = -1
         if start >= 0 and _opens_clause(written, start):
+            return True
+    return False
+
+
+def at_work(term: Span, places: Sequence[Span], written: Written) -> bool:
+    """The term is an institution where a job title says someone works: "Nurse Manager at a private clinic",
+    "Einkäuferin im Klinikum", "directrice de l'hôpital". The job title, then a link ("at", "de", "im"…), then at
+    most two words before the institution's word, in one clause. Not "patient at the clinic", "Mme Roy est à
+    l'hôpital": no job there."""
+    if not any(place.first <= term.first and term.last <= place.last for place in places):
+        return False
+    texts = written.texts
+    for link in range(max(1, term.first - _WORK_BEFORE), term.first):
+        if texts[link] in _AT_WORK and texts[link - 1] in _JOBS and written.one_clause(link - 1, term.first):
             return True
     return False
 

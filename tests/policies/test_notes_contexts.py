@@ -83,6 +83,11 @@ def flagged(text: str) -> set[str]:
         "Pharmacy chain orders 200 insulin pens monthly",
         "LSVD-Landesverband bestellt Stellwände + 50 Klappstühle für CSD-Infostand",
         "Sicherheitstechnik: 8 Kameras + Zutrittskontrolle mit Fingerprint-Lesern angeboten",
+        # An institution where a job title says someone works.
+        "contact is Fiona Walsh, Nurse Manager at a private clinic in Galway, buying 3 treatment couches",
+        "Practice manager at Smile Clinic ordered 12 boxes of nitrile gloves",
+        "Mme Roy, directrice de l'hôpital de Niort, signe le devis",
+        "he is a buyer at the prison in Leeds, wants 40 mattresses",
         # German "die reinste …": a figure of speech.
         "Kd. meint, die Preiserhöhung sei 'die reinste Erpressung' :-) - hat trotzdem verlängert.",
         "Kd. meint, ihr Großraumbüro sei 'der reinste Knast', will 12 Akustik-Trennwände",
@@ -153,6 +158,10 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("order on hold, Mr Lee has had 20 chemo sessions", "health"),
         ("Fr. Sommer nimmt tägl. 100 mg Sertralin, fragt, ob das die BU-Versicherung betrifft.", "health"),
         ("Piet van Wyk is a real doos, swore at our intern", "insulting"),  # "van" in a name is no vehicle
+        # No job before the institution: where someone is.
+        ("she is a patient at the clinic since May", "health"),
+        ("Mme Roy est à l'hôpital depuis lundi", "health"),
+        ("she works as a nurse, currently in hospital herself", "health"),
         # Escort work (rounds 25 to 27: every writer wrote it so).
         ("rumour is the receptionist at Lyons Ltd does escort work on the side", "sex_life"),
         ("Ex-Mitarbeiterin vom Kunden soll nebenbei als Escort arbeiten", "sex_life"),
