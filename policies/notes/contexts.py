@@ -99,9 +99,9 @@ _WORKPLACES = frozenset({Category.HEALTH, Category.CRIMINAL})
 _WORK_BEFORE = 3
 _AT_WORK = frozenset({"at", "for", "chez", "de", "du", "a", "au", "bei", "beim", "im", "in", "der", "am"})
 _JOBS = frozenset({
-    "manager", "director", "head", "buyer", "purchaser", "nurse", "pharmacist", "administrator", "coordinator",
+    "manager", "director", "buyer", "purchaser", "nurse", "pharmacist", "administrator", "coordinator",
     "officer", "lead", "receptionist", "secretary", "accountant", "supervisor", "controller", "engineer",
-    "technician", "consultant", "procurement", "purchasing", "facilities", "estates", "ceo", "cfo", "coo", "it",
+    "technician", "consultant", "procurement", "purchasing", "facilities", "estates", "ceo", "cfo", "coo",
     "directeur", "directrice", "responsable", "acheteur", "acheteuse", "infirmier", "infirmiere", "pharmacien",
     "pharmacienne", "cadre", "gestionnaire", "secretaire", "comptable", "technicien", "technicienne", "achats",
     "leiter", "leiterin", "einkaufer", "einkauferin", "einkauf", "pflegedienstleitung", "pflegeleitung",
@@ -447,13 +447,24 @@ def at_work(term: Span, places: Sequence[Span], written: Written) -> bool:
     "Einkäuferin im Klinikum", "directrice de l'hôpital". The job title, then a link ("at", "de", "im"…), then at
     most two words before the institution's word, in one clause. Not "patient at the clinic", "Mme Roy est à
     l'hôpital": no job there."""
-    if not any(place.first <= term.first and term.last <= place.last for place in places):
+    if not any(place.first <= term.last and term.first <= place.last for place in places):
         return False
     texts = written.texts
-    for link in range(max(1, term.first - _WORK_BEFORE), term.first):
-        if texts[link] in _AT_WORK and texts[link - 1] in _JOBS and written.one_clause(link - 1, term.first):
+    # The term may open with its link ("at the hospital"), but "in hospital" is where a patient is.
+    last_link = term.first + 1 if texts[term.first] in _AT_WORK and texts[term.first] != "in" else term.first
+    for link in range(max(1, term.first - _WORK_BEFORE), last_link):
+        if texts[link] in _AT_WORK and _a_job(link - 1, written) and written.one_clause(link - 1, term.first):
             return True
     return False
+
+
+def _a_job(index: int, written: Written) -> bool:
+    """Word `index` is a job title's last word; "IT" only as capitals ("Head of IT at …", not "left it at …")."""
+    word = written.texts[index]
+    if word == "it":
+        start, end = written.places[index]
+        return written.original[start:end] == "IT"
+    return word in _JOBS
 
 
 def _cursing(term: Span, places: Sequence[Span], written: Written) -> bool:

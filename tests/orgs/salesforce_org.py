@@ -313,7 +313,8 @@ _LAST = [
     "Salaün", "Tillaud", "Uguen", "Vignerot", "Wernert", "Yvinec", "Zabaleta", "Arzur", "Bescond", "Cadiou",
     "Derrien", "Enault", "Floc'hlay", "Gloaguen", "Hascoët", "Inizan", "Jézéquel", "Kerdraon", "Le Borgne",
     "Madec", "Nicolazo", "Omnès", "Paugam", "Quiniou", "Riou-Keraudren", "Stéphan", "Tanguy-Ropars", "Ulvoas",
-    "Vourc'h", "Yhuel", "Zaouter", "Brélivet", "Coatanéa", "Danielou", "Ergan", "Fagon", "Guivarc'h",
+    "Vourc'h", "Yhuel", "Zaouter", "Brélivet", "Coatanéa", "Danielou", "Ergan", "Fagon", "Guivarc'h", "Kerleau",
+    "Penven",
 ]  # fmt: skip
 
 
@@ -581,12 +582,17 @@ def build_salesforce_org(now: dt.datetime | None = None) -> SalesforceOrg:
                    "Nearly had a heart attack at the freight quote.")  # fmt: skip
     s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
               note="Order for St Joseph's school shop: 30 crucifixes, 15 rosaries + communion cards.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
+              note="Nurse Manager at a private clinic in Galway, buying 3 treatment couches.")  # fmt: skip
     s.contact(beside, running_co, activity=recent, domain="atelier-durand.example.com",
               note="La Clinique du Parc renouvelle le contrat. Mme la directrice sort d'une chimio, rappeler en juin.",
               note_terms=("chimio",), note_kept=("La Clinique du Parc renouvelle le contrat.",))  # fmt: skip
     s.contact(beside, prospect_co, activity=recent, domain="nordwind.example.com", country="Deutschland",
               note="Stapler Nr. 4 ist krank. Hr. Vogt ist seit März wegen Burnout krankgeschrieben.",
               note_terms=("burnout", "krankgeschrieben"), note_kept=("Stapler Nr. 4 ist krank.",))  # fmt: skip
+    s.contact(beside, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
+              note="Buyer at the hospital in Leeds, wants 6 desks. She was in hospital herself in May.",
+              note_terms=("in hospital",), note_kept=("Buyer at the hospital in Leeds, wants 6 desks.",))  # fmt: skip
 
     # -- private contact (no AccountId) and the placeholder account --
     s.contact("private contact (no account), professional address", None, activity=recent,

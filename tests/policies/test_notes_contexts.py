@@ -88,6 +88,8 @@ def flagged(text: str) -> set[str]:
         "Practice manager at Smile Clinic ordered 12 boxes of nitrile gloves",
         "Mme Roy, directrice de l'hôpital de Niort, signe le devis",
         "he is a buyer at the prison in Leeds, wants 40 mattresses",
+        "team lead at the hospital in Leeds wants a quote for 6 desks",  # the term opens with its link
+        "Head of IT at the hospital wants 20 laptops",  # "IT" in capitals is a department
         # German "die reinste …": a figure of speech.
         "Kd. meint, die Preiserhöhung sei 'die reinste Erpressung' :-) - hat trotzdem verlängert.",
         "Kd. meint, ihr Großraumbüro sei 'der reinste Knast', will 12 Akustik-Trennwände",
@@ -162,6 +164,9 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("she is a patient at the clinic since May", "health"),
         ("Mme Roy est à l'hôpital depuis lundi", "health"),
         ("she works as a nurse, currently in hospital herself", "health"),
+        ("Her head at the clinic was stitched, back next week", "health"),  # a head is no job
+        ("she caught it at the hospital, back next week", "health"),  # "it" is no department
+        ("IT manager in hospital, back Monday", "health"),  # "in hospital" is where a patient is
         # Escort work (rounds 25 to 27: every writer wrote it so).
         ("rumour is the receptionist at Lyons Ltd does escort work on the side", "sex_life"),
         ("Ex-Mitarbeiterin vom Kunden soll nebenbei als Escort arbeiten", "sex_life"),
