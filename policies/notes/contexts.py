@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gomme.policies.notes.lexicon import Category, Cue, Entry
+from gomme.policies.notes.lexicon import Category, Cue, Entry, context_words
 from gomme.policies.notes.patterns import Shape
 from gomme.policies.notes.text import fold
 
@@ -57,101 +57,61 @@ _ACT_BEFORE = 2  # words from a member's deed to a party's or union's name after
 # A topic names no person's trait in these; an origin or an insult before a course or a role is still one's
 # ("our Muslim officer" is a person's creed, which no topic word clears: roles are not topics).
 _TOPICAL = frozenset(Category) - {Category.RACIAL_ETHNIC_ORIGIN, Category.INSULTING}
-_ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "un", "une", "des", "der", "die", "das", "den", "dem"})
-# Between a term and a topic word, these make no compound title: "on grindr at the conference", "au séminaire".
-_ARTICLES |= {"ein", "eine", "einer", "einem", "einen", "au", "aux", "du", "zum", "zur", "im", "beim"}
-# Nor these, which place the topic in time: "prend un Xanax avant chaque présentation".
-_WHEN = frozenset({"avant", "apres", "pendant", "chaque", "before", "after", "during", "each", "every", "vor", "nach"})
-_WHEN |= {"wahrend", "jede", "jeden", "jeder", "pour", "for", "fur", "since", "depuis", "seit", "until", "jusqu"}
+# Word lists are data, per language (context_words.toml); each names the rule that reads it.
+_ARTICLES = context_words("articles")
+_WHEN = context_words("when")
 _UNTITLED = _ARTICLES | _WHEN  # between a term and a topic word after it: no title of the topic
 _PEOPLE = frozenset({Cue.PERSON, Cue.FEMALE, Cue.MALE})  # a person spoken of
-# Person cues that are a bare verb ("Pierre est", "est venue"): "le serveur est malade" speaks of no one.
-_BARE_VERBS = frozenset({"est", "etait", "ist", "war", "is", "was", "has", "hat", "a"})
+_BARE_VERBS = context_words("bare_verbs")
 _OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.INSULTING})  # an animal's, too
 # Figures of speech about things: "le serveur est malade", "ce planning est criminel", "die Kaffeemaschine ist
 # gewerkschaftlich organisiert".
 _OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, Category.TRADE_UNION})
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
-# An order line (`counted`): a sentence holding one of these words orders, quotes or delivers goods.
-_ORDERING = frozenset({
-    "cde", "cdes", "commande", "commandes", "commander", "devis", "livraison", "livrer", "livre", "soumission",
-    "order", "orders", "ordered", "ordering", "po", "quote", "quoted", "deliver", "delivery", "dispatch", "ship",
-    "bestellt", "bestellen", "bestellung", "nachbestellung", "angebot", "ang", "lieferung", "liefern", "versand",
-    "angeboten", "anfrage", "angefragt", "request", "requests", "requested", "demande", "dde",
-})  # fmt: skip
-# After a number, what counts no goods: time, people, money.
-_NOT_GOODS = frozenset({
-    "h", "min", "mn", "j", "jours", "jour", "semaine", "semaines", "sem", "mois", "an", "ans", "annee", "annees",
-    "hours", "hrs", "days", "day", "week", "weeks", "wks", "wk", "month", "months", "mths", "mos", "year", "years",
-    "yrs", "std", "stunden", "tag", "tage", "tagen", "woche", "wochen", "wo", "monat", "monate", "monaten", "mon",
-    "mo", "jahr", "jahre", "jahren", "kw", "times", "fois", "mal", "x", "kids", "children", "enfants", "kinder",
-    "people", "pers", "personnes", "personen", "eur", "euro", "euros", "chf", "gbp", "usd", "k", "m", "pct",
-    "seances", "sessions", "rounds", "cycles", "cures", "sitzungen", "behandlungen", "termine", "doses", "dosen",
-    "mg", "mcg", "ug", "ml", "g", "ui", "iu", "ie", "units", "unites", "einheiten",  # a dose, not a count
-})  # fmt: skip
-_CENTURIES = frozenset({"19", "20"})  # a four-digit number starting so is a year
-# An order counts goods by the five or ten; a person's treatments, convictions or doses come in ones and twos
-# ("noch 2 Chemos", "2 DUI convictions").
-_ORDER_MIN = 5
-# An institution's term where someone works (`at_work`): a job title, a link, at most two words, the term.
-# A clinic or a prison employs people; a job at a church or a party may be a creed or an opinion: not those.
-_WORKPLACES = frozenset({Category.HEALTH, Category.CRIMINAL})
-_WORK_BEFORE = 3
-_AT_WORK = frozenset({"at", "for", "chez", "de", "du", "a", "au", "bei", "beim", "im", "in", "der", "am"})
-_JOBS = frozenset({
-    "manager", "director", "buyer", "purchaser", "nurse", "pharmacist", "administrator", "coordinator",
-    "officer", "lead", "receptionist", "secretary", "accountant", "supervisor", "controller", "engineer",
-    "technician", "consultant", "procurement", "purchasing", "facilities", "estates", "ceo", "cfo", "coo",
-    "directeur", "directrice", "responsable", "acheteur", "acheteuse", "infirmier", "infirmiere", "pharmacien",
-    "pharmacienne", "cadre", "gestionnaire", "secretaire", "comptable", "technicien", "technicienne", "achats",
-    "leiter", "leiterin", "einkaufer", "einkauferin", "einkauf", "pflegedienstleitung", "pflegeleitung",
-    "verwaltungsleiter", "verwaltungsleiterin", "apotheker", "apothekerin", "sekretarin", "techniker",
-    "haustechnik", "geschaftsfuhrer", "geschaftsfuhrerin",
-})  # fmt: skip
-# Right before a term, German "reinste" ("sheer") makes it a figure of speech: "die reinste Erpressung".
-_SHEER = frozenset({"reinste", "reinster", "reinstes", "reinsten"})
-_COUNT_BEFORE = 5  # words from a number to the term it counts ("50 folding tables for the langar hall")
-_NUMBER_MARKS = frozenset("£€$#-/.,:'")  # on a number's edge: an amount, a reference, a date or a decimal
-# Before a number, what makes it a date or a reference: "bis 15.", "quote 44817", "n° 12".
-_NUMBERED = frozenset({
-    "bis", "am", "ab", "vom", "seit", "le", "du", "au", "on", "by", "from", "until", "no", "nr", "n", "ref",
-    "quote", "devis", "angebot", "ang", "po", "invoice", "facture", "rechnung", "re", "kw", "wk", "version", "v",
-})  # fmt: skip
 # A dash set apart (hyphen, en or em dash), a slash or a conjunction ends one too where a figure of speech is read:
 # "deal on hold - on chemo", "card machine dead and that stupid cow…".
-_DASH = re.compile("\\s[-\u2013\u2014/]\\s|\\b(?:and|but|et|mais|und|aber)\\b", re.IGNORECASE)
+_DASH = re.compile(
+    "\\s[-\u2013\u2014/]\\s|\\b(?:" + "|".join(sorted(context_words("conjunctions"))) + ")\\b", re.IGNORECASE
+)
 _OPENS = 2  # an animal or an institution among the first words of a sentence is what it is about
-_OF = frozenset({"de", "du", "des", "d", "of", "von", "vom", "der"})  # "le chien de Mme Martin", "Katze der Kundin"
+_OF = context_words("of")
 _OWNER = 3  # words after "of" that name an animal's owner ("de Mme Martin", "of the Smiths")
-_DEFINITE = frozenset({"the", "le", "la", "l", "der", "die", "das", "den", "dem"})  # "Der Esel", not "ein Esel"
+_DEFINITE = context_words("definite")
 _NAME_LEMMA = "name"  # the lemma of a first-name cue (patterns.py)
 _PET_NAME = 2  # words after an animal that may be its name
 _AFTER_ANIMAL = 5  # words from a term to an animal after it ("le diabète du chien")
 # The writer speaking of themselves, and what may stand between that word and an insult (`by_the_writer`).
-_SELF = frozenset({"me", "moi", "ich", "i", "je", "j", "myself", "mich"})
-_SELF_FILLER = frozenset({
-    "m", "am", "was", "such", "an", "a", "so", "really", "total", "totally", "complete", "the", "of", "day",
-    "suis", "etais", "un", "une", "vraiment", "le", "la", "du", "jour", "quel", "quelle",
-    "bin", "war", "ein", "eine", "echt", "heut", "heute", "voll", "halt", "der", "die", "das", "bi",
-})  # fmt: skip
+_SELF = context_words("self")
+_SELF_FILLER = context_words("self_filler")
 _SELF_BEFORE = 4  # words from "I"/"moi"/"ich" to the insult
 _THING_BEFORE = 7  # words from a thing to a condition or an insult after it ("Der Drucker im 2. OG ist ein …")
 _INSTITUTION_AFTER = 3  # words from a term to an institution after it ("HIV testing clinic")
 _INSTITUTION_BEFORE = 3  # and before it ("centre de désintox", "Zentrum Sinti und Roma")
-# Between a term and an institution after it, these make the institution where someone is ("prayers at the mosque").
-_LINKS = frozenset({
-    "the", "a", "an", "at", "in", "to", "from", "le", "la", "les", "l", "un", "une", "des", "du", "au", "aux",
-    "en", "dans", "chez", "der", "die", "das", "den", "dem", "ein", "eine", "einer", "einem", "im", "am", "auf",
-    "zu", "zur", "zum", "bei", "beim", "aus",
-})  # fmt: skip
-# Between a topic word and the quotation it introduces: nothing, or one article ("la troupe des « Imbéciles »").
-_BEFORE_TITLE = frozenset({"", "des", "du", "de", "de la", "d", "the", "of", "of the", "der", "vom", "von"})
+_LINKS = context_words("links")
+_BEFORE_TITLE = context_words("before_title") | {""}  # nothing between the topic word and the quotation
 _NAME_WORDS = 2  # words of a name before an institution's or a product's words that open a clause
 _TITLE_INTRO = 6  # words between a topic word and the colon that opens its quoted title
 _TITLE_AFTER = 3  # words from a quotation's end to the topic word that follows it ("'Prison Break' escape room")
-_QUANTITY = frozenset({"x", "pck", "pckg", "pkg", "packs", "stk", "boites", "bte", "btes", "cartons", "units", "vials"})
+# An order line (`a_dose`, `counted`): a quantity or a dose, or a count of goods in a sentence that orders.
+_QUANTITY = context_words("quantity")
 _DOSE = re.compile(r"\d+(?:[.,]\d+)?(?:mg|mcg|ug|ml|g|ui|iu|ie)")
-_DOSE_UNITS = frozenset({"mg", "mcg", "ml", "ui", "iu", "ie"})
+_DOSE_UNITS = context_words("dose_units")
+_ORDERING = context_words("ordering")
+_NOT_GOODS = context_words("not_goods")
+_NUMBERED = context_words("numbered")
+_CENTURIES = frozenset({"19", "20"})  # a four-digit number starting so is a year
+# An order counts goods by the five or ten; a person's treatments, convictions or doses come in ones and twos
+# ("noch 2 Chemos", "2 DUI convictions").
+_ORDER_MIN = 5
+_COUNT_BEFORE = 5  # words from a number to the term it counts ("50 folding tables for the langar hall")
+_NUMBER_MARKS = frozenset("£€$#-/.,:'")  # on a number's edge: an amount, a reference, a date or a decimal
+# An institution's term where someone works (`at_work`): a job title, a link, at most two words, the term.
+# A clinic or a prison employs people; a job at a church or a party may be a creed or an opinion: not those.
+_WORKPLACES = frozenset({Category.HEALTH, Category.CRIMINAL})
+_WORK_BEFORE = 3
+_AT_WORK = context_words("at_work")
+_JOBS = context_words("jobs")
+_SHEER = context_words("sheer")  # right before a term, a figure of speech: "die reinste Erpressung"
 _SINGLE_OPENING, _SINGLE_CLOSING = "'\u2018", "'\u2019"  # straight and curly single quotes: apostrophes too
 _QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“", "'": "'", "\u2018": "\u2019"}  # opening → closing
 

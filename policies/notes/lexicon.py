@@ -168,6 +168,18 @@ def titles() -> frozenset[str]:
 
 
 @functools.cache
+def context_words(name: str) -> frozenset[str]:
+    """Table `name` of `context_words.toml`: the words of every language's list (and `any`), folded."""
+    table = _context_words()[name]
+    return frozenset(fold(word).strip() for words in table.values() for word in words)
+
+
+@functools.cache
+def _context_words() -> dict[str, dict[str, list[str]]]:
+    return tomllib.loads(resources.files(DATA_PACKAGE).joinpath("context_words.toml").read_text("utf-8"))
+
+
+@functools.cache
 def _frequent() -> dict[str, list[str]]:
     return tomllib.loads(resources.files(DATA_PACKAGE).joinpath("frequent.toml").read_text("utf-8"))
 

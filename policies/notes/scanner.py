@@ -33,6 +33,7 @@ from gomme.policies.notes.lexicon import (
     Entry,
     Role,
     common_words,
+    context_words,
     entities,
     lexicon,
     titles,
@@ -61,26 +62,13 @@ _SATISFIES: dict[Cue, frozenset[Cue]] = {
 _THINGS = frozenset({Cue.NOT_PERSON, Cue.GOODS})  # beside a cued term, what makes it a thing's attribute
 _ROLES = frozenset({Cue.PERSON, Cue.MEMBER})  # phrases naming a person's role, which may hold a thing's word
 _EXCLUDES: dict[Cue, Cue] = {Cue.FEMALE: Cue.MALE, Cue.MALE: Cue.FEMALE}  # "sa femme" of a woman, not of a man
-_SAINTS = frozenset({"st", "ste", "saint", "sainte", "sankt", "san", "santa", "santo", "sao"})  # "St. Martin": a place
-_AT_A_PLACE = frozenset({"in", "at", "near", "a", "nach"})  # before a first name: a town ("in Bradford", "à Florence")
-# Capitalised words that make the capitalised word before them part of a name (`_named`).
-_STREET_WORDS = frozenset({
-    "street", "st", "road", "rd", "lane", "ln", "avenue", "ave", "hill", "square", "sq", "park", "way", "close",
-    "drive", "court", "place", "row", "walk", "gardens", "terrace", "crescent", "grove", "mews", "strasse", "str",
-    "weg", "gasse", "platz", "allee", "ring", "damm", "ufer", "steig", "chaussee",
-})  # fmt: skip
-_FIRM_WORDS = frozenset({
-    "sons", "brothers", "bros", "co", "ltd", "gmbh", "inc", "llc", "plc", "sarl", "ag", "kg", "group", "gruppe",
-    "groupe", "plumbing", "electrical", "motors", "consulting", "solutions", "holdings", "industries", "haustechnik",
-    "elektrotechnik", "technik", "bau", "immobilien", "interiors", "design", "designs", "studio", "studios", "media",
-    "labs", "systems", "services", "partners", "logistics", "foods", "printing", "brewery", "bakery", "furniture",
-    "kitchens", "homes", "properties", "realty", "ventures", "engineering", "construction", "trading", "supplies",
-})  # fmt: skip
-_NAMING_WORDS = _STREET_WORDS | _FIRM_WORDS
-# Right before a thing's word after a term, they make it the time of the deed: "voted AfD last election".
-_WHEN_WORDS = frozenset({"last", "next", "this", "letzte", "letzten", "nachste", "nachsten", "derniere", "dernieres"})
-_WHEN_WORDS |= {"dernier", "derniers", "prochaine", "prochaines", "prochain"}
-_DAY_BEFORE = frozenset({"bis", "am", "ab", "seit", "jeden", "diesen", "kommenden", "nachsten", "letzten", "vom"})
+# Word lists are data, per language (context_words.toml).
+_SAINTS = context_words("saints")  # "St. Martin": a place
+_AT_A_PLACE = context_words("at_a_place")  # before a first name: a town ("in Bradford", "à Florence")
+_FIRM_WORDS = context_words("firm_words")  # after a capitalised word: part of a firm's name ("Healey & Sons")
+_NAMING_WORDS = context_words("street_words") | _FIRM_WORDS  # and of a street's ("Gaol Lane")
+_WHEN_WORDS = context_words("when_words")  # before a thing's word: the deed's time ("voted AfD last election")
+_DAY_BEFORE = context_words("day_before")  # before German "Fr.": a Friday ("bis Fr."), not "Frau"
 _FIRM_AFTER = 3  # words from a term to a company word that ends the firm's name ("DNA-Analytik GmbH")
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
