@@ -68,6 +68,7 @@ _OF_ANIMALS = frozenset({Category.HEALTH, Category.GENETIC_BIOMETRIC, Category.I
 # gewerkschaftlich organisiert".
 _OF_THINGS = frozenset({Category.HEALTH, Category.INSULTING, Category.CRIMINAL, Category.TRADE_UNION})
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]")  # between two words, it ends a clause
+_ASIDE = re.compile(r"\([^(),;:]*\)")  # a bracketed aside with no break inside: "(Labrador)", "(resp. achats)"
 # A dash set apart (hyphen, en or em dash), a slash or a conjunction ends one too where a figure of speech is read:
 # "deal on hold - on chemo", "card machine dead and that stupid cow…".
 _DASH = re.compile(
@@ -137,8 +138,12 @@ class Written:
     titles: frozenset[str] = frozenset()
 
     def one_clause(self, left: int, right: int) -> bool:
-        """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written."""
-        return not _CLAUSE_BREAK.search(self.original[self.places[left][1] : self.places[right][0]])
+        """No clause break (a comma, a colon, a bracket…) between word `left` and word `right` as written; an
+        aside in brackets between them is none ("Hund vom Kd. (Labrador) schwer krank")."""
+        between = self.original[self.places[left][1] : self.places[right][0]]
+        if "(" in between:
+            between = _ASIDE.sub("", between)
+        return not _CLAUSE_BREAK.search(between)
 
     def capitalised(self, index: int) -> bool:
         """Word `index` is written with a capital first letter."""
@@ -375,10 +380,12 @@ def by_the_writer(term: Span, people: Sequence[Cued], written: Written) -> bool:
 def of_an_institution(
     term: Span, places: Sequence[Span], heads: Sequence[Span], people: Sequence[Cued], written: Written
 ) -> bool:
-    """The term is part of an institution's name that opens its clause, in a sentence that names no person before
-    the term or in its clause: "Suchtklinik Haus Lindenhof bestellt", "mosque committee wants a quote", "CGT
-    section cheminots commande". Not "in hospital w/ covid", "sitzt in der JVA", "Freitagsgebet in der Moschee":
-    there the institution is where someone is. `heads`: institutions that end a compound ("*klinik")."""
+    """The term is part of an institution's name that opens its clause, or follows one that heads the sentence
+    before a colon, in a sentence that names no person before the term or in its clause: "Suchtklinik Haus
+    Lindenhof bestellt", "mosque committee wants a quote", "CGT section cheminots commande", "Moscheegemeinde
+    Nordstadt: Angebot Teppichreinigung Gebetsraum". Not "in hospital w/ covid", "sitzt in der JVA",
+    "Freitagsgebet in der Moschee": there the institution is where someone is. `heads`: institutions that end a
+    compound ("*klinik")."""
     people = _others(term, people)
     if any(person.first <= term.last or written.one_clause(term.last, person.first) for person in people):
         return False
@@ -395,6 +402,8 @@ def of_an_institution(
             start = term.first if _LINKS.isdisjoint(texts[term.last + 1 : place.first]) else -1
         elif term.first - _INSTITUTION_BEFORE <= place.last < term.first and written.one_clause(place.last, term.first):
             start = place.first
+        elif place.last < term.first and place.first <= _OPENS and _heading(place, term, written):
+            start = place.first  # "Moscheegemeinde Nordstadt: Angebot Teppichreinigung Gebetsraum"
         else:
             start = -1
         if start >= 0 and _opens_clause(written, start):

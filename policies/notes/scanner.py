@@ -68,6 +68,7 @@ _AT_A_PLACE = context_words("at_a_place")  # before a first name: a town ("in Br
 _FIRM_WORDS = context_words("firm_words")  # after a capitalised word: part of a firm's name ("Healey & Sons")
 _NAMING_WORDS = context_words("street_words") | _FIRM_WORDS  # and of a street's ("Gaol Lane")
 _WHEN_WORDS = context_words("when_words")  # before a thing's word: the deed's time ("voted AfD last election")
+_UNITS = context_words("units")  # after a number, a unit: no "M." ("180 m²")
 _DAY_BEFORE = context_words("day_before")  # before German "Fr.": a Friday ("bis Fr."), not "Frau"
 _FIRM_AFTER = 3  # words from a term to a company word that ends the firm's name ("DNA-Analytik GmbH")
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
@@ -468,15 +469,15 @@ def _named(hit: _Hit, written: Written) -> bool:
 
 def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool:
     """A first name right after a title is a surname ("Mme Laurent", "Hr. Martin"), after "Saint" a place or a
-    parish ("St. Martin", "paroisse Saint-Vincent"), after "in" or "à" a town ("in Bradford", "à Florence"): no cue
-    that a person, or which gender, is spoken of."""
+    parish ("St. Martin", "paroisse Saint-Vincent"), after "in" or "à" a town ("in Bradford", "à Florence"); a
+    unit after a number is no "M." ("180 m²"): no cue that a person, or which gender, is spoken of."""
     words = hit.entry.phrase.words
-    return (
-        len(words) == 1
-        and words[0].shape is Shape.NAME
-        and hit.first > 0
-        and (texts[hit.first - 1] in titles or texts[hit.first - 1] in _SAINTS or texts[hit.first - 1] in _AT_A_PLACE)
-    )
+    if len(words) != 1 or hit.first == 0:
+        return False
+    before = texts[hit.first - 1]
+    if words[0].shape is Shape.NAME:
+        return before in titles or before in _SAINTS or before in _AT_A_PLACE
+    return before.isdigit() and texts[hit.first] in _UNITS
 
 
 def _no_frau(hit: _Hit, written: Written) -> bool:

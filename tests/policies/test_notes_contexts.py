@@ -90,6 +90,9 @@ def flagged(text: str) -> set[str]:
         "he is a buyer at the prison in Leeds, wants 40 mattresses",
         "team lead at the hospital in Leeds wants a quote for 6 desks",  # the term opens with its link
         "Head of IT at the hospital wants 20 laptops",  # "IT" in capitals is a department
+        # An aside in brackets is no clause break; an institution heading the sentence before a colon; a unit.
+        "Hund vom Kunden (Labrador) schwer krank, Tierklinik, deshalb Termin auf nächste Woche",
+        "Moscheegemeinde Nordstadt: Angebot Teppichreinigung Gebetsraum 180 m², Ansprechpartner Vereinsvorstand",
         # German "die reinste …": a figure of speech.
         "Kd. meint, die Preiserhöhung sei 'die reinste Erpressung' :-) - hat trotzdem verlängert.",
         "Kd. meint, ihr Großraumbüro sei 'der reinste Knast', will 12 Akustik-Trennwände",
@@ -160,6 +163,10 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("order on hold, Mr Lee has had 20 chemo sessions", "health"),
         ("Fr. Sommer nimmt tägl. 100 mg Sertralin, fragt, ob das die BU-Versicherung betrifft.", "health"),
         ("Piet van Wyk is a real doos, swore at our intern", "insulting"),  # "van" in a name is no vehicle
+        # The aside, the heading and the unit rules leave a person's datum.
+        ("Mme Roy (la directrice) a un cancer, rappeler en juin", "health"),
+        ("Moschee Neckarstadt: Hr. Yilmaz betet dort jeden Freitag", "religious_beliefs"),
+        ("Hund vom Kunden (Labrador) ist verstorben, Kunde selbst hat Depressionen", "health"),
         # No job before the institution: where someone is.
         ("she is a patient at the clinic since May", "health"),
         ("Mme Roy est à l'hôpital depuis lundi", "health"),

@@ -306,6 +306,38 @@ def test_idioms_and_organisations_as_customers_are_not_flagged(text: str) -> Non
     assert flagged(text) == set()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A word sharing a person cue's stem is no person: "nicht" is no "Nichte", "Entscheidung" no
+        # "Entscheider", "approves" no "approver", "mars" no "mari", "type" no "typée".
+        "IG Metall: Tarifabschluss steht noch nicht, Entscheidung zur Automatisierung im Mai",
+        "Quote for the temple kitchen refit - trustees' committee approves on the 3rd",
+        "SPD-Kreisgeschäftsstelle braucht neuen Kopierer, Entscheidung im Vorstand",
+        "the Unite account renewal is quite urgent, control panel upgrade",
+        "devis pour le temple protestant de Nîmes, type de contrat à revoir en mars",
+    ],
+)
+def test_a_word_that_shares_a_person_cues_stem_is_no_person(text: str) -> None:
+    assert flagged(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # The cues those words stood for still count, written as themselves.
+        ("Die Nichte vom Kd. ist bei der IG Metall aktiv", {"trade_union"}),
+        ("the approver, Mr Bell, is a Unite member", {"trade_union"}),
+        # A man's "Leiterin" no longer reads as a woman's: "Leiter" is his.
+        ("Hr. Maier, Leiter Einkauf, lebt mit seinem Partner Jonas zusammen", {"sex_life"}),
+        ("MA d. Kd. (Lokführer) Mitgl. der GDL, während Streik nicht verfügbar.", {"trade_union"}),
+        ("Hr. Huemer ist bei der GPA und im BR, blockiert die Zeiterfassung", {"trade_union"}),
+    ],
+)
+def test_person_cues_read_as_written(text: str, categories: set[str]) -> None:
+    assert categories <= flagged(text)
+
+
 def test_an_exact_word_is_not_read_by_its_stem() -> None:
     stemmed, exact = compile_phrase("venue", "fr"), compile_phrase("=venue", "fr")
     assert (stemmed.words[0].shape, exact.words[0].shape, exact.lemma) == (Shape.STEM, Shape.EXACT, "venue")
@@ -383,6 +415,7 @@ def test_folding_lowers_strips_accents_and_keeps_lengths(text: str, folded: str)
         ("Drucker im 2. OG defekt. Rückruf am 12. März.", ["Drucker im 2. OG defekt.", "Rückruf am 12. März."]),
         ("Order 2024. Next", ["Order 2024.", "Next"]),  # a year is no ordinal
         ("Mit Weste u. Pfeife vorm Tor. Gut.", ["Mit Weste u. Pfeife vorm Tor.", "Gut."]),  # "u." is "und"
+        ("Fr. Kühn Mitgl. der GDL. Gut.", ["Fr. Kühn Mitgl. der GDL.", "Gut."]),
         ("line one\nline two", ["line one", "line two"]),
         ("  ", []),
     ],
