@@ -323,6 +323,26 @@ def test_a_word_that_shares_a_person_cues_stem_is_no_person(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "decoy"),
+    [
+        # Terms whose stem a common word shares are exact forms (bench/lexicon_stems.py): each decoy beside the
+        # sentence that must still be found.
+        ("he had appendicitis last week", "I appended the signed quote to the opportunity"),
+        ("his ordination is on Sunday, he asked us to wait", "new city ordinance on signage, client worried"),
+        ("she is still closeted at work", "fitting new closets in the master bedroom, Mrs Lee"),
+        ("he does escorting on weekends", "security escorted the visitors to the loading bay"),
+        ("Mme Roy est angolaise", "il part en Angola pour le chantier, M. Roy"),
+        ("M. Roy est syndiqué", "offre de syndication de contenu pour M. Roy"),
+        ("quelle caillera ce livreur", "Mme Roy commande des cailles et des graines de chia"),
+        ("Hr. Kuhn ist Raser, 3 Punkte in Flensburg", "Hunderasse: Labrador, Hr. Kuhn"),
+        ("trägt einen Davidstern, Hr. Levy", "Davids Team bestellt 20 Laptops"),
+    ],
+)
+def test_a_term_read_as_itself_and_not_by_a_common_words_stem(text: str, decoy: str) -> None:
+    assert flagged(text) and not flagged(decoy)
+
+
+@pytest.mark.parametrize(
     ("text", "categories"),
     [
         # The cues those words stood for still count, written as themselves.
