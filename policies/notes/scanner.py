@@ -68,6 +68,7 @@ _AT_A_PLACE = context_words("at_a_place")  # before a first name: a town ("in Br
 _FIRM_WORDS = context_words("firm_words")  # after a capitalised word: part of a firm's name ("Healey & Sons")
 _NAMING_WORDS = context_words("street_words") | _FIRM_WORDS  # and of a street's ("Gaol Lane")
 _WHEN_WORDS = context_words("when_words")  # before a thing's word: the deed's time ("voted AfD last election")
+_NOUNS = context_words("nouns")  # cue words that are nouns only with a capital ("Ware", not "wäre")
 _UNITS = context_words("units")  # after a number, a unit: no "M." ("180 m²")
 _DAY_BEFORE = context_words("day_before")  # before German "Fr.": a Friday ("bis Fr."), not "Frau"
 _FIRM_AFTER = 3  # words from a term to a company word that ends the firm's name ("DNA-Analytik GmbH")
@@ -261,7 +262,10 @@ class Scanner:
         written = Written(texts, original, places, self._titles)  # how the words stand in the note
         heard = [
             hit for hit in hits
-            if _spoken(hit.entry, spoken) and not _not_a_name(hit, texts, self._titles) and not _no_frau(hit, written)
+            if _spoken(hit.entry, spoken)
+            and not _not_a_name(hit, texts, self._titles)
+            and not _no_frau(hit, written)
+            and (texts[hit.first] not in _NOUNS or written.capitalised(hit.first))
         ]  # fmt: skip
         cues = {hit.entry.cue for hit in heard}
         # A thing's word inside a person's or a member's phrase is neither: "NEA building rep", "ANC branch secretary".

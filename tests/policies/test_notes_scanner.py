@@ -335,6 +335,8 @@ def test_a_word_that_shares_a_person_cues_stem_is_no_person(text: str) -> None:
         ("M. Roy est syndiqué", "offre de syndication de contenu pour M. Roy"),
         ("quelle caillera ce livreur", "Mme Roy commande des cailles et des graines de chia"),
         ("Hr. Kuhn ist Raser, 3 Punkte in Flensburg", "Hunderasse: Labrador, Hr. Kuhn"),
+        ("Hr. Kuhn meint, er wäre Türke", "Kd. kauft nur noch deutsche Produkte, türkische Ware sei ihm zu teuer"),
+        ("he is out of federal prison since May", "federal tender for the Federation of Small Businesses, Mr Lee"),
         ("trägt einen Davidstern, Hr. Levy", "Davids Team bestellt 20 Laptops"),
     ],
 )
@@ -352,6 +354,8 @@ def test_a_term_read_as_itself_and_not_by_a_common_words_stem(text: str, decoy: 
         ("Hr. Maier, Leiter Einkauf, lebt mit seinem Partner Jonas zusammen", {"sex_life"}),
         ("MA d. Kd. (Lokführer) Mitgl. der GDL, während Streik nicht verfügbar.", {"trade_union"}),
         ("Hr. Huemer ist bei der GPA und im BR, blockiert die Zeiterfassung", {"trade_union"}),
+        # German "wäre" folds to "Ware": goods only with a capital, as a noun is written.
+        ("Hr. Kuhn meint, er wäre Türke", {"racial_ethnic_origin"}),
     ],
 )
 def test_person_cues_read_as_written(text: str, categories: set[str]) -> None:
