@@ -203,7 +203,8 @@ def _frequent_words(size: int = 100_000) -> set[str]:
     """Words among the `size` most frequent of French, English and German (wordfreq, a maintenance tool, not a
     dependency) that the typo reading would take for a lexicon word: names of places and people ("Villeurbanne",
     "Meurthe", "Dassault"), and words the dictionaries lack."""
-    from wordfreq import top_n_list  # type: ignore[import-not-found]  # maintenance only: pip install wordfreq
+    # Maintenance only (pip install -e '.[lexicon]'): mypy may run with it installed or not.
+    from wordfreq import top_n_list  # type: ignore[import-not-found, unused-ignore]
 
     from gomme.policies.notes.scanner import scanner
     from gomme.policies.notes.text import fold
