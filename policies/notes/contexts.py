@@ -111,7 +111,14 @@ _NUMBER_MARKS = frozenset("£€$#-/.,:'")  # on a number's edge: an amount, a r
 _WORKPLACES = frozenset({Category.HEALTH, Category.CRIMINAL})
 _WORK_BEFORE = 3
 _AT_WORK = context_words("at_work")
+_WORKS = context_words("works")
 _JOBS = context_words("jobs")
+# A march, a strike, a parade or a procession in a sentence that names no one and says what it held up: an event
+# in the way of business, no one's opinion, membership or creed.
+_EVENTS = frozenset({Category.POLITICAL_OPINIONS, Category.TRADE_UNION, Category.SEX_LIFE, Category.RELIGIOUS_BELIEFS})
+_EVENT_WORDS = context_words("events")
+_HOLIDAY = context_words("holiday")  # a religious feast named a public holiday, in a sentence naming no one
+_OBSTRUCTION = context_words("obstruction")
 _SHEER = context_words("sheer")  # right before a term, a figure of speech: "die reinste Erpressung"
 _SINGLE_OPENING, _SINGLE_CLOSING = "'\u2018", "'\u2019"  # straight and curly single quotes: apostrophes too
 _QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“", "'": "'", "\u2018": "\u2019"}  # opening → closing
@@ -219,6 +226,10 @@ class Around:
             return True
         if category in _WORKPLACES and self.institutions and at_work(term, self.institutions, sentence):
             return True
+        if category in _WORKPLACES and self.institutions and not self._in_its_clause(term) and at_a_site(
+            term, self.institutions, sentence
+        ):
+            return True
         if term.first and sentence.texts[term.first - 1] in _SHEER:
             return True  # "die Preiserhöhung sei die reinste Erpressung", "das Lager ist der reinste Knast"
         if self.institutions and (
@@ -227,6 +238,10 @@ class Around:
             else of_an_institution(term, self.institutions, self.heads, self.people, sentence)
         ):
             return True
+        if category in _EVENTS and not self.people and in_the_way(term, sentence):
+            return True  # "Pride-Parade am Sa, Innenstadt dicht", "Protest march blocked Adderley St"
+        if category is Category.RELIGIOUS_BELIEFS and not self.people and not _HOLIDAY.isdisjoint(sentence.texts):
+            return True  # "Livraison à caler avant la Tabaski (jour férié, port fermé)": a public holiday
         if category is Category.HEALTH and not self._in_its_clause(term) and a_dose(term, sentence.texts):
             return True
         return not insult and not self._in_its_clause(term) and counted(term, sentence)
@@ -381,7 +396,8 @@ def of_an_institution(
     term: Span, places: Sequence[Span], heads: Sequence[Span], people: Sequence[Cued], written: Written
 ) -> bool:
     """The term is part of an institution's name that opens its clause, or follows one that heads the sentence
-    before a colon, in a sentence that names no person before the term or in its clause: "Suchtklinik Haus
+    before a colon or, named, opens a sentence naming no person at all, in a sentence that names no person
+    before the term or in its clause: "Suchtklinik Haus
     Lindenhof bestellt", "mosque committee wants a quote", "CGT section cheminots commande", "Moscheegemeinde
     Nordstadt: Angebot Teppichreinigung Gebetsraum". Not "in hospital w/ covid", "sitzt in der JVA",
     "Freitagsgebet in der Moschee": there the institution is where someone is. `heads`: institutions that end a
@@ -404,6 +420,8 @@ def of_an_institution(
             start = place.first
         elif place.last < term.first and place.first <= _OPENS and _heading(place, term, written):
             start = place.first  # "Moscheegemeinde Nordstadt: Angebot Teppichreinigung Gebetsraum"
+        elif not people and place.last < term.first and place.first <= _OPENS and _a_name(place, written):
+            start = place.first  # "Central Mosque committee ordered 200 plates for the community iftar"
         else:
             start = -1
         if start >= 0 and _opens_clause(written, start):
@@ -425,6 +443,15 @@ def at_work(term: Span, places: Sequence[Span], written: Written) -> bool:
         if texts[link] in _AT_WORK and _a_job(link - 1, written) and written.one_clause(link - 1, term.first):
             return True
     return False
+
+
+def at_a_site(term: Span, places: Sequence[Span], written: Written) -> bool:
+    """The term is an institution the sentence delivers to, installs at or repairs (`works`), with no person in
+    its clause: "Install vidéosurveillance à la maison d'arrêt", "Delivered 40 adjustable beds to St Brigid's
+    Clinic". Not "livraison reportée, M. Roy est à l'hôpital": a person in the term's clause."""
+    return any(place.first <= term.last and term.first <= place.last for place in places) and not _WORKS.isdisjoint(
+        written.texts
+    )
 
 
 def _a_job(index: int, written: Written) -> bool:
@@ -450,6 +477,12 @@ def _opens_clause(written: Written, start: int) -> bool:
     if before and written.texts[before[0]] in _DEFINITE:
         before = before[1:]  # the clause's subject: "Le centre LGBT de Lille réserve", "The mosque committee"
     return len(before) <= _NAME_WORDS and _LINKS.isdisjoint(written.texts[index] for index in before)
+
+
+def _a_name(place: Span, written: Written) -> bool:
+    """An institution's word written as part of its name: a capitalised name before it ("Holy Redeemer parish",
+    "Central Mosque") or after it ("Pfarrei St. Leonhard", "Moscheeverein Linz")."""
+    return (place.first > 0 and _named_before(written, place.first)) or _named_after(written, place)
 
 
 def _named_after(written: Written, term: Span) -> bool:
@@ -504,6 +537,15 @@ def a_dose(term: Span, texts: Sequence[str]) -> bool:
     if _DOSE.fullmatch(after):
         return True
     return after.isdigit() and term.last + 2 < len(texts) and texts[term.last + 2] in _DOSE_UNITS
+
+
+def in_the_way(term: Span, written: Written) -> bool:
+    """The term names an event (a march, a demo, a parade, a picket: `events`) in a sentence that says what it
+    held up (`obstruction`): "Protest march blocked Adderley St, courier couldn't get through", "Streikposten
+    vorm Werkstor, LKW kam nicht rein". Asked only of a sentence naming no person: "on strike", a member's
+    state, is no event word."""
+    texts = written.texts
+    return not _EVENT_WORDS.isdisjoint(texts[term.first : term.last + 1]) and not _OBSTRUCTION.isdisjoint(texts)
 
 
 def counted(term: Span, written: Written) -> bool:

@@ -71,6 +71,7 @@ _WHEN_WORDS = context_words("when_words")  # before a thing's word: the deed's t
 _NOUNS = context_words("nouns")  # cue words that are nouns only with a capital ("Ware", not "wäre")
 _UNITS = context_words("units")  # after a number, a unit: no "M." ("180 m²")
 _DAY_BEFORE = context_words("day_before")  # before German "Fr.": a Friday ("bis Fr."), not "Frau"
+_DAYS = context_words("days")  # after `_DAY_BEFORE`, a day ("am Sa")
 _FIRM_AFTER = 3  # words from a term to a company word that ends the firm's name ("DNA-Analytik GmbH")
 ANY_LANGUAGE = "any"  # the language of an entity match in a sentence of no clear language
 # A finding names what the sentence is about. A condition in a sentence about a genetic finding ("BRCA2 positive,
@@ -486,10 +487,14 @@ def _not_a_name(hit: _Hit, texts: Sequence[str], titles: frozenset[str]) -> bool
 
 def _no_frau(hit: _Hit, written: Written) -> bool:
     """German "Fr." is "Frau" only before a name ("Fr. Berger", "Fr. Dr. Haas"), and never after a word that says
-    when: "Lieferung bis Fr.", "am Fr. Mail an Hr. Seitz" are a Friday, "Fr. 500.-" Swiss francs."""
+    when: "Lieferung bis Fr.", "am Fr. Mail an Hr. Seitz" are a Friday, "Fr. 500.-" Swiss francs; a day's short
+    name after such a word is no cue in any language ("am Sa" is no French "sa")."""
+    texts = written.texts
+    if hit.first == hit.last and texts[hit.first] in _DAYS and hit.first > 0 and texts[hit.first - 1] in _DAY_BEFORE:
+        return True  # "Pride-Parade am Sa": Saturday, not the French "sa"
     if hit.entry.phrase.lemma != "fr" or hit.entry.phrase.language != "de":
         return False
-    after, texts = hit.last + 1, written.texts
+    after = hit.last + 1
     named = after < len(texts) and written.capitalised(after)
     return not named or (hit.first > 0 and texts[hit.first - 1] in _DAY_BEFORE)
 

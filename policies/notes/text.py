@@ -18,7 +18,7 @@ _ABBREVIATIONS = frozenset(
     | {"u", "inkl", "zzgl", "env"}  # "mit Warnweste u. Trillerpfeife", "inkl. Montage", "env. 3 semaines"
     | {"incl", "excl"}  # "our wellbeing module incl. the check-in feature"
     # CRM shorthand: "MA d. Kd. (Lokführer) Mitgl. der GDL", "tägl. 100 mg", "(resp. achats)", "Sales Mgr."
-    | {"d", "mitgl", "tägl", "ehem", "sog", "bspw", "insb", "resp", "sté", "mgr", "asst"}
+    | {"d", "mitgl", "tägl", "ehem", "sog", "bspw", "insb", "urspr", "resp", "sté", "mgr", "asst"}
 )
 _ORDINAL = re.compile(r"\d{1,2}")  # "im 2. OG", "am 12. März", "3. Mahnung": a German ordinal ends no sentence
 _LAST_WORD = re.compile(r"([\w.°]+)[.]$")

@@ -314,7 +314,7 @@ _LAST = [
     "Derrien", "Enault", "Floc'hlay", "Gloaguen", "Hascoët", "Inizan", "Jézéquel", "Kerdraon", "Le Borgne",
     "Madec", "Nicolazo", "Omnès", "Paugam", "Quiniou", "Riou-Keraudren", "Stéphan", "Tanguy-Ropars", "Ulvoas",
     "Vourc'h", "Yhuel", "Zaouter", "Brélivet", "Coatanéa", "Danielou", "Ergan", "Fagon", "Guivarc'h", "Kerleau",
-    "Penven",
+    "Penven", "Lozac'h",
 ]  # fmt: skip
 
 
@@ -584,6 +584,9 @@ def build_salesforce_org(now: dt.datetime | None = None) -> SalesforceOrg:
               note="Order for St Joseph's school shop: 30 crucifixes, 15 rosaries + communion cards.")  # fmt: skip
     s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
               note="Nurse Manager at a private clinic in Galway, buying 3 treatment couches.")  # fmt: skip
+    s.contact(context_decoy, prospect_co, activity=recent, domain="nordwind.example.com", country="UK",
+              note="Central Mosque committee ordered 200 plates for the community iftar. "
+                   "Protest march blocked the high street, courier couldn't get through.")  # fmt: skip
     s.contact(beside, running_co, activity=recent, domain="atelier-durand.example.com",
               note="La Clinique du Parc renouvelle le contrat. Mme la directrice sort d'une chimio, rappeler en juin.",
               note_terms=("chimio",), note_kept=("La Clinique du Parc renouvelle le contrat.",))  # fmt: skip
