@@ -235,7 +235,7 @@ class Around:
         if self.institutions and (
             _cursing(term, self.institutions, sentence)
             if insult
-            else of_an_institution(term, self.institutions, self.heads, self.people, sentence)
+            else of_an_institution(term, self.institutions, self.heads, self.people, sentence, category)
         ):
             return True
         if category in _EVENTS and not self.people and in_the_way(term, sentence):
@@ -393,7 +393,12 @@ def by_the_writer(term: Span, people: Sequence[Cued], written: Written) -> bool:
 
 
 def of_an_institution(
-    term: Span, places: Sequence[Span], heads: Sequence[Span], people: Sequence[Cued], written: Written
+    term: Span,
+    places: Sequence[Span],
+    heads: Sequence[Span],
+    people: Sequence[Cued],
+    written: Written,
+    category: Category,
 ) -> bool:
     """The term is part of an institution's name that opens its clause, or follows one that heads the sentence
     before a colon or, named, opens a sentence naming no person at all, in a sentence that names no person
@@ -418,9 +423,17 @@ def of_an_institution(
             start = term.first if _LINKS.isdisjoint(texts[term.last + 1 : place.first]) else -1
         elif term.first - _INSTITUTION_BEFORE <= place.last < term.first and written.one_clause(place.last, term.first):
             start = place.first
-        elif place.last < term.first and place.first <= _OPENS and _heading(place, term, written):
+        elif place.last < term.first and place.first <= _OPENS and _business(category, texts) and _heading(
+            place, term, written
+        ):
             start = place.first  # "Moscheegemeinde Nordstadt: Angebot Teppichreinigung Gebetsraum"
-        elif not people and place.last < term.first and place.first <= _OPENS and _a_name(place, written):
+        elif (
+            not people
+            and place.last < term.first
+            and place.first <= _OPENS
+            and _business(category, texts)
+            and _a_name(place, written)
+        ):
             start = place.first  # "Central Mosque committee ordered 200 plates for the community iftar"
         else:
             start = -1
@@ -477,6 +490,13 @@ def _opens_clause(written: Written, start: int) -> bool:
     if before and written.texts[before[0]] in _DEFINITE:
         before = before[1:]  # the clause's subject: "Le centre LGBT de Lille réserve", "The mosque committee"
     return len(before) <= _NAME_WORDS and _LINKS.isdisjoint(written.texts[index] for index in before)
+
+
+def _business(category: Category, texts: Sequence[str]) -> bool:
+    """Whether a heading or a subject institution can own a term of this category: a clinic or a prison heading
+    a note is often where its person is ("Clinique Pasteur : hospitalisé jusqu'à lundi"), unless the sentence
+    orders, delivers or repairs ("Pflegeheim St. Anna bestellt Inkontinenz-Unterlagen")."""
+    return category not in _WORKPLACES or not (_ORDERING.isdisjoint(texts) and _WORKS.isdisjoint(texts))
 
 
 def _a_name(place: Span, written: Written) -> bool:

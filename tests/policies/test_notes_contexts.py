@@ -182,6 +182,8 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         # Those rules leave a person's datum: an institution with a person in the sentence, or unnamed; "on
         # strike", a member's state, is no event; a feast kept by someone; a person in the site's clause.
         ("Central Mosque: Mr Khan asked for the Friday prayers slot, order 200 plates", "religious_beliefs"),
+        ("Clinique Pasteur : hospitalisé jusqu'à lundi, rappeler après", "health"),  # a clinic heading: a patient
+        ("St Mary's Hospital - in for chemo till Friday, call after", "health"),
         ("Mick is on strike w/ Unite at the bus garage from mon, so no one to sign for delivery", "trade_union"),
         ("observes shabbat, nothing after 4pm fri or on sat, adjust the delivery slot", "religious_beliefs"),
         ("Mme Roy fête la Tabaski en famille, jour férié chez elle", "religious_beliefs"),
