@@ -116,6 +116,13 @@ _JOBS = context_words("jobs")
 # A march, a strike, a parade or a procession in a sentence that names no one and says what it held up: an event
 # in the way of business, no one's opinion, membership or creed.
 _EVENTS = frozenset({Category.POLITICAL_OPINIONS, Category.TRADE_UNION, Category.SEX_LIFE, Category.RELIGIOUS_BELIEFS})
+# A share of a group ("40% des agents d'origine étrangère") is a statistic; a share of one person's ("GdB 50 %",
+# "80% d'invalidité") stays health, so only these categories.
+_GROUPS = frozenset(
+    {Category.RACIAL_ETHNIC_ORIGIN, Category.RELIGIOUS_BELIEFS, Category.POLITICAL_OPINIONS, Category.TRADE_UNION}
+)
+_SHARE_BEFORE = 5  # words from a percentage to the group it counts
+_PERCENT = context_words("percent")
 _EVENT_WORDS = context_words("events")
 _HOLIDAY = context_words("holiday")  # a religious feast named a public holiday, in a sentence naming no one
 _OBSTRUCTION = context_words("obstruction")
@@ -242,6 +249,8 @@ class Around:
             return True  # "Pride-Parade am Sa, Innenstadt dicht", "Protest march blocked Adderley St"
         if category is Category.RELIGIOUS_BELIEFS and not self.people and not _HOLIDAY.isdisjoint(sentence.texts):
             return True  # "Livraison à caler avant la Tabaski (jour férié, port fermé)": a public holiday
+        if category in _GROUPS and a_share(term, self.people, sentence):
+            return True  # "30 % der Pflegekräfte mit Migrationshintergrund": a statistic of a group
         if category is Category.HEALTH and not self._in_its_clause(term) and a_dose(term, sentence.texts):
             return True
         return not insult and not self._in_its_clause(term) and counted(term, sentence)
@@ -266,13 +275,15 @@ class Around:
 
 
 def on_topic(term: Span, topics: Sequence[Span], sentence: Written) -> bool:
-    """A `topic` cue right after the term ("Mental Health at Work webinar"), or a topic phrase right before it
-    ("head of criminal litigation"), in the same clause: the term names a topic, a product or an event."""
+    """A `topic` cue right after the term ("Mental Health at Work webinar") in the same phrase (no dash or "and"
+    between: "früher bei der NPD aktiv - Sponsoring prüfen" is no sponsoring of the NPD), or a topic phrase right
+    before it ("head of criminal litigation") in the same clause: the term names a topic, a product or an
+    event."""
     for topic in topics:
         # "on grindr at the conference", "un Xanax avant chaque présentation": not what the term names
         after = term.last < topic.first <= term.last + _TOPIC_AFTER
         untitled = after and _UNTITLED.isdisjoint(sentence.texts[term.last + 1 : topic.first])  # sliced when after
-        if untitled and sentence.one_clause(term.last, topic.first):
+        if untitled and sentence.one_phrase(term.last, topic.first):
             return True
         before = topic.first < topic.last and term.first - _TOPIC_BEFORE <= topic.last < term.first
         if before and sentence.one_clause(topic.last, term.first):
@@ -566,6 +577,27 @@ def in_the_way(term: Span, written: Written) -> bool:
     state, is no event word."""
     texts = written.texts
     return not _EVENT_WORDS.isdisjoint(texts[term.first : term.last + 1]) and not _OBSTRUCTION.isdisjoint(texts)
+
+
+def a_share(term: Span, people: Sequence[Cued], written: Written) -> bool:
+    """A percentage of people at most five words before the term, in its clause: "of" and the people's word
+    between them, a statistic ("ca. 30 % der Pflegekräfte mit Migrationshintergrund", "40% des agents d'origine
+    étrangère"). Not "zu 50 % Türke" (one person's share of an origin), nor "1 % vom Brutto an die Gewerkschaft"
+    (no people counted)."""
+    texts = written.texts
+    for index in range(max(0, term.first - _SHARE_BEFORE), term.first):
+        end = written.places[index][1]
+        percent = texts[index] in _PERCENT or (
+            texts[index].isdigit() and written.original[end : end + 2].lstrip().startswith("%")
+        )
+        if (
+            percent
+            and written.one_clause(index, term.first)
+            and not _OF.isdisjoint(texts[index + 1 : term.first])
+            and any(index < person.first and person.last < term.first for person in people)
+        ):
+            return True
+    return False
 
 
 def counted(term: Span, written: Written) -> bool:

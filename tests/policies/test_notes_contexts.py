@@ -104,6 +104,12 @@ def flagged(text: str) -> set[str]:
         "Livraison des 3 split à Dakar à caler avant la Tabaski (jour férié, port fermé)",
         "Install vidéosurveillance à la maison d'arrêt : badges d'accès chantier à valider par la direction",
         "The Hilux is sick again, coughing on cold start. Mech thinks injectors.",
+        # A statistic of a group; a feast that closes an office; a sponsorship; a compound's animal (round 31).
+        "Kd. Pflegedienst: ca. 30 % der Pflegekräfte mit Migrationshintergrund, daher mehrsprachige Schulung",
+        "Chiffres branche propreté: 40% des agents d'origine étrangère selon l'étude OPCO",
+        "Fête de l'Aïd: bureau de Dakar fermé le 10, prévenir les chargeurs pr les BL",
+        "CSD-Sponsoring: Deko für 2 Firmentransporter bestellt, Standgebühr 500 EUR",
+        "Lagerkatze in Halle 2 ist krank, Tierarzt war da.",
         "Der Firmen-Sprinter hustet wieder beim Kaltstart, vermutl. Gluehkerzen.",
         # German "die reinste …": a figure of speech.
         "Kd. meint, die Preiserhöhung sei 'die reinste Erpressung' :-) - hat trotzdem verlängert.",
@@ -175,6 +181,13 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("order on hold, Mr Lee has had 20 chemo sessions", "health"),
         ("Fr. Sommer nimmt tägl. 100 mg Sertralin, fragt, ob das die BU-Versicherung betrifft.", "health"),
         ("Piet van Wyk is a real doos, swore at our intern", "insulting"),  # "van" in a name is no vehicle
+        # A topic word after a dash or "und" names no topic of the term; a percentage of a group is a statistic,
+        # a person's is not.
+        ("Hr. Stein war laut Vereinsvorstand früher bei der NPD aktiv \u2013 Sponsoring bitte intern prüfen.",
+         "political_opinions"),
+        ("Fr. Haas trägt 'ne Fußfessel und darf abends nicht raus, Lieferung Küche daher nur bis 18 Uhr.", "criminal"),
+        ("Hr. Maier hat GdB 50 %, schwerbehindert seit dem Unfall", "health"),
+        ("Hr. Yilmaz, zu 50 % Türke, will den Vertrag auf Türkisch", "racial_ethnic_origin"),
         # The aside, the heading and the unit rules leave a person's datum.
         ("Mme Roy (la directrice) a un cancer, rappeler en juin", "health"),
         ("Moschee Neckarstadt: Hr. Yilmaz betet dort jeden Freitag", "religious_beliefs"),
