@@ -113,8 +113,8 @@ _WORK_BEFORE = 3
 _AT_WORK = context_words("at_work")
 _WORKS = context_words("works")
 _JOBS = context_words("jobs")
-# A march, a strike, a parade or a procession in a sentence that names no one and says what it held up: an event
-# in the way of business, no one's opinion, membership or creed.
+# A march, a parade, a picket or a procession in a sentence that names no one and says what it held up: an event
+# in the way of business, no one's opinion, membership or creed (`in_the_way`).
 _EVENTS = frozenset({Category.POLITICAL_OPINIONS, Category.TRADE_UNION, Category.SEX_LIFE, Category.RELIGIOUS_BELIEFS})
 # A share of a group ("40% des agents d'origine étrangère") is a statistic; a share of one person's ("GdB 50 %",
 # "80% d'invalidité") stays health, so only these categories.
@@ -413,11 +413,11 @@ def of_an_institution(
 ) -> bool:
     """The term is part of an institution's name that opens its clause, or follows one that heads the sentence
     before a colon or, named, opens a sentence naming no person at all, in a sentence that names no person
-    before the term or in its clause: "Suchtklinik Haus
-    Lindenhof bestellt", "mosque committee wants a quote", "CGT section cheminots commande", "Moscheegemeinde
-    Nordstadt: Angebot Teppichreinigung Gebetsraum". Not "in hospital w/ covid", "sitzt in der JVA",
-    "Freitagsgebet in der Moschee": there the institution is where someone is. `heads`: institutions that end a
-    compound ("*klinik")."""
+    before the term or in its clause: "Suchtklinik Haus Lindenhof bestellt", "mosque committee wants a quote",
+    "CGT section cheminots commande", "Moscheegemeinde Nordstadt: Angebot Teppichreinigung Gebetsraum". Not "in
+    hospital w/ covid", "sitzt in der JVA", "Freitagsgebet in der Moschee": there the institution is where
+    someone is. A clinic or a prison heading a note owns its terms only in a sentence of business (`_business`).
+    `heads`: institutions that end a compound ("*klinik")."""
     people = _others(term, people)
     if any(person.first <= term.last or written.one_clause(term.last, person.first) for person in people):
         return False
@@ -470,11 +470,15 @@ def at_work(term: Span, places: Sequence[Span], written: Written) -> bool:
 
 
 def at_a_site(term: Span, places: Sequence[Span], written: Written) -> bool:
-    """The term is an institution the sentence delivers to, installs at or repairs (`works`), with no person in
-    its clause: "Install vidéosurveillance à la maison d'arrêt", "Delivered 40 adjustable beds to St Brigid's
-    Clinic". Not "livraison reportée, M. Roy est à l'hôpital": a person in the term's clause."""
-    return any(place.first <= term.last and term.first <= place.last for place in places) and not _WORKS.isdisjoint(
-        written.texts
+    """The term is an institution its phrase delivers to, installs at or repairs (`works`), with no person in its
+    clause: "Install vidéosurveillance à la maison d'arrêt", "Delivered 40 adjustable beds to St Brigid's
+    Clinic". Not "livraison reportée, M. Roy est à l'hôpital" (a person in the term's clause), nor "Delivery
+    postponed - in hospital till Fri" (the delivery in another phrase)."""
+    if not any(place.first <= term.last and term.first <= place.last for place in places):
+        return False
+    return any(
+        text in _WORKS and written.one_phrase(min(index, term.first), max(index, term.last))
+        for index, text in enumerate(written.texts)
     )
 
 

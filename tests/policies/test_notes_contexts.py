@@ -201,6 +201,7 @@ def test_a_term_that_is_no_persons_is_not_flagged(text: str) -> None:
         ("observes shabbat, nothing after 4pm fri or on sat, adjust the delivery slot", "religious_beliefs"),
         ("Mme Roy fête la Tabaski en famille, jour férié chez elle", "religious_beliefs"),
         ("livraison reportée, M. Roy est à l'hôpital depuis lundi", "health"),
+        ("Delivery postponed - in hospital till Fri, call after", "health"),
         ("Tenant unit 6 arrested Sat for assault per neighbour, in court next month", "criminal"),
         # No job before the institution: where someone is.
         ("she is a patient at the clinic since May", "health"),
