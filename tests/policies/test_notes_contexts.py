@@ -110,6 +110,9 @@ def flagged(text: str) -> set[str]:
         "Fête de l'Aïd: bureau de Dakar fermé le 10, prévenir les chargeurs pr les BL",
         "CSD-Sponsoring: Deko für 2 Firmentransporter bestellt, Standgebühr 500 EUR",
         "Lagerkatze in Halle 2 ist krank, Tierarzt war da.",
+        # A firm named by a profession's plural; a theme (round 32).
+        "Rachel from Bishop & Priest Accountants re year-end audit slot - pencilled 14 Apr",
+        "CRM import: the 'Gender' and 'Religion' columns are mapping to the wrong fields again",
         "Der Firmen-Sprinter hustet wieder beim Kaltstart, vermutl. Gluehkerzen.",
         # German "die reinste …": a figure of speech.
         "Kd. meint, die Preiserhöhung sei 'die reinste Erpressung' :-) - hat trotzdem verlängert.",
