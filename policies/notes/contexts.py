@@ -458,7 +458,7 @@ def at_work(term: Span, places: Sequence[Span], written: Written) -> bool:
     "Einkäuferin im Klinikum", "directrice de l'hôpital". The job title, then a link ("at", "de", "im"…), then at
     most two words before the institution's word, in one clause. Not "patient at the clinic", "Mme Roy est à
     l'hôpital": no job there."""
-    if not any(place.first <= term.last and term.first <= place.last for place in places):
+    if not _overlapping(term, places):
         return False
     texts = written.texts
     # The term may open with its link ("at the hospital"), but "in hospital" is where a patient is.
@@ -474,12 +474,17 @@ def at_a_site(term: Span, places: Sequence[Span], written: Written) -> bool:
     clause: "Install vidéosurveillance à la maison d'arrêt", "Delivered 40 adjustable beds to St Brigid's
     Clinic". Not "livraison reportée, M. Roy est à l'hôpital" (a person in the term's clause), nor "Delivery
     postponed - in hospital till Fri" (the delivery in another phrase)."""
-    if not any(place.first <= term.last and term.first <= place.last for place in places):
+    if not _overlapping(term, places):
         return False
     return any(
         text in _WORKS and written.one_phrase(min(index, term.first), max(index, term.last))
         for index, text in enumerate(written.texts)
     )
+
+
+def _overlapping(term: Span, places: Sequence[Span]) -> bool:
+    """Some institution's words share a word with the term ("at the hospital" and "hospital")."""
+    return any(place.first <= term.last and term.first <= place.last for place in places)
 
 
 def _a_job(index: int, written: Written) -> bool:

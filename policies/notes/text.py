@@ -17,7 +17,8 @@ _ABBREVIATIONS = frozenset(
     | {"orig", "cf", "bzgl", "evtl", "lt"}  # "d'orig. antillaise", "bzgl. des Angebots", "lt. Kollegin"
     | {"u", "inkl", "zzgl", "env"}  # "mit Warnweste u. Trillerpfeife", "inkl. Montage", "env. 3 semaines"
     | {"incl", "excl"}  # "our wellbeing module incl. the check-in feature"
-    # CRM shorthand: "MA d. Kd. (Lokführer) Mitgl. der GDL", "tägl. 100 mg", "(resp. achats)", "Sales Mgr."
+    # CRM shorthand: "MA d. Kunden Mitgl. der GDL", "tägl. 100 mg", "(resp. achats)", "Sales Mgr." ("Kd." is not
+    # here: it still ends a sentence, see tests/policies/notes_corpus/README.md, round 29)
     | {"d", "mitgl", "tägl", "ehem", "sog", "bspw", "insb", "urspr", "resp", "sté", "mgr", "asst"}
 )
 _ORDINAL = re.compile(r"\d{1,2}")  # "im 2. OG", "am 12. März", "3. Mahnung": a German ordinal ends no sentence
